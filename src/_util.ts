@@ -1,0 +1,35 @@
+/** Internal helpers shared by the core. Not part of the public API. */
+
+/** Where kshare reports what it skipped or could not do. `console` fits. */
+export interface Logger {
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** A promise with its resolve function, for one-shot wake-ups. */
+export function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * Wait `ms`, or less if `cancel` resolves first. The timer is always cleared,
+ * so a stopped component leaves no timer behind.
+ */
+export function delay(ms: number, cancel?: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race(cancel ? [elapsed, cancel.then(() => undefined)] : [elapsed]).finally(() => clearTimeout(timer));
+}
+
+/** Exponential backoff with full jitter: a random delay in [base/2, base] where base = initial * 2^(attempt-1), capped. */
+export function backoff(attempt: number, initialMs: number, maxMs: number): number {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
+  return base / 2 + Math.random() * (base / 2);
+}
+
+/** Message of an unknown thrown value. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,333 @@
+/**
+ * Security contexts: what identifies a Kafka connection.
+ *
+ * Two contexts share connections exactly when they normalise to the same
+ * fingerprint. The fingerprint is a hash over the normalised context in which
+ * each secret is first replaced by an HMAC under a random per-process key, so
+ * it never contains a secret and cannot be used to guess one offline.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import { type ContextProblem, InvalidSecurityContextError, issuePath } from "./errors.ts";
+import type { ClientConfig, ConsumerConfig } from "./driver.ts";
+
+/** Properties owned by the context's own fields; tuning may not set them. */
+const RESERVED = /^(bootstrap\.servers|metadata\.broker\.list|security\.protocol|sasl\..*|ssl\..*|ssl_.*|client\.id|group\.id|enable\.auto\.offset\.store|.*_cb)$/;
+
+/** kshare's producer defaults: durable and ordered. Tuning overrides them. */
+const PRODUCER_DEFAULTS: Readonly<Record<string, string>> = { "acks": "all", "enable.idempotence": "true" };
+
+/**
+ * kshare's consumer defaults. Offsets are stored only after a handler
+ * succeeded (`enable.auto.offset.store=false`) and committed by librdkafka's
+ * auto-commit and on close: at-least-once. A new group starts at the earliest offset.
+ */
+const CONSUMER_DEFAULTS: Readonly<Record<string, string>> = { "auto.offset.reset": "earliest" };
+
+const SECURITY_PROTOCOLS = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] as const;
+
+const text = (what: string) => v.pipe(v.string(`expected ${what}`), v.trim(), v.nonEmpty(`${what} must not be empty`));
+/** A secret is taken as written: no trimming, only "present and non-empty". */
+const secret = (what: string) => v.pipe(v.string(`expected ${what}`), v.nonEmpty(`${what} must not be empty`));
+
+const SERVER = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:,\[\]]+)(?::(\d{1,5}))?$/;
+
+const BootstrapServers = v.pipe(
+  v.union(
+    [v.string(), v.array(v.string())],
+    "expected a comma-separated string or an array of host:port strings",
+  ),
+  v.transform((input) =>
+    (typeof input === "string" ? input.split(",") : input).map((s) => s.trim()).filter((s) => s.length > 0)
+  ),
+  v.nonEmpty("needs at least one host:port"),
+  v.check((servers) => servers.every((s) => SERVER.test(s)), "every entry must be host or host:port"),
+  v.transform((servers) =>
+    [...new Set(servers.map((s) => {
+      const withPort = SERVER.exec(s)![1] === undefined ? `${s}:9092` : s;
+      return withPort.toLowerCase();
+    }))].sort()
+  ),
+);
+
+const PasswordSasl = v.strictObject({
+  mechanism: v.picklist(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"], "expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"),
+  username: text("a username"),
+  password: secret("a password"),
+});
+
+const OAuthBearerSasl = v.strictObject({
+  mechanism: v.literal("OAUTHBEARER"),
+  /** OIDC client credentials flow, run by librdkafka itself. */
+  clientId: text("an OAuth client id"),
+  clientSecret: secret("an OAuth client secret"),
+  tokenEndpointUrl: v.pipe(text("a token endpoint URL"), v.url("must be a URL")),
+  scope: v.optional(text("a scope")),
+});
+
+const Tls = v.strictObject({
+  /** CA certificate(s), PEM. */
+  ca: v.optional(text("a PEM CA certificate")),
+  /** Client certificate, PEM. */
+  cert: v.optional(text("a PEM client certificate")),
+  /** Client private key, PEM. Secret. */
+  key: v.optional(secret("a PEM private key")),
+  /** Passphrase of `key`. Secret. */
+  keyPassword: v.optional(secret("a key passphrase")),
+  /** Verify the broker's hostname against its certificate (default true). */
+  verifyHostname: v.optional(v.boolean("expected true or false"), true),
+});
+
+const Tuning = v.pipe(
+  v.record(
+    v.string(),
+    v.union([v.string(), v.number(), v.boolean()], "expected a string, number or boolean librdkafka value"),
+    "expected an object of librdkafka properties",
+  ),
+  v.check(
+    (props) => Object.keys(props).every((k) => !RESERVED.test(k)),
+    "security, client.id and group.id are set through the context's own fields, not tuning",
+  ),
+  v.transform((props) => Object.fromEntries(Object.entries(props).map(([k, val]) => [k, String(val)]))),
+);
+
+/** Defaults spelled out and keys sorted, so equal tuning is equal however it was written. */
+function withDefaults(defaults: Readonly<Record<string, string>>, props: Record<string, string>): Record<string, string> {
+  const merged: Record<string, string> = { ...defaults, ...props };
+  if (merged["acks"] === "-1") merged["acks"] = "all";
+  return Object.fromEntries(Object.entries(merged).sort(([a], [b]) => a < b ? -1 : 1));
+}
+
+/**
+ * valibot schema of a security context: everything that identifies a
+ * connection. Parsing normalises it (sorted, de-duplicated servers with ports,
+ * inferred protocol, defaults spelled out, tuning values as strings).
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { SecurityContextSchema } from "@kshare/kshare";
+ * const ctx = v.parse(SecurityContextSchema, { bootstrapServers: "b:9092,a:9092" });
+ * console.log(ctx.bootstrapServers); // ["a:9092", "b:9092"]
+ * ```
+ */
+export const SecurityContextSchema = v.pipe(
+  v.strictObject({
+    /** `host:port` list, as an array or a comma-separated string. */
+    bootstrapServers: BootstrapServers,
+    /** Default: SASL_SSL with `sasl`, SSL with `tls`, else PLAINTEXT. */
+    securityProtocol: v.optional(
+      v.picklist(SECURITY_PROTOCOLS, `expected one of ${SECURITY_PROTOCOLS.join(", ")}`),
+    ),
+    sasl: v.optional(v.variant("mechanism", [PasswordSasl, OAuthBearerSasl], "expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER")),
+    tls: v.optional(Tls),
+    /** A failure domain: contexts with different labels never share a connection. */
+    isolation: v.optional(text("an isolation label")),
+    /** librdkafka `client.id` (default `kshare`); part of the identity. */
+    clientId: v.optional(text("a client id"), "kshare"),
+    /** librdkafka producer properties, e.g. `{ "linger.ms": 5 }`. */
+    producer: v.optional(Tuning, {}),
+    /** librdkafka consumer properties, e.g. `{ "fetch.min.bytes": 1 }`. */
+    consumer: v.optional(Tuning, {}),
+  }, "expected a security context object"),
+  v.transform((ctx) => ({
+    ...ctx,
+    securityProtocol: ctx.securityProtocol ?? (ctx.sasl ? "SASL_SSL" : ctx.tls ? "SSL" : "PLAINTEXT"),
+    producer: withDefaults(PRODUCER_DEFAULTS, ctx.producer),
+    consumer: withDefaults(CONSUMER_DEFAULTS, ctx.consumer),
+  })),
+  v.check(
+    (ctx) => !ctx.sasl || ctx.securityProtocol.startsWith("SASL_"),
+    "sasl needs securityProtocol SASL_PLAINTEXT or SASL_SSL",
+  ),
+  v.check(
+    (ctx) => !ctx.tls || ctx.securityProtocol.endsWith("SSL"),
+    "tls needs securityProtocol SSL or SASL_SSL",
+  ),
+);
+
+/**
+ * A security context as written by the application.
+ *
+ * @example
+ * ```ts
+ * import type { SecurityContext } from "@kshare/kshare";
+ * const ctx: SecurityContext = {
+ *   bootstrapServers: ["broker-1:9093", "broker-2:9093"],
+ *   sasl: { mechanism: "SCRAM-SHA-512", username: "billing", password: "s3cret" },
+ *   producer: { "linger.ms": 5 },
+ * };
+ * ```
+ */
+export type SecurityContext = v.InferInput<typeof SecurityContextSchema>;
+
+/** A security context after normalisation. */
+export type NormalizedSecurityContext = v.InferOutput<typeof SecurityContextSchema>;
+
+/**
+ * A validated context: its fingerprint (the registry key), a redacted
+ * description for logs, and the normalised context.
+ */
+export interface ResolvedSecurityContext {
+  /** 32 hex digits; equal for equal contexts, never derived from a secret in recoverable form. */
+  readonly fingerprint: string;
+  /** Human-readable, secrets redacted, e.g. `SASL_SSL a:9093 sasl=PLAIN user=alice password=[redacted]`. */
+  readonly description: string;
+  /** The normalised context (holds secrets: do not log it). */
+  readonly context: NormalizedSecurityContext;
+}
+
+/** Per-process HMAC key for secrets in fingerprints. Never leaves this module. */
+const secretKey = crypto.getRandomValues(new Uint8Array(32));
+const maskSecret = (value: string) => "hmac:" + bytesToHex(hmac(sha256, secretKey, utf8ToBytes(value))).slice(0, 32);
+const digest = (value: string) => "sha256:" + bytesToHex(sha256(utf8ToBytes(value))).slice(0, 32);
+
+/** Object identity cache: the common case passes the same context object again and again. */
+const resolved = new WeakMap<object, ResolvedSecurityContext>();
+
+/**
+ * Validate and normalise a security context, computing its fingerprint and a
+ * redacted description. Throws {@link InvalidSecurityContextError} naming
+ * every bad field (never a received value).
+ *
+ * @example
+ * ```ts
+ * import { resolveSecurityContext } from "@kshare/kshare";
+ * const a = resolveSecurityContext({ bootstrapServers: "b:9092,a:9092" });
+ * const b = resolveSecurityContext({ bootstrapServers: ["a:9092", "b:9092"], securityProtocol: "PLAINTEXT" });
+ * console.log(a.fingerprint === b.fingerprint); // true
+ * console.log(a.description); // "PLAINTEXT a:9092,b:9092 client=kshare"
+ * ```
+ */
+export function resolveSecurityContext(input: SecurityContext): ResolvedSecurityContext {
+  const cached = typeof input === "object" && input !== null ? resolved.get(input) : undefined;
+  if (cached) return cached;
+  const result = v.safeParse(SecurityContextSchema, input);
+  if (!result.success) throw new InvalidSecurityContextError(result.issues.map(toProblem));
+  const ctx = result.output;
+  const out: ResolvedSecurityContext = Object.freeze({
+    fingerprint: computeFingerprint(ctx),
+    description: describe(ctx),
+    context: ctx,
+  });
+  if (typeof input === "object" && input !== null) resolved.set(input, out);
+  return out;
+}
+
+/** A problem without the received value: valibot's type messages quote it, so they are rebuilt here. */
+function toProblem(issue: v.BaseIssue<unknown>): ContextProblem {
+  const path = issuePath(issue) || "(context)";
+  if (issue.kind === "schema" && issue.expected === "never") return { path, message: "unknown field" };
+  return { path, message: issue.message.replace(/ but received .*$/s, "") };
+}
+
+function computeFingerprint(ctx: NormalizedSecurityContext): string {
+  const canonical = [
+    ctx.bootstrapServers,
+    ctx.securityProtocol,
+    ctx.sasl?.mechanism === "OAUTHBEARER"
+      ? [ctx.sasl.mechanism, ctx.sasl.clientId, maskSecret(ctx.sasl.clientSecret), ctx.sasl.tokenEndpointUrl, ctx.sasl.scope ?? null]
+      : ctx.sasl
+      ? [ctx.sasl.mechanism, ctx.sasl.username, maskSecret(ctx.sasl.password)]
+      : null,
+    ctx.tls
+      ? [
+        ctx.tls.ca ? digest(ctx.tls.ca) : null,
+        ctx.tls.cert ? digest(ctx.tls.cert) : null,
+        ctx.tls.key ? maskSecret(ctx.tls.key) : null,
+        ctx.tls.keyPassword ? maskSecret(ctx.tls.keyPassword) : null,
+        ctx.tls.verifyHostname,
+      ]
+      : null,
+    ctx.isolation ?? null,
+    ctx.clientId,
+    Object.entries(ctx.producer),
+    Object.entries(ctx.consumer),
+  ];
+  return bytesToHex(sha256(utf8ToBytes(JSON.stringify(canonical)))).slice(0, 32);
+}
+
+function describe(ctx: NormalizedSecurityContext): string {
+  const parts: string[] = [ctx.securityProtocol, ctx.bootstrapServers.join(",")];
+  if (ctx.sasl?.mechanism === "OAUTHBEARER") {
+    parts.push(`sasl=OAUTHBEARER client=${ctx.sasl.clientId} secret=[redacted]`);
+  } else if (ctx.sasl) {
+    parts.push(`sasl=${ctx.sasl.mechanism} user=${ctx.sasl.username} password=[redacted]`);
+  }
+  if (ctx.tls) {
+    parts.push(
+      `tls(ca=${ctx.tls.ca ? "pem" : "system"}${ctx.tls.cert ? " cert=pem" : ""}${ctx.tls.key ? " key=[redacted]" : ""}` +
+        `${ctx.tls.verifyHostname ? "" : " verifyHostname=false"})`,
+    );
+  }
+  if (ctx.isolation) parts.push(`isolation=${ctx.isolation}`);
+  parts.push(`client=${ctx.clientId}`);
+  return parts.join(" ");
+}
+
+/** librdkafka properties for the security part of a context, with the names of the secret ones. */
+function securityProperties(ctx: NormalizedSecurityContext): { props: Record<string, string>; secrets: string[] } {
+  const props: Record<string, string> = {
+    "bootstrap.servers": ctx.bootstrapServers.join(","),
+    "security.protocol": ctx.securityProtocol.toLowerCase(),
+    "client.id": ctx.clientId,
+  };
+  const secrets: string[] = [];
+  if (ctx.sasl?.mechanism === "OAUTHBEARER") {
+    Object.assign(props, {
+      "sasl.mechanisms": "OAUTHBEARER",
+      "sasl.oauthbearer.method": "oidc",
+      "sasl.oauthbearer.client.id": ctx.sasl.clientId,
+      "sasl.oauthbearer.client.secret": ctx.sasl.clientSecret,
+      "sasl.oauthbearer.token.endpoint.url": ctx.sasl.tokenEndpointUrl,
+    });
+    if (ctx.sasl.scope) props["sasl.oauthbearer.scope"] = ctx.sasl.scope;
+    secrets.push("sasl.oauthbearer.client.secret");
+  } else if (ctx.sasl) {
+    Object.assign(props, {
+      "sasl.mechanisms": ctx.sasl.mechanism,
+      "sasl.username": ctx.sasl.username,
+      "sasl.password": ctx.sasl.password,
+    });
+    secrets.push("sasl.password");
+  }
+  if (ctx.tls) {
+    if (ctx.tls.ca) props["ssl.ca.pem"] = ctx.tls.ca;
+    if (ctx.tls.cert) props["ssl.certificate.pem"] = ctx.tls.cert;
+    if (ctx.tls.key) props["ssl.key.pem"] = ctx.tls.key;
+    if (ctx.tls.keyPassword) props["ssl.key.password"] = ctx.tls.keyPassword;
+    props["ssl.endpoint.identification.algorithm"] = ctx.tls.verifyHostname ? "https" : "none";
+    secrets.push("ssl.key.pem", "ssl.key.password");
+  }
+  return { props, secrets };
+}
+
+/** The producer client configuration of a resolved context. */
+export function producerConfig(resolved: ResolvedSecurityContext): ClientConfig {
+  const { props, secrets } = securityProperties(resolved.context);
+  return {
+    properties: { ...resolved.context.producer, ...props },
+    label: resolved.description,
+    secretProperties: secrets,
+  };
+}
+
+/** The consumer client configuration of a resolved context for one group. */
+export function consumerConfig(resolved: ResolvedSecurityContext, groupId: string): ConsumerConfig {
+  const { props, secrets } = securityProperties(resolved.context);
+  return {
+    properties: {
+      ...resolved.context.consumer,
+      ...props,
+      "group.id": groupId,
+      "enable.auto.offset.store": "false",
+    },
+    label: `${resolved.description} group=${groupId}`,
+    secretProperties: secrets,
+    groupId,
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * The topic model: a topic's name, the valibot schema of its values, how its
+ * records are keyed and encoded, and its consumer settings.
+ *
+ * @module
+ */
+import type * as v from "valibot";
+
+/** Encodes values to bytes and back. The default is {@link jsonSerializer}. */
+export interface Serializer {
+  /** Encode a validated value. */
+  serialize(value: unknown): Uint8Array;
+  /** Decode a record's bytes; the result is validated against the topic's schema afterwards. */
+  deserialize(bytes: Uint8Array): unknown;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * UTF-8 JSON, the default serializer.
+ *
+ * @example
+ * ```ts
+ * import { jsonSerializer } from "@kshare/kshare";
+ * const bytes = jsonSerializer.serialize({ id: 1 });
+ * console.log(jsonSerializer.deserialize(bytes)); // { id: 1 }
+ * ```
+ */
+export const jsonSerializer: Serializer = Object.freeze({
+  serialize: (value: unknown) => encoder.encode(JSON.stringify(value)),
+  deserialize: (bytes: Uint8Array) => JSON.parse(decoder.decode(bytes)),
+});
+
+/** Per-topic consumer settings. */
+export interface TopicConsumerSettings {
+  /**
+   * How many of this topic's messages may be waiting or in a handler at once,
+   * per consumer. Reaching it pauses the topic's partitions; they resume when
+   * half have drained. Default 1000.
+   */
+  readonly maxBufferedMessages: number;
+}
+
+/** A record key or header value: a string (UTF-8) or raw bytes. */
+export type Bytes = string | Uint8Array;
+
+/** What {@link defineTopic} takes. */
+export interface TopicDefinition<S extends v.GenericSchema> {
+  /** Kafka topic name: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`. */
+  readonly name: string;
+  /** Schema of the values; publish validates against it, and so does the consumer. */
+  readonly schema: S;
+  /** Derive a record's key from its value (a publish's own `key` wins). */
+  readonly key?: (value: v.InferOutput<S>) => Bytes | null | undefined;
+  /** Headers added to every record (a publish's own `headers` win per name). */
+  readonly headers?: Readonly<Record<string, Bytes>> | ((value: v.InferOutput<S>) => Readonly<Record<string, Bytes>>);
+  /** Value encoding; default {@link jsonSerializer}. */
+  readonly serializer?: Serializer;
+  /** Consumer settings of this topic. */
+  readonly consumer?: Partial<TopicConsumerSettings>;
+}
+
+/** A defined topic. Create with {@link defineTopic}. */
+export interface Topic<S extends v.GenericSchema = v.GenericSchema> {
+  readonly name: string;
+  readonly schema: S;
+  readonly key?: (value: v.InferOutput<S>) => Bytes | null | undefined;
+  readonly headers?: (value: v.InferOutput<S>) => Readonly<Record<string, Bytes>>;
+  readonly serializer: Serializer;
+  readonly consumer: TopicConsumerSettings;
+}
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/**
+ * Define a topic: the TypeScript counterpart of
+ * `modelBuilder.Topic<T>(t => t.HasName(...).HasConsumer(c => c.HasMaxBufferedMessages(n)))`.
+ * Throws a `TypeError` naming the bad setting.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic } from "@kshare/kshare";
+ *
+ * export const orders = defineTopic({
+ *   name: "orders",
+ *   schema: v.object({ id: v.string(), total: v.number() }),
+ *   key: (order) => order.id,
+ *   consumer: { maxBufferedMessages: 500 },
+ * });
+ * ```
+ */
+export function defineTopic<S extends v.GenericSchema>(definition: TopicDefinition<S>): Topic<S> {
+  const { name, schema, key, headers, serializer = jsonSerializer, consumer } = definition;
+  if (typeof name !== "string" || !TOPIC_NAME.test(name) || name === "." || name === "..") {
+    throw new TypeError(
+      `Invalid topic name ${JSON.stringify(name)}: use 1 to 249 characters of a-z, A-Z, 0-9, ".", "_" and "-", not "." or ".."`,
+    );
+  }
+  if (typeof schema !== "object" || schema === null || (schema as { kind?: unknown }).kind !== "schema") {
+    throw new TypeError(`Topic "${name}": schema must be a valibot schema`);
+  }
+  if ((schema as { async?: unknown }).async === true) {
+    throw new TypeError(`Topic "${name}": async schemas are not supported; use a synchronous valibot schema`);
+  }
+  const maxBufferedMessages = consumer?.maxBufferedMessages ?? 1000;
+  if (!Number.isSafeInteger(maxBufferedMessages) || maxBufferedMessages < 1) {
+    throw new TypeError(`Topic "${name}": consumer.maxBufferedMessages must be a positive integer, got ${maxBufferedMessages}`);
+  }
+  return Object.freeze({
+    name,
+    schema,
+    key,
+    headers: typeof headers === "function" ? headers : headers ? () => headers : undefined,
+    serializer,
+    consumer: Object.freeze({ maxBufferedMessages }),
+  });
+}
+
+/** Bytes of a key or header value. */
+export function toBytes(value: Bytes): Uint8Array {
+  return typeof value === "string" ? encoder.encode(value) : value;
+}
