@@ -1,0 +1,443 @@
+/**
+ * The shared consumer: one group member per (security context, group id),
+ * subscribed to every topic registered on it, dispatching each message to its
+ * topic's handler with per-topic backpressure.
+ *
+ * Flow control: a topic's "buffered" count is its messages fetched from the
+ * client and not yet finished by the handler (queued or in progress). When it
+ * reaches the topic's `maxBufferedMessages`, the topic's assigned partitions
+ * are paused; when it drains to half, they are resumed. Each poll asks for at
+ * most the smallest free capacity of the unpaused topics, so one poll can
+ * never overfill a topic, and a paused topic never stalls the others.
+ *
+ * Ordering and commits: messages of one partition are handled one after the
+ * other; partitions run concurrently. After a handler succeeded (or the
+ * message was skipped as invalid, or `onError` handled it), its offset + 1 is
+ * marked for commit. Offsets are committed by librdkafka's auto-commit and on
+ * close: at-least-once.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import type { ClientEvents, ConsumerClient, ConsumerEvents, IncomingMessage, TopicPartition } from "./driver.ts";
+import { ClosedError, ValidationError } from "./errors.ts";
+import type { Topic } from "./topic.ts";
+import { delay, type Logger, messageOf, signal } from "./_util.ts";
+
+/** A message as a handler receives it: decoded and validated. */
+export interface ConsumedMessage<T> {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** Key as UTF-8 text, or null when the record has none. */
+  readonly key: string | null;
+  /** Headers as UTF-8 text; of repeated names, the last wins. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The value after the topic's schema (its output type). */
+  readonly value: T;
+  readonly timestamp?: number;
+}
+
+/** A message whose value could not be decoded or failed its schema. */
+export interface InvalidMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string | null;
+  /** A {@link ValidationError} (schema) or the serializer's error (decoding). */
+  readonly error: Error;
+}
+
+/** A topic's handler. A rejected promise or throw triggers the retry policy. */
+export type MessageHandler<T> = (message: ConsumedMessage<T>) => void | Promise<void>;
+
+/** How one topic's messages are handled when something goes wrong. */
+export interface SubscribeOptions {
+  /** Called for a message that failed decoding or its schema; then it is skipped. Default: log a warning. */
+  readonly onInvalid?: (message: InvalidMessage) => void | Promise<void>;
+  /** Called when the handler still fails after its retries; then the message is skipped. Default: log an error. */
+  readonly onError?: (error: unknown, message: ConsumedMessage<unknown>) => void | Promise<void>;
+  /** Retries after the first failure (default 3). */
+  readonly retries?: number;
+  /** First retry delay in ms, doubled each retry (default 100). */
+  readonly retryBackoffMs?: number;
+}
+
+/** Counters of one shared consumer. */
+export interface ConsumerStats {
+  /** Topics registered on this consumer. */
+  readonly topics: readonly string[];
+  /** How many times the client's subscription was set. */
+  readonly subscriptions: number;
+  /** Messages buffered (queued or in a handler) per topic, now. */
+  readonly buffered: Readonly<Record<string, number>>;
+  /** Highest buffered count seen per topic. */
+  readonly peakBuffered: Readonly<Record<string, number>>;
+  /** Topics whose partitions are paused now. */
+  readonly paused: readonly string[];
+}
+
+/**
+ * The one consumer of a group in a security context. Get it with
+ * `registry.consumer(ctx, groupId)`; register topics with `subscribe`, then
+ * `start()`.
+ */
+export interface Consumer {
+  readonly groupId: string;
+  /** Fingerprint of the security context. */
+  readonly fingerprint: string;
+  /**
+   * Register a topic's handler. One handler per topic per group: a second
+   * registration of the same topic throws. After `start()`, registrations in
+   * the same tick are applied with one re-subscription.
+   */
+  subscribe<S extends v.GenericSchema>(topic: Topic<S>, handler: MessageHandler<v.InferOutput<S>>, options?: SubscribeOptions): this;
+  /** Connect (once, however many callers) and subscribe to all registered topics. */
+  start(): Promise<void>;
+  /** Stop fetching, let handlers in progress finish (bounded), commit and leave the group. Idempotent. */
+  close(): Promise<void>;
+  /** Counters, for tests and metrics. */
+  stats(): ConsumerStats;
+}
+
+/** What the consumer needs from the registry entry that owns it. */
+export interface ConsumerOwner {
+  /** Create and connect the group member client. */
+  connect(events: ConsumerEvents): Promise<ConsumerClient>;
+  /** The consumer closed; the registry forgets it. */
+  closed(consumer: SharedConsumer): void;
+  readonly logger: Logger;
+  /** Bound on waiting for handlers in progress at close. */
+  readonly closeTimeoutMs: number;
+}
+
+const POLL_TIMEOUT_MS = 100;
+const MAX_POLL_BATCH = 500;
+const decoder = new TextDecoder();
+
+interface PartitionQueue {
+  readonly messages: IncomingMessage[];
+  running: boolean;
+}
+
+interface Subscription {
+  readonly topic: Topic;
+  readonly handler: MessageHandler<unknown>;
+  readonly options: SubscribeOptions;
+  readonly partitions: Map<number, PartitionQueue>;
+  /** Assigned partitions of this topic. */
+  readonly assigned: Set<number>;
+  buffered: number;
+  peak: number;
+  paused: boolean;
+  /** Drained while paused: the loop resumes it before its next poll. */
+  resumePending: boolean;
+}
+
+/** Internal implementation of {@link Consumer}. */
+export class SharedConsumer implements Consumer {
+  readonly groupId: string;
+  readonly fingerprint: string;
+  #owner: ConsumerOwner;
+  #subs = new Map<string, Subscription>();
+  #client: ConsumerClient | undefined;
+  #starting: Promise<void> | undefined;
+  #loop: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #stop = signal();
+  #wake = signal();
+  #resubscribePending = false;
+  #subscriptions = 0;
+  #active = new Set<Promise<void>>();
+
+  constructor(fingerprint: string, groupId: string, owner: ConsumerOwner) {
+    this.fingerprint = fingerprint;
+    this.groupId = groupId;
+    this.#owner = owner;
+  }
+
+  subscribe<S extends v.GenericSchema>(topic: Topic<S>, handler: MessageHandler<v.InferOutput<S>>, options: SubscribeOptions = {}): this {
+    if (this.#closing) throw new ClosedError(`Consumer of group "${this.groupId}"`);
+    if (this.#subs.has(topic.name)) {
+      throw new Error(`Topic "${topic.name}" already has a handler in group "${this.groupId}"; use another group to consume it again`);
+    }
+    if (typeof handler !== "function") throw new TypeError(`Topic "${topic.name}": handler must be a function`);
+    this.#subs.set(topic.name, {
+      topic: topic as unknown as Topic,
+      handler: handler as MessageHandler<unknown>,
+      options,
+      partitions: new Map(),
+      assigned: new Set(),
+      buffered: 0,
+      peak: 0,
+      paused: false,
+      resumePending: false,
+    });
+    if (this.#client && !this.#resubscribePending) {
+      this.#resubscribePending = true;
+      queueMicrotask(() => {
+        this.#resubscribePending = false;
+        this.#subscribe().catch((e) => this.#owner.logger.error("kshare: re-subscription failed", { group: this.groupId, error: messageOf(e) }));
+      });
+    }
+    return this;
+  }
+
+  start(): Promise<void> {
+    if (this.#closing) return Promise.reject(new ClosedError(`Consumer of group "${this.groupId}"`));
+    this.#starting ??= this.#start().catch((e) => {
+      this.#starting = undefined; // a failed start is not cached
+      throw e;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const events: ConsumerEvents = {
+      onAssign: (partitions) => this.#assigned(partitions),
+      onRevoke: (partitions) => this.#revoked(partitions),
+      onFatal: (error) => this.#owner.logger.error("kshare: consumer hit a fatal error", { group: this.groupId, error: error.message }),
+      onError: (error) => this.#owner.logger.warn("kshare: consumer error", { group: this.groupId, error: error.message }),
+    } satisfies ConsumerEvents & ClientEvents;
+    this.#client = await this.#owner.connect(events);
+    if (this.#closing) return;
+    await this.#subscribe();
+    this.#loop = this.#run(this.#client);
+  }
+
+  async #subscribe(): Promise<void> {
+    const client = this.#client;
+    if (!client || this.#closing || this.#subs.size === 0) return;
+    this.#subscriptions++;
+    await client.subscribe([...this.#subs.keys()]);
+    this.#wake.resolve();
+  }
+
+  stats(): ConsumerStats {
+    const subs = [...this.#subs.values()];
+    return {
+      topics: subs.map((s) => s.topic.name),
+      subscriptions: this.#subscriptions,
+      buffered: Object.fromEntries(subs.map((s) => [s.topic.name, s.buffered])),
+      peakBuffered: Object.fromEntries(subs.map((s) => [s.topic.name, s.peak])),
+      paused: subs.filter((s) => s.paused).map((s) => s.topic.name),
+    };
+  }
+
+  /** The poll loop. Ends when the consumer closes. */
+  async #run(client: ConsumerClient): Promise<void> {
+    while (!this.#closing) {
+      this.#applyResumes();
+      const max = this.#batchLimit();
+      if (max === 0) {
+        // Every topic is full (or none is registered): wait for a handler to finish.
+        await Promise.race([this.#wake.promise, this.#stop.promise]);
+        this.#wake = signal();
+        continue;
+      }
+      let batch: IncomingMessage[];
+      try {
+        batch = await client.poll(max, POLL_TIMEOUT_MS);
+      } catch (error) {
+        this.#owner.logger.warn("kshare: poll failed", { group: this.groupId, error: messageOf(error) });
+        await delay(POLL_TIMEOUT_MS, this.#stop.promise);
+        continue;
+      }
+      for (const message of batch) this.#dispatch(message);
+    }
+  }
+
+  /** Largest batch that cannot overfill any unpaused topic. */
+  #batchLimit(): number {
+    if (this.#subscriptions === 0) return 0;
+    let limit = MAX_POLL_BATCH;
+    let open = false;
+    for (const sub of this.#subs.values()) {
+      if (sub.paused) continue;
+      open = true;
+      limit = Math.min(limit, sub.topic.consumer.maxBufferedMessages - sub.buffered);
+    }
+    return open ? Math.max(0, limit) : 0;
+  }
+
+  #dispatch(message: IncomingMessage): void {
+    const sub = this.#subs.get(message.topic);
+    if (!sub) return; // not ours (cannot happen: topics are never unregistered)
+    let queue = sub.partitions.get(message.partition);
+    if (!queue) sub.partitions.set(message.partition, queue = { messages: [], running: false });
+    queue.messages.push(message);
+    sub.buffered++;
+    if (sub.buffered > sub.peak) sub.peak = sub.buffered;
+    if (!sub.paused && sub.buffered >= sub.topic.consumer.maxBufferedMessages) this.#pause(sub);
+    if (!queue.running) {
+      queue.running = true;
+      const drained = this.#drain(sub, queue).finally(() => this.#active.delete(drained));
+      this.#active.add(drained);
+    }
+  }
+
+  #pause(sub: Subscription): void {
+    sub.paused = true;
+    this.#client?.pause([...sub.assigned].map((partition) => ({ topic: sub.topic.name, partition })));
+  }
+
+  /**
+   * Resuming is deferred to the poll loop: a poll already in flight was sized
+   * without this topic, so its messages could overfill it if it resumed now.
+   */
+  #resumeSoon(sub: Subscription): void {
+    sub.resumePending = true;
+    this.#wake.resolve();
+  }
+
+  /** Resume the topics that drained; called by the loop between polls only. */
+  #applyResumes(): void {
+    for (const sub of this.#subs.values()) {
+      if (!sub.resumePending) continue;
+      sub.resumePending = false;
+      sub.paused = false;
+      this.#client?.resume([...sub.assigned].map((partition) => ({ topic: sub.topic.name, partition })));
+    }
+  }
+
+  /** Handle one partition's queued messages in order. */
+  async #drain(sub: Subscription, queue: PartitionQueue): Promise<void> {
+    while (queue.messages.length > 0 && !this.#closing) {
+      const message = queue.messages[0]!;
+      const handled = await this.#handle(sub, message);
+      queue.messages.shift();
+      sub.buffered--;
+      if (handled) {
+        try {
+          this.#client?.commit([{ topic: message.topic, partition: message.partition, offset: message.offset + 1 }]);
+        } catch (error) {
+          // The partition was revoked meanwhile: its new owner will see the message again (at-least-once).
+          this.#owner.logger.warn("kshare: could not mark offset", { topic: message.topic, partition: message.partition, error: messageOf(error) });
+        }
+      }
+      if (sub.paused && sub.buffered <= Math.floor(sub.topic.consumer.maxBufferedMessages / 2)) this.#resumeSoon(sub);
+      else this.#wake.resolve();
+    }
+    queue.running = false;
+  }
+
+  /** Decode, validate and run the handler with retries. False when interrupted by close (offset not committed). */
+  async #handle(sub: Subscription, message: IncomingMessage): Promise<boolean> {
+    const { topic, options } = sub;
+    const key = message.key === null ? null : decoder.decode(message.key);
+    let decoded: unknown;
+    let invalid: Error | undefined;
+    try {
+      decoded = message.value === null ? null : topic.serializer.deserialize(message.value);
+    } catch (error) {
+      invalid = error instanceof Error ? error : new Error(String(error));
+    }
+    let value: unknown;
+    if (!invalid) {
+      const result = v.safeParse(topic.schema, decoded);
+      if (result.success) value = result.output;
+      else invalid = new ValidationError(topic.name, result.issues);
+    }
+    if (invalid) {
+      const info: InvalidMessage = { topic: topic.name, partition: message.partition, offset: message.offset, key, error: invalid };
+      await this.#guard("onInvalid", () =>
+        options.onInvalid ? options.onInvalid(info) : this.#owner.logger.warn("kshare: skipped an invalid message", {
+          topic: info.topic,
+          partition: info.partition,
+          offset: info.offset,
+          error: invalid!.message,
+        }));
+      return true;
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, bytes] of message.headers) headers[name] = decoder.decode(bytes);
+    const consumed: ConsumedMessage<unknown> = {
+      topic: topic.name,
+      partition: message.partition,
+      offset: message.offset,
+      key,
+      headers,
+      value,
+      timestamp: message.timestamp,
+    };
+    const retries = options.retries ?? 3;
+    const backoffMs = options.retryBackoffMs ?? 100;
+    let failure: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (attempt > 0) {
+        await delay(Math.min(30_000, backoffMs * 2 ** (attempt - 1)), this.#stop.promise);
+        if (this.#closing) return false;
+      }
+      try {
+        await sub.handler(consumed);
+        return true;
+      } catch (error) {
+        failure = error;
+      }
+    }
+    await this.#guard("onError", () =>
+      options.onError ? options.onError(failure, consumed) : this.#owner.logger.error("kshare: handler failed, message skipped", {
+        topic: consumed.topic,
+        partition: consumed.partition,
+        offset: consumed.offset,
+        error: messageOf(failure),
+      }));
+    return true;
+  }
+
+  /** Run an application hook; its own failure is logged, never allowed to stop the loop. */
+  async #guard(hook: string, fn: () => unknown): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      this.#owner.logger.error(`kshare: ${hook} hook threw`, { group: this.groupId, error: messageOf(error) });
+    }
+  }
+
+  #assigned(partitions: TopicPartition[]): void {
+    for (const { topic, partition } of partitions) this.#subs.get(topic)?.assigned.add(partition);
+    for (const sub of this.#subs.values()) {
+      const mine = partitions.filter((p) => p.topic === sub.topic.name);
+      if (sub.paused && mine.length > 0) this.#client?.pause(mine);
+    }
+  }
+
+  #revoked(partitions: TopicPartition[]): void {
+    for (const { topic, partition } of partitions) {
+      const sub = this.#subs.get(topic);
+      if (!sub) continue;
+      sub.assigned.delete(partition);
+      // Messages not yet started belong to the partition's next owner now.
+      const queue = sub.partitions.get(partition);
+      if (queue) {
+        const dropped = queue.running ? queue.messages.splice(1) : queue.messages.splice(0);
+        sub.buffered -= dropped.length;
+      }
+    }
+    for (const sub of this.#subs.values()) {
+      if (sub.paused && sub.buffered <= Math.floor(sub.topic.consumer.maxBufferedMessages / 2)) this.#resumeSoon(sub);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#stop.resolve();
+    try {
+      await this.#starting;
+    } catch {
+      // never connected: nothing to close
+    }
+    await this.#loop;
+    // Handlers in progress may finish (and mark their offsets) within the bound.
+    await delay(this.#owner.closeTimeoutMs, Promise.all(this.#active));
+    try {
+      await this.#client?.close();
+    } finally {
+      this.#owner.closed(this);
+    }
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * The registry: one shared producer per security context, one consumer per
+ * (security context, group), created lazily and closed together.
+ *
+ * @module
+ */
+import type { KafkaDriver, ProducerClient } from "./driver.ts";
+import { ClosedError, ConnectError, redact } from "./errors.ts";
+import { type Consumer, type ConsumerOwner, SharedConsumer } from "./consumer.ts";
+import { type Producer, ProducerHandle } from "./producer.ts";
+import {
+  consumerConfig,
+  producerConfig,
+  type ResolvedSecurityContext,
+  resolveSecurityContext,
+  type SecurityContext,
+} from "./security_context.ts";
+import { backoff, delay, type Logger, messageOf, signal } from "./_util.ts";
+
+/** Options of {@link createRegistry}. */
+export interface RegistryOptions {
+  /**
+   * The Kafka driver, or a function that loads it. Default: the Confluent
+   * client on Node, the librdkafka FFI driver on Deno and Bun, loaded on first use.
+   */
+  readonly driver?: KafkaDriver | (() => Promise<KafkaDriver>);
+  /** Bound on flushing each producer and draining each consumer at close (default 10 000 ms). */
+  readonly closeTimeoutMs?: number;
+  /** First delay before retrying a failed connect; doubles per failure (default 100 ms). */
+  readonly retryBackoffMs?: number;
+  /** Upper bound of the retry delay (default 10 000 ms). */
+  readonly maxRetryBackoffMs?: number;
+  /** Where warnings and errors go (default `console`). Never receives a secret. */
+  readonly logger?: Logger;
+}
+
+/** Counters of one security context. */
+export interface ContextStats {
+  /** Redacted description of the context. */
+  readonly description: string;
+  /** Producer and consumer clients created (connections set up). */
+  readonly clientsCreated: number;
+  /** Calls served by an existing (or already connecting) client. */
+  readonly handlesReused: number;
+  /** Failed connection attempts. */
+  readonly connectFailures: number;
+  /** Producers connected and not retired. */
+  readonly liveProducers: number;
+  /** Consumers connected and not closed. */
+  readonly liveConsumers: number;
+}
+
+/** Everything {@link Registry.stats} reports. */
+export interface RegistryStats {
+  /** The driver in use, once loaded. */
+  readonly driver: { readonly name: string; readonly librdkafkaVersion: string } | null;
+  /** Per security context, by fingerprint. */
+  readonly contexts: Readonly<Record<string, ContextStats>>;
+}
+
+/** Shared Kafka clients keyed by security context. */
+export interface Registry extends AsyncDisposable {
+  /**
+   * The shared producer of `ctx`. Connects on first use; concurrent first
+   * calls share one connection attempt; a failed attempt is not cached (the
+   * next call retries after a backoff); a producer that hit a fatal error is
+   * replaced by a fresh one on the next call.
+   */
+  producer(ctx: SecurityContext): Promise<Producer>;
+  /** The one consumer of `groupId` in `ctx` (created on first call, connected by its `start()`). */
+  consumer(ctx: SecurityContext, groupId: string): Consumer;
+  /** Counters per security context. */
+  stats(): RegistryStats;
+  /**
+   * Close every consumer (commit, leave the group), then flush and close every
+   * producer, each within `closeTimeoutMs`. Publishes after this reject with
+   * {@link ClosedError}. Safe to call more than once.
+   */
+  close(): Promise<void>;
+  /** True once `close()` was called. */
+  readonly closed: boolean;
+}
+
+interface Counters {
+  description: string;
+  clientsCreated: number;
+  handlesReused: number;
+  connectFailures: number;
+  liveConsumers: number;
+}
+
+interface ProducerEntry {
+  readonly resolved: ResolvedSecurityContext;
+  handle?: ProducerHandle;
+  client?: ProducerClient;
+  connecting?: Promise<ProducerHandle>;
+  failures: number;
+  retryAt: number;
+}
+
+/**
+ * Create a registry. Most applications use the module-scoped default
+ * {@link registry}; create your own for tests or for a separate failure domain.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { createRegistry, defineTopic } from "@kshare/kshare";
+ *
+ * const kafka = createRegistry({ closeTimeoutMs: 5_000 });
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const producer = await kafka.producer({ bootstrapServers: "localhost:9092" });
+ * await producer.publish(orders, { id: "o-1" });
+ * await kafka.close();
+ * ```
+ */
+export function createRegistry(options: RegistryOptions = {}): Registry {
+  return new KafkaRegistry(options);
+}
+
+class KafkaRegistry implements Registry {
+  #options: RegistryOptions;
+  #logger: Logger;
+  #closeTimeoutMs: number;
+  #driver: Promise<KafkaDriver> | undefined;
+  #driverInfo: RegistryStats["driver"] = null;
+  #counters = new Map<string, Counters>();
+  #producers = new Map<string, ProducerEntry>();
+  #consumers = new Map<string, SharedConsumer>();
+  #retiring = new Set<Promise<void>>();
+  #closing: Promise<void> | undefined;
+  #closeSignal = signal();
+
+  constructor(options: RegistryOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? console;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  producer(ctx: SecurityContext): Promise<Producer> {
+    if (this.#closing) return Promise.reject(new ClosedError("The registry"));
+    let resolved: ResolvedSecurityContext;
+    try {
+      resolved = resolveSecurityContext(ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const key = resolved.fingerprint;
+    let entry = this.#producers.get(key);
+    if (!entry) this.#producers.set(key, entry = { resolved, failures: 0, retryAt: 0 });
+    const counters = this.#countersOf(resolved);
+    if (entry.handle) {
+      counters.handlesReused++;
+      return Promise.resolve(entry.handle);
+    }
+    if (entry.connecting) {
+      counters.handlesReused++;
+      return entry.connecting;
+    }
+    const connecting = this.#connectProducer(entry, counters);
+    entry.connecting = connecting;
+    connecting.then(
+      () => entry.connecting === connecting && (entry.connecting = undefined),
+      () => entry.connecting === connecting && (entry.connecting = undefined),
+    );
+    return connecting;
+  }
+
+  async #connectProducer(entry: ProducerEntry, counters: Counters): Promise<ProducerHandle> {
+    const wait = entry.retryAt - Date.now();
+    if (wait > 0) await delay(wait, this.#closeSignal.promise);
+    if (this.#closing) throw new ClosedError("The registry");
+    const driver = await this.#loadDriver();
+    const { resolved } = entry;
+    const config = producerConfig(resolved);
+    let handle: ProducerHandle | undefined;
+    let fatal: Error | undefined;
+    let client: ProducerClient;
+    try {
+      client = await driver.createProducer(config, {
+        onFatal: (error) => {
+          fatal = error;
+          if (handle) this.#retire(entry, handle, error);
+        },
+        onError: (error) =>
+          this.#logger.warn("kshare: producer error", {
+            context: resolved.fingerprint,
+            error: redact(error.message, config.secretProperties.map((p) => config.properties[p] ?? "")),
+          }),
+      });
+    } catch (error) {
+      entry.failures++;
+      entry.retryAt = Date.now() + backoff(entry.failures, this.#options.retryBackoffMs ?? 100, this.#options.maxRetryBackoffMs ?? 10_000);
+      counters.connectFailures++;
+      throw new ConnectError(`Could not connect a producer for ${resolved.description}`, { cause: error });
+    }
+    counters.clientsCreated++;
+    if (fatal) {
+      // Fatal before we could hand it out: never give a caller a dead client.
+      entry.failures++;
+      entry.retryAt = Date.now() + backoff(entry.failures, this.#options.retryBackoffMs ?? 100, this.#options.maxRetryBackoffMs ?? 10_000);
+      await client.close(0).catch(() => {});
+      throw new ConnectError(`Producer for ${resolved.description} failed at start`, { cause: fatal });
+    }
+    entry.failures = 0;
+    const registry = this;
+    handle = new ProducerHandle(resolved.fingerprint, client, {
+      reacquire: () => registry.producer(resolved.context),
+      get closing() {
+        return registry.closed;
+      },
+    });
+    entry.handle = handle;
+    entry.client = client;
+    if (this.#closing) throw new ClosedError("The registry");
+    return handle;
+  }
+
+  /** Take a producer whose client hit a fatal error out of service; the next call creates a new one. */
+  #retire(entry: ProducerEntry, handle: ProducerHandle, error: Error): void {
+    if (entry.handle !== handle) return;
+    const client = entry.client!;
+    entry.handle = undefined;
+    entry.client = undefined;
+    handle.retire();
+    this.#logger.error("kshare: producer hit a fatal error; it is retired and the next call connects a new one", {
+      context: entry.resolved.fingerprint,
+      error: error.message,
+    });
+    const closing = client.close(this.#closeTimeoutMs).catch((e) =>
+      this.#logger.warn("kshare: closing a retired producer failed", { context: entry.resolved.fingerprint, error: messageOf(e) })
+    ).finally(() => this.#retiring.delete(closing));
+    this.#retiring.add(closing);
+  }
+
+  consumer(ctx: SecurityContext, groupId: string): Consumer {
+    if (this.#closing) throw new ClosedError("The registry");
+    if (typeof groupId !== "string" || groupId.trim() === "") {
+      throw new TypeError("groupId must be a non-empty string");
+    }
+    const resolved = resolveSecurityContext(ctx);
+    const counters = this.#countersOf(resolved);
+    const key = `${resolved.fingerprint}/${groupId}`;
+    const existing = this.#consumers.get(key);
+    if (existing) {
+      counters.handlesReused++;
+      return existing;
+    }
+    let live = false;
+    const owner: ConsumerOwner = {
+      logger: this.#logger,
+      closeTimeoutMs: this.#closeTimeoutMs,
+      connect: async (events) => {
+        const driver = await this.#loadDriver();
+        try {
+          const client = await driver.createConsumer(consumerConfig(resolved, groupId), events);
+          counters.clientsCreated++;
+          counters.liveConsumers++;
+          live = true;
+          return client;
+        } catch (error) {
+          counters.connectFailures++;
+          throw new ConnectError(`Could not connect a consumer for ${resolved.description} group=${groupId}`, { cause: error });
+        }
+      },
+      closed: (consumer) => {
+        if (live) counters.liveConsumers--;
+        live = false;
+        if (this.#consumers.get(key) === consumer) this.#consumers.delete(key);
+      },
+    };
+    const consumer = new SharedConsumer(resolved.fingerprint, groupId, owner);
+    this.#consumers.set(key, consumer);
+    return consumer;
+  }
+
+  stats(): RegistryStats {
+    const contexts: Record<string, ContextStats> = {};
+    for (const [fingerprint, c] of this.#counters) {
+      const entry = this.#producers.get(fingerprint);
+      contexts[fingerprint] = {
+        description: c.description,
+        clientsCreated: c.clientsCreated,
+        handlesReused: c.handlesReused,
+        connectFailures: c.connectFailures,
+        liveProducers: entry?.handle ? 1 : 0,
+        liveConsumers: c.liveConsumers,
+      };
+    }
+    return { driver: this.#driverInfo, contexts };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closeSignal.resolve();
+    // Consumers first: their handlers may still publish through the producers.
+    await Promise.allSettled([...this.#consumers.values()].map((c) => c.close()));
+    await Promise.allSettled([...this.#producers.values()].map((e) => e.connecting));
+    const results = await Promise.allSettled(
+      [...this.#producers.values()].filter((e) => e.client).map(async (entry) => {
+        const client = entry.client!;
+        entry.client = undefined;
+        entry.handle = undefined;
+        await client.close(this.#closeTimeoutMs);
+      }),
+    );
+    await Promise.allSettled(this.#retiring);
+    for (const r of results) {
+      if (r.status === "rejected") this.#logger.warn("kshare: closing a producer failed", { error: messageOf(r.reason) });
+    }
+  }
+
+  #countersOf(resolved: ResolvedSecurityContext): Counters {
+    let counters = this.#counters.get(resolved.fingerprint);
+    if (!counters) {
+      this.#counters.set(resolved.fingerprint, counters = {
+        description: resolved.description,
+        clientsCreated: 0,
+        handlesReused: 0,
+        connectFailures: 0,
+        liveConsumers: 0,
+      });
+    }
+    return counters;
+  }
+
+  #loadDriver(): Promise<KafkaDriver> {
+    this.#driver ??= (async () => {
+      const option = this.#options.driver;
+      const driver = typeof option === "function"
+        ? await option()
+        : option ?? await (await import("./drivers/default.ts")).loadDefaultDriver();
+      this.#driverInfo = { name: driver.name, librdkafkaVersion: driver.librdkafkaVersion };
+      return driver;
+    })().catch((error) => {
+      this.#driver = undefined; // a driver that failed to load is not cached either
+      throw error;
+    });
+    return this.#driver;
+  }
+}
