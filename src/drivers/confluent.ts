@@ -1,0 +1,276 @@
+/**
+ * The Node driver, over `@confluentinc/kafka-javascript` (librdkafka through a
+ * NAN addon; loads in Node only).
+ *
+ * Threads: librdkafka's own threads do the I/O. The binding polls delivery
+ * reports on a background thread (`setPollInBackground`) and hands them to the
+ * JavaScript thread, so an awaited publish costs no poll timer. `consume(n)`
+ * waits on a libuv worker thread, never on the JavaScript thread.
+ *
+ * Ownership: the binding copies keys, values and headers on produce
+ * (RK_MSG_COPY), so the caller's bytes are free once `produce` returned.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createRequire } from "node:module";
+import type * as Confluent from "@confluentinc/kafka-javascript";
+import type {
+  ClientConfig,
+  ClientEvents,
+  ConsumerClient,
+  ConsumerConfig,
+  ConsumerEvents,
+  DeliveryReport,
+  IncomingMessage,
+  KafkaDriver,
+  OutgoingRecord,
+  ProducerClient,
+  TopicPartition,
+  TopicPartitionOffset,
+} from "../driver.ts";
+import { ClosedError, redact } from "../errors.ts";
+import { signal } from "../_util.ts";
+
+type Binding = typeof Confluent;
+
+/** Methods the binding has but its type declarations omit. */
+type Consumer = Confluent.KafkaConsumer & {
+  rebalanceProtocol(): "EAGER" | "COOPERATIVE" | "NONE";
+  incrementalAssign(assignment: Confluent.Assignment[]): void;
+  incrementalUnassign(assignment: Confluent.Assignment[]): void;
+  setDefaultIsTimeoutOnlyForFirstMessage(value: boolean): void;
+};
+
+const ERR_QUEUE_FULL = -184;
+const ERR_FATAL = -150;
+const ERR_ASSIGN_PARTITIONS = -175;
+const ERR_REVOKE_PARTITIONS = -174;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Load the Confluent binding and return a {@link KafkaDriver} over it.
+ *
+ * @example
+ * ```ts
+ * import { createRegistry } from "@kshare/kshare";
+ * import { confluentDriver } from "./src/drivers/confluent.ts";
+ * const kafka = createRegistry({ driver: confluentDriver });
+ * ```
+ */
+export async function confluentDriver(): Promise<KafkaDriver> {
+  // A CommonJS addon: require() is the one loading path that works under tsx, Node ESM and bundlers alike.
+  const Kafka = createRequire(import.meta.url)("@confluentinc/kafka-javascript") as Binding;
+  return await Promise.resolve({
+    name: "confluent-node",
+    librdkafkaVersion: Kafka.librdkafkaVersion,
+    createProducer: (config, events) => createProducer(Kafka, config, events),
+    createConsumer: (config, events) => createConsumer(Kafka, config, events),
+  });
+}
+
+/** An error from the binding with secret values redacted and its librdkafka code kept. */
+function cleanError(error: unknown, config: ClientConfig): Error & { code?: number } {
+  const secrets = config.secretProperties.map((p) => config.properties[p] ?? "");
+  const message = redact(error instanceof Error ? error.message : String(error), secrets);
+  const clean = new Error(message) as Error & { code?: number };
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "number") clean.code = code;
+  return clean;
+}
+
+/** Route the binding's error events: fatal once to `onFatal`, the rest to `onError`. */
+function watchErrors(client: Confluent.Producer | Consumer, config: ClientConfig, events: ClientEvents): void {
+  let fatal = false;
+  const onError = (error: Confluent.LibrdKafkaError) => {
+    const clean = cleanError(error, config);
+    if (error.code === ERR_FATAL || (error as { isFatal?: boolean }).isFatal) {
+      if (!fatal) events.onFatal(clean);
+      fatal = true;
+    } else {
+      events.onError?.(clean);
+    }
+  };
+  (client as Confluent.Producer).on("event.error", onError);
+}
+
+function connect(client: Confluent.Producer | Consumer, config: ClientConfig): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.connect({ timeout: CONNECT_TIMEOUT_MS }, (error) => error ? reject(cleanError(error, config)) : resolve());
+  });
+}
+
+const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+interface Pending {
+  resolve(report: DeliveryReport): void;
+  reject(error: Error): void;
+}
+
+async function createProducer(Kafka: Binding, config: ClientConfig, events: ClientEvents): Promise<ProducerClient> {
+  // No topic config object: passing one (even {}) replaces the default topic config, dropping
+  // topic-level properties set globally (acks, auto.offset.reset, message.timeout.ms).
+  const producer = new Kafka.Producer({ ...config.properties, dr_cb: true } as Confluent.ProducerGlobalConfig);
+  watchErrors(producer, config, events);
+  await connect(producer, config);
+  producer.setPollInBackground(true);
+
+  /** Outstanding records; each settles exactly once, by its delivery report or at close. */
+  const pending = new Set<Pending>();
+  /** Woken by every delivery report: a full queue waits on it. */
+  let space = signal();
+  let closed = false;
+  const deliveryTimeoutMs = Number(config.properties["message.timeout.ms"] ?? config.properties["delivery.timeout.ms"] ?? 300_000);
+
+  producer.on("delivery-report", (error, report) => {
+    const opaque = report.opaque as Pending;
+    pending.delete(opaque);
+    if (error) opaque.reject(cleanError(error, config));
+    else {
+      opaque.resolve({
+        topic: report.topic,
+        partition: report.partition,
+        offset: Number(report.offset),
+        timestamp: report.timestamp,
+      });
+    }
+    space.resolve();
+  });
+
+  async function produce(record: OutgoingRecord): Promise<DeliveryReport> {
+    const deadline = Date.now() + deliveryTimeoutMs;
+    const headers = record.headers?.map(([name, value]) => ({ [name]: toBuffer(value) }));
+    for (;;) {
+      if (closed) throw new ClosedError("The producer");
+      let opaque!: Pending;
+      const delivered = new Promise<DeliveryReport>((resolve, reject) => (opaque = { resolve, reject }));
+      try {
+        producer.produce(
+          record.topic,
+          record.partition ?? -1,
+          record.value === null ? null : toBuffer(record.value),
+          record.key == null ? null : toBuffer(record.key),
+          record.timestamp ?? 0,
+          opaque,
+          headers,
+        );
+        pending.add(opaque);
+        return await delivered;
+      } catch (error) {
+        if ((error as { code?: number }).code !== ERR_QUEUE_FULL) throw cleanError(error, config);
+        // Back-pressure: wait for a delivery report to free room, then retry.
+        if (Date.now() > deadline) throw cleanError(error, config);
+        await space.promise;
+        space = signal();
+      }
+    }
+  }
+
+  const flush = (timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => producer.flush(timeoutMs, (error) => error ? reject(cleanError(error, config)) : resolve()));
+
+  return {
+    produce,
+    flush,
+    ping: (timeoutMs) =>
+      new Promise<void>((resolve, reject) =>
+        producer.getMetadata({ timeout: timeoutMs, allTopics: false }, (error) => error ? reject(cleanError(error, config)) : resolve())
+      ),
+    async close(timeoutMs) {
+      try {
+        await flush(timeoutMs);
+      } catch {
+        // Records still queued after the bound are failed below.
+      }
+      closed = true;
+      await new Promise<void>((resolve) => producer.disconnect(timeoutMs, () => resolve()));
+      for (const p of pending) p.reject(new ClosedError("The producer"));
+      pending.clear();
+      space.resolve();
+    },
+  };
+}
+
+type BindingMessage = Confluent.Message & { headers?: Array<Record<string, Buffer | string>> };
+
+function toIncoming(m: BindingMessage): IncomingMessage {
+  const headers: Array<readonly [string, Uint8Array]> = [];
+  for (const header of m.headers ?? []) {
+    for (const [name, value] of Object.entries(header)) {
+      headers.push([name, typeof value === "string" ? Buffer.from(value) : value]);
+    }
+  }
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: Number(m.offset),
+    key: m.key == null ? null : typeof m.key === "string" ? Buffer.from(m.key) : m.key as Buffer,
+    value: m.value ?? null,
+    headers,
+    timestamp: m.timestamp,
+  };
+}
+
+async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: ConsumerEvents): Promise<ConsumerClient> {
+  const consumer = new Kafka.KafkaConsumer({
+    ...config.properties,
+    // Runs on the JavaScript thread; assigns first, then tells the core (which re-applies its pauses).
+    rebalance_cb: (error: Confluent.LibrdKafkaError, assignment: Confluent.Assignment[]) => {
+      const partitions = assignment.map(({ topic, partition }) => ({ topic, partition }));
+      const cooperative = consumer.rebalanceProtocol() === "COOPERATIVE";
+      try {
+        if (error.code === ERR_ASSIGN_PARTITIONS) {
+          if (cooperative) consumer.incrementalAssign(assignment);
+          else consumer.assign(assignment);
+          events.onAssign(partitions);
+        } else if (error.code === ERR_REVOKE_PARTITIONS) {
+          events.onRevoke(partitions);
+          if (cooperative) consumer.incrementalUnassign(assignment);
+          else consumer.unassign();
+        }
+      } catch (e) {
+        if (consumer.isConnected()) events.onError?.(cleanError(e, config));
+      }
+    },
+  } as unknown as Confluent.ConsumerGlobalConfig) as Consumer;
+  watchErrors(consumer, config, events);
+  await connect(consumer, config);
+  // consume(n) waits for the first message only, then takes what is ready.
+  consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
+  let closed = false;
+
+  return {
+    subscribe(topics) {
+      consumer.subscribe([...topics]);
+      return Promise.resolve();
+    },
+    poll(max, timeoutMs) {
+      if (closed) return Promise.resolve([]);
+      consumer.setDefaultConsumeTimeout(timeoutMs);
+      return new Promise((resolve, reject) => {
+        consumer.consume(max, (error, messages) => {
+          if (error) reject(cleanError(error, config));
+          else resolve((messages as BindingMessage[]).map(toIncoming));
+        });
+      });
+    },
+    pause(partitions: readonly TopicPartition[]) {
+      if (partitions.length > 0) consumer.pause(partitions.map(({ topic, partition }) => ({ topic, partition })));
+    },
+    resume(partitions: readonly TopicPartition[]) {
+      if (partitions.length > 0) consumer.resume(partitions.map(({ topic, partition }) => ({ topic, partition })));
+    },
+    commit(offsets: readonly TopicPartitionOffset[]) {
+      consumer.offsetsStore(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+    },
+    close() {
+      closed = true;
+      // Unsubscribing first makes librdkafka leave the group (LeaveGroup) before
+      // the handle closes; without it the group waits for this member's
+      // session to time out before its partitions move. The stored offsets
+      // are committed on the way out.
+      consumer.unsubscribe();
+      return new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+    },
+  };
+}
