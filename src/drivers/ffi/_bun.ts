@@ -1,0 +1,152 @@
+/**
+ * {@link NativeRuntime} over Bun's FFI (`bun:ffi`). Loaded only on Bun, by
+ * `nativeRuntime()` in `_native.ts`.
+ *
+ * Types: `bun:ffi` is imported through a non-literal specifier and the subset
+ * used here is declared structurally below, so this file also type-checks
+ * under `tsc` and `deno check`, which know nothing of `bun:*`.
+ *
+ * @module
+ */
+import type {
+  CallbackSpec,
+  NativeCallback,
+  NativeLibrary,
+  NativeRuntime,
+  NativeType,
+  Pointer,
+  SymbolTable,
+} from "./_native.ts";
+
+/** Bun's pointer value: an address as a `number`; NULL may come back as `0` or `null`. */
+type BunPointer = number | null;
+
+interface BunFfi {
+  dlopen(
+    path: string,
+    symbols: Record<string, { args: string[]; returns: string }>,
+  ): { symbols: Record<string, (...args: unknown[]) => unknown>; close(): void };
+  ptr(buffer: Uint8Array): number;
+  CString: new (pointer: number, byteOffset?: number) => { toString(): string };
+  toArrayBuffer(pointer: number, byteOffset: number, byteLength: number): ArrayBuffer;
+  read: {
+    ptr(pointer: number, byteOffset?: number): number;
+    i32(pointer: number, byteOffset?: number): number;
+    i16(pointer: number, byteOffset?: number): number;
+    i64(pointer: number, byteOffset?: number): bigint;
+  };
+  JSCallback: new (
+    fn: (...args: never[]) => unknown,
+    definition: { args: string[]; returns: string; threadsafe?: boolean },
+  ) => { readonly ptr: number | null; close(): void };
+}
+
+interface BunProcess {
+  cwd(): string;
+  env: Record<string, string | undefined>;
+}
+
+const TYPES: Record<NativeType, string> = {
+  void: "void",
+  bool: "bool",
+  i8: "i8",
+  u8: "u8",
+  i16: "i16",
+  u16: "u16",
+  i32: "i32",
+  u32: "u32",
+  i64: "i64",
+  u64: "u64",
+  usize: "u64", // 64-bit platforms only (see _native.ts)
+  isize: "i64",
+  f32: "f32",
+  f64: "f64",
+  ptr: "ptr",
+  // bun:ffi passes a TypedArray given for a `ptr` argument by address, without copying.
+  buffer: "ptr",
+};
+
+function address(pointer: Pointer): number {
+  return pointer as unknown as number;
+}
+
+/** The Bun shim. `bun:ffi` is imported here, once, when the shim is loaded. */
+export async function bunRuntime(): Promise<NativeRuntime> {
+  const specifier = "bun:ffi";
+  const ffi = (await import(specifier)) as BunFfi;
+  const process = (globalThis as unknown as { process: BunProcess }).process;
+
+  return {
+    name: "bun",
+    capabilities: { nonblockingCalls: false, threadSafeCallbacks: true },
+
+    open<T extends SymbolTable>(path: string, symbols: T): NativeLibrary<T> {
+      const defs: Record<string, { args: string[]; returns: string }> = {};
+      for (const [name, spec] of Object.entries(symbols)) {
+        if (spec.symbol !== undefined && spec.symbol !== name) {
+          throw new Error(`bun:ffi cannot bind ${spec.symbol} under another name (${name})`);
+        }
+        if (spec.nonblocking) {
+          throw new Error(`bun:ffi cannot run ${name} off the JavaScript thread (nonblocking symbols are unsupported on Bun)`);
+        }
+        defs[name] = { args: spec.args.map((t) => TYPES[t]), returns: TYPES[spec.ret] };
+      }
+      // The library object owns the dlopen handle; close() dlcloses it.
+      const lib = ffi.dlopen(path, defs);
+      const bound: Record<string, (...args: unknown[]) => unknown> = {};
+      for (const [name, spec] of Object.entries(symbols)) {
+        const fn = lib.symbols[name]!;
+        // Normalise NULL results to null (bun:ffi may return 0).
+        bound[name] = spec.ret === "ptr" ? (...args: unknown[]) => fn(...args) || null : fn;
+      }
+      return { path, symbols: bound as unknown as NativeLibrary<T>["symbols"], close: () => lib.close() };
+    },
+
+    callback(spec: CallbackSpec, fn, options): NativeCallback {
+      // A threadsafe JSCallback may be called from any thread: bun:ffi queues
+      // the call to the JavaScript thread (the C caller does not wait for a
+      // void callback to run).
+      const cb = new ffi.JSCallback(fn, {
+        args: spec.args.map((t) => TYPES[t]),
+        returns: TYPES[spec.ret],
+        ...(options?.threadSafe ? { threadsafe: true } : {}),
+      });
+      if (!cb.ptr) throw new Error("bun:ffi could not create a callback");
+      return { pointer: cb.ptr as unknown as Pointer, close: () => cb.close() };
+    },
+
+    readCString(pointer, offset = 0) {
+      return pointer === null ? null : new ffi.CString(address(pointer), offset).toString();
+    },
+    readPointer(pointer, offset = 0) {
+      return (ffi.read.ptr(address(pointer), offset) || null) as Pointer | null;
+    },
+    readI32(pointer, offset = 0) {
+      return ffi.read.i32(address(pointer), offset);
+    },
+    readI16(pointer, offset = 0) {
+      return ffi.read.i16(address(pointer), offset);
+    },
+    readI64(pointer, offset = 0) {
+      return BigInt(ffi.read.i64(address(pointer), offset));
+    },
+    copyBytes(pointer, length, offset = 0) {
+      if (length === 0) return new Uint8Array(0);
+      // toArrayBuffer aliases C memory; slice() copies it into JavaScript memory.
+      return new Uint8Array(ffi.toArrayBuffer(address(pointer), offset, length)).slice();
+    },
+
+    addressOf(pointer) {
+      return pointer === null ? 0n : BigInt(address(pointer));
+    },
+    pointerAt(value) {
+      return value === 0n ? null : (Number(value) as unknown as Pointer);
+    },
+    bufferAddress(buffer) {
+      return BigInt(ffi.ptr(buffer));
+    },
+
+    cwd: () => process.cwd(),
+    env: (name) => process.env[name],
+  };
+}

@@ -1,0 +1,268 @@
+/**
+ * An in-process Kafka cluster for tests: librdkafka's mock cluster
+ * (`rdkafka_mock.h`), started through the FFI layer, so it works the same on
+ * Deno, Bun and Node without Docker or a JVM. Clients (kshare, kcat, any
+ * librdkafka or Kafka client speaking the supported protocol versions) connect
+ * to {@link EmbeddedBroker.bootstrapServers} over real TCP sockets.
+ *
+ * The mock brokers run on a librdkafka thread; every method here is a short,
+ * synchronous request to that thread. Needs librdkafka (see
+ * `src/drivers/ffi/library.ts` for where it is looked up) and, on Deno,
+ * `--allow-ffi --allow-env --allow-read`.
+ *
+ * @module
+ */
+import { cString, fromCBuffer, outWord, type Pointer, readOutWord, readPointerArray } from "./drivers/ffi/_native.ts";
+import {
+  API_KEY_API_VERSIONS,
+  ERR_NO_ERROR,
+  ERRSTR_SIZE,
+  RD_KAFKA_CONF_OK,
+  RD_KAFKA_PRODUCER,
+} from "./drivers/ffi/_symbols.ts";
+import { loadLibrdkafka } from "./drivers/ffi/library.ts";
+
+/** Options of {@link startEmbeddedBroker}. */
+export interface EmbeddedBrokerOptions {
+  /** Number of brokers, with ids 1..n. Default 3. */
+  brokers?: number;
+  /** Path of the librdkafka shared library; default: discovered (see `loadLibrdkafka`). */
+  library?: string;
+  /**
+   * The brokers' `group.initial.rebalance.delay.ms`: how long the first join
+   * of a new consumer group waits for more members. Default 3000, Kafka's own
+   * default; tests that create many groups can set it lower.
+   */
+  groupInitialRebalanceDelayMs?: number;
+}
+
+/** One request a broker received while request tracking was on. */
+export interface TrackedRequest {
+  /** Id of the broker that received it. */
+  brokerId: number;
+  /** Kafka protocol ApiKey, e.g. 0 = Produce, 1 = Fetch, 3 = Metadata, 18 = ApiVersions. */
+  apiKey: number;
+}
+
+/** A running in-process Kafka cluster. Stop it with {@link EmbeddedBroker.stop} or `await using`. */
+export interface EmbeddedBroker {
+  /** `host:port` of every broker, comma-separated: `127.0.0.1:port,127.0.0.1:port,...`. */
+  readonly bootstrapServers: string;
+  /** The broker ids, `[1, ..., n]`. */
+  readonly brokerIds: readonly number[];
+  /**
+   * Create a topic (the mock cluster does not support the CreateTopics API;
+   * it auto-creates unknown topics with one partition).
+   *
+   * @param replicationFactor default: the number of brokers, at most 3.
+   * @throws Error naming the topic with librdkafka's reason, e.g. when it exists.
+   */
+  createTopic(name: string, partitions: number, replicationFactor?: number): void;
+  /**
+   * Disconnect the broker and refuse new connections. Partition leaders stay
+   * where they are; if it was the controller, another broker that is up
+   * becomes the controller (as a real cluster would elect one).
+   */
+  brokerDown(brokerId: number): void;
+  /** Accept connections again after {@link brokerDown}. */
+  brokerUp(brokerId: number): void;
+  /** Delay every response of a broker (`-1`: all brokers) by `rttMs`. */
+  setRtt(brokerId: number, rttMs: number): void;
+  /**
+   * Make the next `errors.length` requests with this ApiKey fail with these
+   * error codes, in order (`-195`, `RD_KAFKA_RESP_ERR__TRANSPORT`, disconnects).
+   */
+  pushRequestErrors(apiKey: number, errors: readonly number[]): void;
+  /** Start recording every request the brokers receive. */
+  startRequestTracking(): void;
+  /** The requests recorded since tracking started (or the last {@link clearRequests}), oldest first. */
+  requests(): TrackedRequest[];
+  /** Forget the recorded requests. */
+  clearRequests(): void;
+  /**
+   * Connections opened to the brokers since tracking started, counted from
+   * ApiVersions (ApiKey 18) requests: every librdkafka client (kshare, kcat)
+   * opens a connection with ApiVersions v3, which the mock refuses (it
+   * advertises v2), then retries once with v0 — two requests per connection.
+   */
+  connectionsOpened(): number;
+  /** Destroy the cluster (closing every client connection) and its librdkafka handle. Idempotent. */
+  stop(): Promise<void>;
+  /** Same as {@link stop}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Start an in-process Kafka cluster of `options.brokers` brokers (default 3).
+ * Broker 1 is the controller (see {@link EmbeddedBroker.brokerDown}).
+ *
+ * Ownership: the returned broker owns one `rd_kafka_t` (a producer handle that
+ * hosts the mock cluster and never produces) and the `rd_kafka_mock_cluster_t`
+ * on it; `stop()` frees both, cluster first.
+ *
+ * @throws Error if librdkafka cannot be loaded or the cluster cannot start.
+ *
+ * @example
+ * ```ts
+ * import { startEmbeddedBroker } from "./src/embedded_broker.ts";
+ *
+ * await using kafka = await startEmbeddedBroker({ brokers: 1 });
+ * kafka.createTopic("orders", 3);
+ * console.log(kafka.bootstrapServers); // e.g. "127.0.0.1:38211"
+ * ```
+ */
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
+  const brokerCount = options.brokers ?? 3;
+  if (!Number.isInteger(brokerCount) || brokerCount < 1) {
+    throw new RangeError(`brokers must be a positive integer, got ${brokerCount}`);
+  }
+  const rdkafka = await loadLibrdkafka(options.library === undefined ? {} : { library: options.library });
+  const { native, symbols: rd } = rdkafka;
+  const mock = rdkafka.mock();
+
+  // conf: owned here until rd_kafka_new succeeds, which takes it over (and
+  // frees it with the handle); on failure it is still ours to destroy.
+  const conf = rd.rd_kafka_conf_new();
+  if (conf === null) throw new Error("rd_kafka_conf_new failed");
+  const errstr = new Uint8Array(ERRSTR_SIZE);
+  const settings: Record<string, string> = {
+    "client.id": "kshare-embedded-broker",
+    // The handle only hosts the cluster: keep its own logging to errors.
+    "log_level": "3",
+  };
+  for (const [name, value] of Object.entries(settings)) {
+    if (rd.rd_kafka_conf_set(conf, cString(name), cString(value), errstr, ERRSTR_SIZE) !== RD_KAFKA_CONF_OK) {
+      rd.rd_kafka_conf_destroy(conf);
+      throw new Error(`embedded broker: ${name}: ${fromCBuffer(errstr)}`);
+    }
+  }
+  // rk: owned by the returned broker, freed by rd_kafka_destroy in stop().
+  const rk = rd.rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, ERRSTR_SIZE);
+  if (rk === null) {
+    rd.rd_kafka_conf_destroy(conf);
+    throw new Error(`embedded broker: rd_kafka_new failed: ${fromCBuffer(errstr)}`);
+  }
+  // mcluster: owned by the returned broker, freed by
+  // rd_kafka_mock_cluster_destroy in stop(), before rk (it runs on rk).
+  const mcluster = mock.rd_kafka_mock_cluster_new(rk, brokerCount);
+  if (mcluster === null) {
+    rd.rd_kafka_destroy(rk);
+    throw new Error(`embedded broker: rd_kafka_mock_cluster_new(${brokerCount}) failed (could not listen?)`);
+  }
+  // A fresh mock cluster advertises no controller (id 0), so admin requests
+  // (which go to the controller) would wait forever. Like a real cluster,
+  // elect one; brokerDown() moves it to a broker that is still up.
+  let controller = 1;
+  const down = new Set<number>();
+  mock.rd_kafka_mock_set_controller_id(mcluster, controller);
+  if (options.groupInitialRebalanceDelayMs !== undefined) {
+    mock.rd_kafka_mock_group_initial_rebalance_delay_ms(mcluster, options.groupInitialRebalanceDelayMs);
+  }
+  // The bootstraps string is owned by mcluster: copied here, never freed.
+  const bootstrapServers = native.readCString(mock.rd_kafka_mock_cluster_bootstraps(mcluster)) ?? "";
+  const brokerIds = Object.freeze(Array.from({ length: brokerCount }, (_, i) => i + 1));
+
+  let stopped: Promise<void> | undefined;
+  const live = (): Pointer => {
+    if (stopped) throw new Error("embedded broker is stopped");
+    return mcluster;
+  };
+  const check = (code: number, what: string): void => {
+    if (code !== ERR_NO_ERROR) throw new Error(`embedded broker: ${what}: ${rdkafka.errorText(code)}`);
+  };
+  const checkBroker = (brokerId: number, allowAll: boolean): void => {
+    if (!(brokerIds.includes(brokerId) || (allowAll && brokerId === -1))) {
+      throw new RangeError(`unknown broker id ${brokerId} (brokers: ${brokerIds.join(", ")}${allowAll ? ", or -1 for all" : ""})`);
+    }
+  };
+
+  const requests = (): TrackedRequest[] => {
+    const count = outWord();
+    // array: an rd_kafka_mock_request_t *[count] of copies, owned by us and
+    // freed (elements and array) by rd_kafka_mock_request_destroy_array.
+    // NULL when count is 0.
+    const array = mock.rd_kafka_mock_get_requests(live(), count);
+    const n = readOutWord(count);
+    if (array === null) return [];
+    try {
+      return readPointerArray(native, array, n).map((request) => ({
+        // rdkafka_mock.c records the receiving broker's id as the request id.
+        brokerId: mock.rd_kafka_mock_request_id(request),
+        apiKey: mock.rd_kafka_mock_request_api_key(request),
+      }));
+    } finally {
+      mock.rd_kafka_mock_request_destroy_array(array, n);
+    }
+  };
+
+  const stop = (): Promise<void> => {
+    stopped ??= Promise.resolve().then(() => {
+      // Joins the mock broker thread and closes every client connection.
+      mock.rd_kafka_mock_cluster_destroy(mcluster);
+      // rk has never produced: nothing to flush, destroy returns promptly.
+      rd.rd_kafka_destroy(rk);
+    });
+    return stopped;
+  };
+
+  return {
+    bootstrapServers,
+    brokerIds,
+    createTopic(name, partitions, replicationFactor = Math.min(brokerCount, 3)) {
+      if (!Number.isInteger(partitions) || partitions < 1) {
+        throw new RangeError(`topic "${name}": partitions must be a positive integer, got ${partitions}`);
+      }
+      const code = mock.rd_kafka_mock_topic_create(live(), cString(name), partitions, replicationFactor);
+      if (code !== ERR_NO_ERROR) {
+        throw new Error(`embedded broker: could not create topic "${name}": ${rdkafka.errorText(code)}`);
+      }
+    },
+    brokerDown(brokerId) {
+      checkBroker(brokerId, false);
+      check(mock.rd_kafka_mock_broker_set_down(live(), brokerId), `broker ${brokerId} down`);
+      down.add(brokerId);
+      const next = brokerIds.find((id) => !down.has(id));
+      if (brokerId === controller && next !== undefined) {
+        controller = next;
+        mock.rd_kafka_mock_set_controller_id(mcluster, controller);
+      }
+    },
+    brokerUp(brokerId) {
+      checkBroker(brokerId, false);
+      check(mock.rd_kafka_mock_broker_set_up(live(), brokerId), `broker ${brokerId} up`);
+      down.delete(brokerId);
+      if (down.has(controller)) {
+        controller = brokerId;
+        mock.rd_kafka_mock_set_controller_id(mcluster, controller);
+      }
+    },
+    setRtt(brokerId, rttMs) {
+      checkBroker(brokerId, true);
+      check(mock.rd_kafka_mock_broker_set_rtt(live(), brokerId, rttMs), `broker ${brokerId} rtt`);
+    },
+    pushRequestErrors(apiKey, errors) {
+      live();
+      if (errors.length === 0) return;
+      // The codes are copied by librdkafka during the call; the buffer is ours.
+      const codes = Int32Array.from(errors);
+      mock.rd_kafka_mock_push_request_errors_array(
+        live(),
+        apiKey,
+        codes.length,
+        new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength),
+      );
+    },
+    startRequestTracking() {
+      mock.rd_kafka_mock_start_request_tracking(live());
+    },
+    requests,
+    clearRequests() {
+      mock.rd_kafka_mock_clear_requests(live());
+    },
+    connectionsOpened() {
+      return Math.ceil(requests().filter((r) => r.apiKey === API_KEY_API_VERSIONS).length / 2);
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
