@@ -1,0 +1,66 @@
+/**
+ * kshare: shared Kafka connections for Deno, Bun and Node.
+ *
+ * One producer per security context and one consumer per (security context,
+ * consumer group), created lazily, shared by every caller, recovered after
+ * fatal errors and closed together.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, registry } from "@kshare/kshare";
+ *
+ * const orders = defineTopic({
+ *   name: "orders",
+ *   schema: v.object({ id: v.string(), total: v.number() }),
+ *   key: (order) => order.id,
+ * });
+ * const ctx = { bootstrapServers: "localhost:9092" };
+ *
+ * const producer = await registry.producer(ctx);
+ * const report = await producer.publish(orders, { id: "o-1", total: 42 });
+ * console.log(report.partition, report.offset);
+ *
+ * registry.consumer(ctx, "billing")
+ *   .subscribe(orders, async (message) => console.log(message.value.total))
+ *   .start();
+ * ```
+ *
+ * @module
+ */
+import { createRegistry, type Registry } from "./src/registry.ts";
+
+export { createRegistry } from "./src/registry.ts";
+export type { ContextStats, Registry, RegistryOptions, RegistryStats } from "./src/registry.ts";
+export { resolveSecurityContext, SecurityContextSchema } from "./src/security_context.ts";
+export type { NormalizedSecurityContext, ResolvedSecurityContext, SecurityContext } from "./src/security_context.ts";
+export { defineTopic, jsonSerializer } from "./src/topic.ts";
+export type { Bytes, Serializer, Topic, TopicConsumerSettings, TopicDefinition } from "./src/topic.ts";
+export type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "./src/producer.ts";
+export type {
+  ConsumedMessage,
+  Consumer,
+  ConsumerStats,
+  InvalidMessage,
+  MessageHandler,
+  SubscribeOptions,
+} from "./src/consumer.ts";
+export { ClosedError, ConnectError, InvalidSecurityContextError, PublishBatchError, ValidationError } from "./src/errors.ts";
+export type { ContextProblem } from "./src/errors.ts";
+export type { Logger } from "./src/_util.ts";
+export type { KafkaDriver } from "./src/driver.ts";
+export { startEmbeddedBroker } from "./src/embedded_broker.ts";
+export type { EmbeddedBroker, EmbeddedBrokerOptions } from "./src/embedded_broker.ts";
+
+/**
+ * The module-scoped default registry: import it anywhere and get the same
+ * shared clients. Close it once at shutdown.
+ *
+ * @example
+ * ```ts
+ * import { registry } from "@kshare/kshare";
+ * const producer = await registry.producer({ bootstrapServers: "localhost:9092" });
+ * addEventListener("unload", () => registry.close());
+ * ```
+ */
+export const registry: Registry = createRegistry();

@@ -1,0 +1,73 @@
+/**
+ * An in-memory driver for pure registry logic (sharing, retries, retirement,
+ * close). It proves nothing about Kafka: the broker tests do that.
+ */
+import type {
+  ClientConfig,
+  ClientEvents,
+  ConsumerClient,
+  ConsumerConfig,
+  ConsumerEvents,
+  DeliveryReport,
+  KafkaDriver,
+  OutgoingRecord,
+  ProducerClient,
+} from "../src/driver.ts";
+
+export interface FakeProducer extends ProducerClient {
+  readonly config: ClientConfig;
+  readonly records: OutgoingRecord[];
+  readonly events: ClientEvents;
+  closed: boolean;
+}
+
+export class FakeDriver implements KafkaDriver {
+  readonly name = "fake";
+  readonly librdkafkaVersion = "0.0.0";
+  readonly producers: FakeProducer[] = [];
+  readonly consumers: ConsumerConfig[] = [];
+  /** How many of the next connects fail. */
+  failNext = 0;
+  /** Resolves pending connects; set to hold connects open. */
+  gate: Promise<void> = Promise.resolve();
+
+  async createProducer(config: ClientConfig, events: ClientEvents): Promise<ProducerClient> {
+    await this.gate;
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error("Local: Broker transport failure (fake)");
+    }
+    let offset = 0;
+    const producer: FakeProducer = {
+      config,
+      events,
+      records: [],
+      closed: false,
+      produce(record: OutgoingRecord): Promise<DeliveryReport> {
+        if (producer.closed) return Promise.reject(new Error("fake producer is closed"));
+        producer.records.push(record);
+        return Promise.resolve({ topic: record.topic, partition: record.partition ?? 0, offset: offset++ });
+      },
+      flush: () => Promise.resolve(),
+      ping: () => Promise.resolve(),
+      close() {
+        producer.closed = true;
+        return Promise.resolve();
+      },
+    };
+    this.producers.push(producer);
+    return producer;
+  }
+
+  createConsumer(config: ConsumerConfig, _events: ConsumerEvents): Promise<ConsumerClient> {
+    this.consumers.push(config);
+    return Promise.resolve({
+      subscribe: () => Promise.resolve(),
+      poll: () => new Promise((resolve) => setTimeout(() => resolve([]), 5)),
+      pause() {},
+      resume() {},
+      commit() {},
+      close: () => Promise.resolve(),
+    });
+  }
+}

@@ -1,0 +1,68 @@
+/** Test helpers: kcat as an independent Kafka client, and event-driven waiting. */
+import { spawn } from "node:child_process";
+
+/** Run kcat with `args`, feeding `input` on stdin; resolves with stdout, rejects on a non-zero exit. */
+export function kcat(args: readonly string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("kcat", args, { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => code === 0 ? resolve(out) : reject(new Error(`kcat ${args.join(" ")} exited ${code}: ${err}`)));
+    child.stdin.end(input ?? "");
+  });
+}
+
+/** A record as `kcat -J` prints it. */
+export interface KcatRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string | null;
+  payload: string | null;
+  headers?: string[];
+}
+
+/** Read a whole topic from the beginning with kcat (exits at the end of every partition). */
+export async function kcatRead(bootstrap: string, topic: string): Promise<KcatRecord[]> {
+  const out = await kcat(["-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-J", "-q"]);
+  return out.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as KcatRecord);
+}
+
+/** Write `key:value` lines to a topic with kcat. */
+export async function kcatWrite(bootstrap: string, topic: string, lines: readonly string[]): Promise<void> {
+  await kcat(["-b", bootstrap, "-P", "-t", topic, "-K", ":"], lines.join("\n") + "\n");
+}
+
+/** A counter whose `reached(n)` resolves once `n` increments happened: waiting on an event, never a sleep. */
+export class Countdown {
+  count = 0;
+  #waiters: Array<{ n: number; resolve: () => void }> = [];
+  increment(): void {
+    this.count++;
+    this.#waiters = this.#waiters.filter((w) => (w.n <= this.count ? (w.resolve(), false) : true));
+  }
+  reached(n: number): Promise<void> {
+    if (this.count >= n) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ n, resolve }));
+  }
+}
+
+/** A gate handlers can wait on until the test opens it. */
+export function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+/** A logger that records instead of printing. */
+export function quietLogger(): { warn(m: string, f?: unknown): void; error(m: string, f?: unknown): void; lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    warn: (m, f) => lines.push(`warn ${m} ${JSON.stringify(f)}`),
+    error: (m, f) => lines.push(`error ${m} ${JSON.stringify(f)}`),
+  };
+}

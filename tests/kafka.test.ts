@@ -1,0 +1,280 @@
+// kshare against a real Kafka-protocol broker: librdkafka's mock cluster,
+// in-process, over real loopback sockets, with kcat as an independent client.
+// The registry uses the runtime's default driver (Confluent on Node, FFI on Deno and Bun).
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { createRegistry, defineTopic, startEmbeddedBroker, ValidationError } from "../mod.ts";
+import { Countdown, gate, kcatRead, kcatWrite, quietLogger } from "./_helpers.ts";
+
+// No initial rebalance delay: each test joins fresh groups, and waiting 3 s per group proves nothing here.
+const broker = await startEmbeddedBroker({ brokers: 3, groupInitialRebalanceDelayMs: 0 });
+broker.startRequestTracking();
+// After a member leaves, the mock coordinator holds the rebalance for the session timeout
+// minus one second (a real broker completes it at once), so sessions are kept short here.
+const ctx = { bootstrapServers: broker.bootstrapServers, consumer: { "session.timeout.ms": 2000, "heartbeat.interval.ms": 500 } };
+const logger = process.env.KSHARE_TEST_LOG ? console : quietLogger();
+const kafka = createRegistry({ logger });
+after(async () => {
+  await kafka.close();
+  await broker.stop();
+});
+
+const Order = v.object({ id: v.string(), n: v.number() });
+let topicSeq = 0;
+/** A fresh topic per test, created on the broker with 3 partitions. */
+function topic(prefix: string, consumer?: { maxBufferedMessages: number }) {
+  const name = `${prefix}-${++topicSeq}`;
+  broker.createTopic(name, 3);
+  return defineTopic({ name, schema: Order, key: (o) => o.id, consumer });
+}
+
+test("100 concurrent producer() calls create one client; 1,000 publishes open no further connection", async () => {
+  const t = topic("shared");
+  const handles = await Promise.all(Array.from({ length: 100 }, () => kafka.producer(ctx)));
+  assert.equal(new Set(handles).size, 1);
+  const producer = handles[0]!;
+  // Warm up: one record to every partition, so the producer is connected to every leader.
+  await Promise.all([0, 1, 2].map((partition) => producer.publish(t, { id: "warm", n: -1 }, { partition })));
+  const connectionsAfterWarmUp = broker.connectionsOpened();
+  const reports = await Promise.all(Array.from({ length: 1000 }, (_, i) => producer.publish(t, { id: `o-${i}`, n: i })));
+  assert.equal(reports.length, 1000);
+  assert.equal(broker.connectionsOpened(), connectionsAfterWarmUp, "publishing opened a broker connection");
+  const stats = kafka.stats().contexts[producer.fingerprint]!;
+  assert.equal(stats.clientsCreated, 1);
+  assert.equal(stats.liveProducers, 1);
+  assert.ok(stats.handlesReused >= 99);
+  assert.equal(kafka.stats().driver?.librdkafkaVersion.split(".")[0], "2");
+});
+
+test("bootstrap servers in another order share the client; another isolation label gets its own", async () => {
+  const t = topic("isolation");
+  const first = await kafka.producer(ctx);
+  const reordered = await kafka.producer({ ...ctx, bootstrapServers: broker.bootstrapServers.split(",").reverse().join(", ") });
+  assert.equal(reordered, first);
+  const before = broker.connectionsOpened();
+  const isolated = await kafka.producer({ ...ctx, isolation: "payments" });
+  assert.notEqual(isolated, first);
+  assert.notEqual(isolated.fingerprint, first.fingerprint);
+  await isolated.publish(t, { id: "a", n: 1 });
+  assert.ok(broker.connectionsOpened() > before, "the isolated client has connections of its own");
+  assert.equal(kafka.stats().contexts[isolated.fingerprint]!.clientsCreated, 1);
+});
+
+test("kcat reads all 1,000 published messages with keys and headers intact", async () => {
+  const t = topic("kcat-read");
+  const producer = await kafka.producer(ctx);
+  await producer.publishBatch(
+    t,
+    Array.from({ length: 1000 }, (_, i) => ({ value: { id: `o-${i}`, n: i }, headers: { "x-seq": String(i), "x-src": "kshare" } })),
+  );
+  const records = await kcatRead(broker.bootstrapServers, t.name);
+  assert.equal(records.length, 1000);
+  const seen = new Set<number>();
+  for (const r of records) {
+    const value = JSON.parse(r.payload!) as { id: string; n: number };
+    assert.equal(r.key, value.id);
+    assert.deepEqual(r.headers, ["x-seq", String(value.n), "x-src", "kshare"]);
+    seen.add(value.n);
+  }
+  assert.equal(seen.size, 1000);
+});
+
+test("an invalid value is rejected before sending, with the schema's issues", async () => {
+  const t = topic("invalid");
+  const producer = await kafka.producer(ctx);
+  await assert.rejects(
+    producer.publish(t, { id: "x", n: "not a number" } as unknown as v.InferInput<typeof Order>),
+    (e: unknown) => e instanceof ValidationError && e.issues.length === 1 && e.issues[0]!.path?.[0]?.key === "n",
+  );
+  await producer.publish(t, { id: "ok", n: 1 });
+  const records = await kcatRead(broker.bootstrapServers, t.name);
+  assert.deepEqual(records.map((r) => r.key), ["ok"]);
+});
+
+test("one consumer with three topics is one client and one subscription; each handler gets only its own", async () => {
+  const topics = [topic("three-a"), topic("three-b"), topic("three-c")];
+  const consumer = kafka.consumer(ctx, "group-three");
+  const received = topics.map(() => [] as string[]);
+  const done = new Countdown();
+  topics.forEach((t, i) =>
+    consumer.subscribe(t, (m) => {
+      received[i]!.push(`${m.topic}/${m.value.id}`);
+      done.increment();
+    })
+  );
+  await consumer.start();
+  await consumer.start(); // idempotent
+  const producer = await kafka.producer(ctx);
+  await Promise.all(topics.flatMap((t) => Array.from({ length: 20 }, (_, i) => producer.publish(t, { id: `${t.name}-${i}`, n: i }))));
+  await done.reached(60);
+  topics.forEach((t, i) => {
+    assert.equal(received[i]!.length, 20);
+    assert.ok(received[i]!.every((r) => r.startsWith(`${t.name}/${t.name}-`)), `${t.name} got another topic's message`);
+  });
+  assert.equal(consumer.stats().subscriptions, 1);
+  assert.equal(kafka.stats().contexts[consumer.fingerprint]!.liveConsumers, 1);
+  await consumer.close();
+  assert.equal(kafka.stats().contexts[consumer.fingerprint]!.liveConsumers, 0);
+});
+
+test("backpressure: a slow topic never buffers more than maxBufferedMessages while another keeps flowing", async () => {
+  const slow = topic("slow", { maxBufferedMessages: 10 });
+  const fast = topic("fast");
+  const producer = await kafka.producer(ctx);
+  await producer.publishBatch(slow, Array.from({ length: 60 }, (_, i) => ({ value: { id: `s-${i}`, n: i } })));
+  const consumer = kafka.consumer(ctx, "group-backpressure");
+  const release = gate();
+  const slowDone = new Countdown();
+  const fastDone = new Countdown();
+  const slowStarted = new Countdown();
+  consumer.subscribe(slow, async () => {
+    slowStarted.increment();
+    await release.wait;
+    slowDone.increment();
+  });
+  consumer.subscribe(fast, () => fastDone.increment());
+  await consumer.start();
+  // The slow topic fills up (its handlers are blocked), then fast records are published and must all arrive.
+  await slowStarted.reached(1);
+  await producer.publishBatch(fast, Array.from({ length: 200 }, (_, i) => ({ value: { id: `f-${i}`, n: i } })));
+  await fastDone.reached(200);
+  const stats = consumer.stats();
+  assert.equal(slowDone.count, 0);
+  assert.ok(stats.peakBuffered[slow.name]! <= 10, `buffered ${stats.peakBuffered[slow.name]}`);
+  assert.equal(stats.buffered[slow.name], 10);
+  assert.deepEqual(stats.paused, [slow.name]);
+  release.open();
+  await slowDone.reached(60);
+  assert.ok(consumer.stats().peakBuffered[slow.name]! <= 10);
+  await consumer.close();
+});
+
+test("every message kcat writes reaches its handler exactly once per group", async () => {
+  const t = topic("kcat-write");
+  const lines = Array.from({ length: 300 }, (_, i) => `k-${i}:${JSON.stringify({ id: `k-${i}`, n: i })}`);
+  await kcatWrite(broker.bootstrapServers, t.name, lines);
+  const groups = ["group-one", "group-two"].map((group) => {
+    const seen: number[] = [];
+    const done = new Countdown();
+    const consumer = kafka.consumer(ctx, group).subscribe(t, (m) => {
+      assert.equal(m.key, m.value.id);
+      seen.push(m.value.n);
+      done.increment();
+    });
+    return { consumer, seen, done };
+  });
+  await Promise.all(groups.map((g) => g.consumer.start()));
+  await Promise.all(groups.map((g) => g.done.reached(300)));
+  await Promise.all(groups.map((g) => g.consumer.close()));
+  for (const g of groups) {
+    assert.equal(g.seen.length, 300);
+    assert.equal(new Set(g.seen).size, 300);
+  }
+});
+
+test("an invalid message goes to onInvalid and the loop goes on", async () => {
+  const t = topic("poison");
+  await kcatWrite(broker.bootstrapServers, t.name, ["a:not json", 'b:{"id":"b","n":"x"}', 'c:{"id":"c","n":3}']);
+  const invalid: string[] = [];
+  const done = new Countdown();
+  const valid: string[] = [];
+  const consumer = kafka.consumer(ctx, "group-poison").subscribe(t, (m) => {
+    valid.push(m.value.id);
+    done.increment();
+  }, {
+    onInvalid: (m) => {
+      invalid.push(`${m.key}:${m.error.name}`);
+      done.increment();
+    },
+  });
+  await consumer.start();
+  await done.reached(3);
+  await consumer.close();
+  assert.deepEqual(valid, ["c"]);
+  assert.deepEqual(invalid.sort(), ["a:SyntaxError", "b:ValidationError"]);
+});
+
+test("a failing handler is retried, then onError; offsets are committed only after success", async () => {
+  const t = topic("retry");
+  const producer = await kafka.producer(ctx);
+  await producer.publish(t, { id: "flaky", n: 1 }, { partition: 0 });
+  await producer.publish(t, { id: "broken", n: 2 }, { partition: 0 });
+  const attempts = new Map<string, number>();
+  const failed: string[] = [];
+  const done = new Countdown();
+  const consumer = kafka.consumer(ctx, "group-retry").subscribe(t, (m) => {
+    const n = (attempts.get(m.value.id) ?? 0) + 1;
+    attempts.set(m.value.id, n);
+    if (m.value.id === "broken" || n < 3) throw new Error(`attempt ${n} failed`);
+    done.increment();
+  }, {
+    retries: 2,
+    retryBackoffMs: 1,
+    onError: (error, m) => {
+      failed.push(`${(m.value as { id: string }).id}: ${(error as Error).message}`);
+      done.increment();
+    },
+  });
+  await consumer.start();
+  await done.reached(2);
+  await consumer.close();
+  assert.deepEqual(Object.fromEntries(attempts), { flaky: 3, broken: 3 });
+  assert.deepEqual(failed, ["broken: attempt 3 failed"]);
+});
+
+test("offsets are committed only after the handler succeeded: a restarted member resumes at the first unfinished message", async () => {
+  const t = topic("commit");
+  const producer = await kafka.producer(ctx);
+  await producer.publishBatch(t, Array.from({ length: 10 }, (_, n) => ({ value: { id: `m-${n}`, n }, partition: 0 })));
+  // First member: handles 0..4, then hangs on 5 and is closed (bounded wait) before it finishes.
+  const first = createRegistry({ logger: quietLogger(), closeTimeoutMs: 50 });
+  const handled = new Countdown();
+  const hang = gate();
+  first.consumer(ctx, "group-commit").subscribe(t, async (m) => {
+    if (m.value.n === 5) {
+      handled.increment();
+      await hang.wait;
+    }
+    handled.increment();
+  });
+  await first.consumer(ctx, "group-commit").start();
+  await handled.reached(6);
+  await first.close();
+  hang.open();
+  // Second member of the same group: starts at 5, the first message not finished.
+  const seen: number[] = [];
+  const rest = new Countdown();
+  const second = kafka.consumer(ctx, "group-commit").subscribe(t, (m) => {
+    seen.push(m.value.n);
+    rest.increment();
+  });
+  await second.start();
+  await rest.reached(5);
+  await second.close();
+  assert.deepEqual(seen, [5, 6, 7, 8, 9]);
+});
+
+test("registry.close() during publishing loses no acknowledged message", async () => {
+  const t = topic("close");
+  const own = createRegistry({ logger: quietLogger() });
+  const producer = await own.producer(ctx);
+  const acknowledged: Array<{ partition: number; offset: number; n: number }> = [];
+  const firstAcks = new Countdown();
+  const publishes = Array.from({ length: 3000 }, (_, n) =>
+    producer.publish(t, { id: `c-${n}`, n }).then((r) => {
+      acknowledged.push({ partition: r.partition, offset: r.offset, n });
+      firstAcks.increment();
+    }, () => {})
+  );
+  await firstAcks.reached(1);
+  await own.close();
+  await Promise.all(publishes);
+  assert.ok(acknowledged.length > 0);
+  const stored = new Map((await kcatRead(broker.bootstrapServers, t.name)).map((r) => [`${r.partition}/${r.offset}`, r]));
+  for (const ack of acknowledged) {
+    const record = stored.get(`${ack.partition}/${ack.offset}`);
+    assert.ok(record, `acknowledged ${ack.partition}/${ack.offset} is missing`);
+    assert.equal(JSON.parse(record.payload!).n, ack.n);
+  }
+});

@@ -1,0 +1,132 @@
+// Registry logic against an in-memory driver: sharing, retry, retirement, close.
+// Kafka itself is exercised in kafka.test.ts against the embedded broker.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { ClosedError, ConnectError, createRegistry, defineTopic, ValidationError } from "../mod.ts";
+import { FakeDriver } from "./_fake_driver.ts";
+
+const silent = { warn() {}, error() {} };
+const ctx = { bootstrapServers: "fake:9092" };
+const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }), key: (o) => o.id });
+
+test("100 concurrent first calls share one connection attempt", async () => {
+  const driver = new FakeDriver();
+  let open!: () => void;
+  driver.gate = new Promise((resolve) => (open = resolve));
+  const kafka = createRegistry({ driver, logger: silent });
+  const calls = Array.from({ length: 100 }, () => kafka.producer({ bootstrapServers: "fake:9092" }));
+  open();
+  const handles = await Promise.all(calls);
+  assert.equal(driver.producers.length, 1);
+  assert.equal(new Set(handles).size, 1);
+  const stats = Object.values(kafka.stats().contexts)[0]!;
+  assert.equal(stats.clientsCreated, 1);
+  assert.equal(stats.handlesReused, 99);
+  assert.equal(stats.liveProducers, 1);
+  await kafka.close();
+});
+
+test("a failed connect is not cached: the next call retries after a backoff", async () => {
+  const driver = new FakeDriver();
+  driver.failNext = 1;
+  const kafka = createRegistry({ driver, logger: silent, retryBackoffMs: 1 });
+  await assert.rejects(kafka.producer(ctx), (e: unknown) => e instanceof ConnectError && /Broker transport failure/.test(e.message));
+  const producer = await kafka.producer(ctx);
+  assert.equal(producer.retired, false);
+  const stats = Object.values(kafka.stats().contexts)[0]!;
+  assert.equal(stats.connectFailures, 1);
+  assert.equal(stats.clientsCreated, 1);
+  await kafka.close();
+});
+
+test("a producer that hit a fatal error is retired; the next call gets a fresh client", async () => {
+  const driver = new FakeDriver();
+  const kafka = createRegistry({ driver, logger: silent });
+  const first = await kafka.producer(ctx);
+  driver.producers[0]!.events.onFatal(new Error("Fatal: producer fenced (fake)"));
+  assert.equal(first.retired, true);
+  assert.equal(driver.producers[0]!.closed, true);
+  const second = await kafka.producer(ctx);
+  assert.notEqual(second, first);
+  assert.equal(second.retired, false);
+  assert.equal(driver.producers.length, 2);
+  // A caller still holding the retired handle is served by the fresh client.
+  await first.publish(orders, { id: "o-1", total: 1 });
+  assert.equal(driver.producers[0]!.records.length, 0);
+  assert.equal(driver.producers[1]!.records.length, 1);
+  await kafka.close();
+});
+
+test("an invalid value is rejected with the schema's issues and nothing is sent", async () => {
+  const driver = new FakeDriver();
+  const kafka = createRegistry({ driver, logger: silent });
+  const producer = await kafka.producer(ctx);
+  await assert.rejects(
+    // @ts-expect-error: total must be a number
+    producer.publish(orders, { id: "o-1", total: "12" }),
+    (e: unknown) => e instanceof ValidationError && e.topic === "orders" && e.issues.length === 1 && /total:/.test(e.message),
+  );
+  await assert.rejects(
+    // @ts-expect-error: second record invalid
+    producer.publishBatch(orders, [{ value: { id: "a", total: 1 } }, { value: { id: 2, total: 1 } }]),
+    (e: unknown) => e instanceof ValidationError && /\[1\]\.id:/.test(e.message),
+  );
+  assert.equal(driver.producers[0]!.records.length, 0);
+  await kafka.close();
+});
+
+test("publish encodes JSON, derives the key and merges headers", async () => {
+  const driver = new FakeDriver();
+  const kafka = createRegistry({ driver, logger: silent });
+  const topic = defineTopic({ name: "t", schema: v.object({ id: v.string() }), key: (x) => x.id, headers: { source: "kshare" } });
+  const producer = await kafka.producer(ctx);
+  await producer.publish(topic, { id: "k1" }, { headers: { trace: "abc" }, partition: 2 });
+  const record = driver.producers[0]!.records[0]!;
+  const text = (b: Uint8Array | null | undefined) => b ? new TextDecoder().decode(b) : b;
+  assert.equal(text(record.value), '{"id":"k1"}');
+  assert.equal(text(record.key), "k1");
+  assert.equal(record.partition, 2);
+  assert.deepEqual(record.headers?.map(([n, b]) => [n, text(b)]), [["source", "kshare"], ["trace", "abc"]]);
+  await kafka.close();
+});
+
+test("close is idempotent, closes every client, and later calls are refused", async () => {
+  const driver = new FakeDriver();
+  const kafka = createRegistry({ driver, logger: silent });
+  const producer = await kafka.producer(ctx);
+  await kafka.producer({ ...ctx, isolation: "other" });
+  const first = kafka.close();
+  const second = kafka.close();
+  assert.equal(first, second);
+  await first;
+  assert.ok(driver.producers.every((p) => p.closed));
+  await assert.rejects(producer.publish(orders, { id: "x", total: 1 }), ClosedError);
+  await assert.rejects(kafka.producer(ctx), ClosedError);
+  assert.throws(() => kafka.consumer(ctx, "g"), ClosedError);
+});
+
+test("contexts differing only in password or isolation get separate clients", async () => {
+  const driver = new FakeDriver();
+  const kafka = createRegistry({ driver, logger: silent });
+  const sasl = { mechanism: "PLAIN", username: "u", password: "p1" } as const;
+  await kafka.producer({ bootstrapServers: "k:9092", sasl });
+  await kafka.producer({ bootstrapServers: "k:9092", sasl: { ...sasl, password: "p2" } });
+  await kafka.producer({ bootstrapServers: "k:9092", sasl, isolation: "x" });
+  await kafka.producer({ bootstrapServers: "k:9092", sasl: { ...sasl } });
+  assert.equal(driver.producers.length, 3);
+  const stats = JSON.stringify(kafka.stats());
+  assert.ok(!stats.includes("p1") && !stats.includes("p2"), stats);
+  assert.equal(driver.producers[0]!.config.properties["sasl.password"], "p1");
+  await kafka.close();
+});
+
+test("one consumer per (context, group)", () => {
+  const kafka = createRegistry({ driver: new FakeDriver(), logger: silent });
+  const a = kafka.consumer(ctx, "billing");
+  assert.equal(kafka.consumer({ bootstrapServers: ["fake:9092"] }, "billing"), a);
+  assert.notEqual(kafka.consumer(ctx, "audit"), a);
+  assert.throws(() => a.subscribe(orders, () => {}).subscribe(orders, () => {}), /already has a handler/);
+  assert.throws(() => kafka.consumer(ctx, " "), /groupId/);
+  return kafka.close();
+});

@@ -1,0 +1,85 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { InvalidSecurityContextError, resolveSecurityContext, type SecurityContext } from "../mod.ts";
+
+const PASSWORD = "hunter2-very-secret";
+
+test("equal contexts give one fingerprint however they are written", () => {
+  const a = resolveSecurityContext({ bootstrapServers: "b.example:9092, a.example:9092" });
+  const b = resolveSecurityContext({
+    bootstrapServers: ["A.example:9092", "b.example"],
+    securityProtocol: "PLAINTEXT",
+    clientId: "kshare",
+    producer: { acks: "all", "enable.idempotence": true },
+    consumer: { "auto.offset.reset": "earliest" },
+  });
+  assert.equal(a.fingerprint, b.fingerprint);
+  assert.match(a.fingerprint, /^[0-9a-f]{32}$/);
+  assert.deepEqual(a.context.bootstrapServers, ["a.example:9092", "b.example:9092"]);
+});
+
+test("tuning values are compared as librdkafka strings", () => {
+  const a = resolveSecurityContext({ bootstrapServers: "k:9092", producer: { "linger.ms": 5, acks: -1 } });
+  const b = resolveSecurityContext({ bootstrapServers: "k:9092", producer: { "linger.ms": "5" } });
+  assert.equal(a.fingerprint, b.fingerprint);
+  const c = resolveSecurityContext({ bootstrapServers: "k:9092", producer: { "linger.ms": 6 } });
+  assert.notEqual(a.fingerprint, c.fingerprint);
+});
+
+test("contexts differing only in password, isolation or client id get different fingerprints", () => {
+  const base = { bootstrapServers: "k:9093", sasl: { mechanism: "SCRAM-SHA-512", username: "svc", password: PASSWORD } } as const;
+  const one = resolveSecurityContext(base);
+  const otherPassword = resolveSecurityContext({ ...base, sasl: { ...base.sasl, password: PASSWORD + "!" } });
+  const isolated = resolveSecurityContext({ ...base, isolation: "payments" });
+  const otherClient = resolveSecurityContext({ ...base, clientId: "other" });
+  const all = new Set([one, otherPassword, isolated, otherClient].map((r) => r.fingerprint));
+  assert.equal(all.size, 4);
+  assert.equal(one.context.securityProtocol, "SASL_SSL");
+});
+
+test("fingerprint and description never contain a secret", () => {
+  const key = "-----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY-----";
+  const r = resolveSecurityContext({
+    bootstrapServers: "k:9093",
+    sasl: { mechanism: "PLAIN", username: "alice", password: PASSWORD },
+    tls: { ca: "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----", key, keyPassword: "pem-pass" },
+  });
+  for (const text of [r.fingerprint, r.description]) {
+    assert.ok(!text.includes(PASSWORD));
+    assert.ok(!text.includes("MIIEv"));
+    assert.ok(!text.includes("pem-pass"));
+  }
+  assert.match(r.description, /SASL_SSL k:9093 sasl=PLAIN user=alice password=\[redacted\]/);
+  assert.match(r.description, /key=\[redacted\]/);
+});
+
+test("an invalid context names every bad field and no secret", () => {
+  let error: unknown;
+  try {
+    const bad: unknown = {
+      bootstrapServers: [],
+      securityProtocol: "PLAINTEXT",
+      sasl: { mechanism: "PLAIN", username: "", password: 42 },
+      tls: { verifyHostname: "yes" },
+      producer: { "sasl.password": PASSWORD },
+      bootstrapServer: "typo:9092",
+    };
+    resolveSecurityContext(bad as SecurityContext);
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof InvalidSecurityContextError);
+  const paths = error.problems.map((p) => p.path).sort();
+  assert.deepEqual(paths, ["bootstrapServer", "bootstrapServers", "producer", "sasl.password", "sasl.username", "tls.verifyHostname"]);
+  assert.ok(!error.message.includes(PASSWORD));
+  assert.ok(!error.message.includes("42"));
+  assert.match(error.message, /sasl\.password: expected a password/);
+  assert.match(error.message, /bootstrapServers: needs at least one host:port/);
+});
+
+test("sasl over a non-SASL protocol is rejected with the reason", () => {
+  assert.throws(
+    () => resolveSecurityContext({ bootstrapServers: "k:9092", securityProtocol: "SSL", sasl: { mechanism: "PLAIN", username: "u", password: PASSWORD } }),
+    (e: unknown) => e instanceof InvalidSecurityContextError && /SASL_PLAINTEXT or SASL_SSL/.test(e.message) && !e.message.includes(PASSWORD),
+  );
+});
