@@ -60,6 +60,11 @@ export interface Producer {
     topic: Topic<S>,
     records: readonly PublishRecord<v.InferInput<S>>[],
   ): Promise<DeliveryReport[]>;
+  /**
+   * Resolve when a broker answered a metadata request within `timeoutMs`
+   * (default 5000): the readiness check of a service that publishes.
+   */
+  ping(timeoutMs?: number): Promise<void>;
 }
 
 /** What a handle needs from the registry entry that owns its client. */
@@ -95,7 +100,13 @@ export class ProducerHandle implements Producer {
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, options?: PublishOptions): Promise<DeliveryReport> {
     const result = v.safeParse(topic.schema, value);
     if (!result.success) return Promise.reject(new ValidationError(topic.name, result.issues));
-    return this.#send(encode(topic, result.output, options));
+    let record: OutgoingRecord;
+    try {
+      record = encode(topic, result.output, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#send(record);
   }
 
   async publishBatch<S extends v.GenericSchema>(
@@ -124,6 +135,12 @@ export class ProducerHandle implements Producer {
     return results.map((r) => (r as PromiseFulfilledResult<DeliveryReport>).value);
   }
 
+  ping(timeoutMs = 5_000): Promise<void> {
+    if (this.#owner.closing) return Promise.reject(new ClosedError("The registry"));
+    if (this.#retired) return this.#owner.reacquire().then((fresh) => fresh.ping(timeoutMs));
+    return this.#client.ping(timeoutMs);
+  }
+
   #send(record: OutgoingRecord): Promise<DeliveryReport> {
     if (this.#owner.closing) return Promise.reject(new ClosedError("The registry"));
     if (this.#retired) return this.#owner.reacquire().then((fresh) => (fresh as ProducerHandle).#send(record));
@@ -136,6 +153,10 @@ function encode<S extends v.GenericSchema>(
   value: v.InferOutput<S>,
   options: PublishOptions | undefined,
 ): OutgoingRecord {
+  const partition = options?.partition;
+  if (partition !== undefined && (!Number.isInteger(partition) || partition < 0)) {
+    throw new TypeError(`Topic "${topic.name}": partition must be a non-negative integer, got ${partition}`);
+  }
   const key = options?.key !== undefined ? options.key : topic.key?.(value);
   const headers = { ...topic.headers?.(value), ...options?.headers };
   const names = Object.keys(headers);
@@ -144,7 +165,7 @@ function encode<S extends v.GenericSchema>(
     value: topic.serializer.serialize(value),
     key: key == null ? null : toBytes(key),
     headers: names.length === 0 ? undefined : names.map((name) => [name, toBytes(headers[name]!)] as const),
-    partition: options?.partition,
+    partition,
     timestamp: options?.timestamp,
   };
 }

@@ -34,6 +34,7 @@ test("100 concurrent producer() calls create one client; 1,000 publishes open no
   const handles = await Promise.all(Array.from({ length: 100 }, () => kafka.producer(ctx)));
   assert.equal(new Set(handles).size, 1);
   const producer = handles[0]!;
+  await producer.ping();
   // Warm up: one record to every partition, so the producer is connected to every leader.
   await Promise.all([0, 1, 2].map((partition) => producer.publish(t, { id: "warm", n: -1 }, { partition })));
   const connectionsAfterWarmUp = broker.connectionsOpened();
@@ -114,6 +115,14 @@ test("one consumer with three topics is one client and one subscription; each ha
   });
   assert.equal(consumer.stats().subscriptions, 1);
   assert.equal(kafka.stats().contexts[consumer.fingerprint]!.liveConsumers, 1);
+  // Two topics added after start, in the same tick: one re-subscription, and their messages flow.
+  const later = [topic("three-d"), topic("three-e")];
+  const laterDone = new Countdown();
+  for (const t of later) consumer.subscribe(t, () => laterDone.increment());
+  await Promise.all(later.map((t) => producer.publish(t, { id: `${t.name}-0`, n: 0 })));
+  await laterDone.reached(2);
+  assert.equal(consumer.stats().subscriptions, 2);
+  assert.equal(kafka.stats().contexts[consumer.fingerprint]!.clientsCreated, 2, "one producer and one consumer in this context");
   await consumer.close();
   assert.equal(kafka.stats().contexts[consumer.fingerprint]!.liveConsumers, 0);
 });

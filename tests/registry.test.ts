@@ -130,3 +130,28 @@ test("one consumer per (context, group)", () => {
   assert.throws(() => kafka.consumer(ctx, " "), /groupId/);
   return kafka.close();
 });
+
+test("a custom serializer encodes values; a bad partition is refused before sending", async () => {
+  const driver = new FakeDriver();
+  const kafka = createRegistry({ driver, logger: silent });
+  const csv = defineTopic({
+    name: "csv",
+    schema: v.tuple([v.string(), v.number()]),
+    serializer: {
+      serialize: (value) => new TextEncoder().encode((value as [string, number]).join(",")),
+      deserialize: (bytes) => new TextDecoder().decode(bytes).split(","),
+    },
+  });
+  const producer = await kafka.producer(ctx);
+  await producer.publish(csv, ["a", 1]);
+  assert.equal(new TextDecoder().decode(driver.producers[0]!.records[0]!.value!), "a,1");
+  await assert.rejects(producer.publish(csv, ["b", 2], { partition: -1 }), /partition must be a non-negative integer/);
+  assert.equal(driver.producers[0]!.records.length, 1);
+  await kafka.close();
+});
+
+test("defineTopic names what is wrong", () => {
+  assert.throws(() => defineTopic({ name: "bad name", schema: v.string() }), /Invalid topic name "bad name"/);
+  assert.throws(() => defineTopic({ name: "t", schema: v.string(), consumer: { maxBufferedMessages: 0 } }), /maxBufferedMessages/);
+  assert.throws(() => defineTopic({ name: "t", schema: {} as v.GenericSchema }), /valibot schema/);
+});
