@@ -33,7 +33,16 @@ import { createRegistry, type Registry } from "./src/registry.ts";
 export { createRegistry } from "./src/registry.ts";
 export type { ContextStats, Registry, RegistryOptions, RegistryStats } from "./src/registry.ts";
 export { resolveSecurityContext, SecurityContextSchema } from "./src/security_context.ts";
-export type { NormalizedSecurityContext, ResolvedSecurityContext, SecurityContext } from "./src/security_context.ts";
+export type {
+  NormalizedSecurityContext,
+  OAuthBearerSasl,
+  PasswordSasl,
+  ResolvedSecurityContext,
+  SecurityContext,
+  SecurityProtocol,
+  TlsSettings,
+  TuningProperties,
+} from "./src/security_context.ts";
 export { defineTopic, jsonSerializer } from "./src/topic.ts";
 export type { Bytes, Serializer, Topic, TopicConsumerSettings, TopicDefinition } from "./src/topic.ts";
 export type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "./src/producer.ts";
@@ -48,9 +57,21 @@ export type {
 export { ClosedError, ConnectError, InvalidSecurityContextError, PublishBatchError, ValidationError } from "./src/errors.ts";
 export type { ContextProblem } from "./src/errors.ts";
 export type { Logger } from "./src/_util.ts";
-export type { KafkaDriver } from "./src/driver.ts";
+export type {
+  ClientConfig,
+  ClientEvents,
+  ConsumerClient,
+  ConsumerConfig,
+  ConsumerEvents,
+  IncomingMessage,
+  KafkaDriver,
+  OutgoingRecord,
+  ProducerClient,
+  TopicPartition,
+  TopicPartitionOffset,
+} from "./src/driver.ts";
 export { startEmbeddedBroker } from "./src/embedded_broker.ts";
-export type { EmbeddedBroker, EmbeddedBrokerOptions } from "./src/embedded_broker.ts";
+export type { EmbeddedBroker, EmbeddedBrokerOptions, TrackedRequest } from "./src/embedded_broker.ts";
 
 /**
  * The module-scoped default registry: import it anywhere and get the same

@@ -2,7 +2,9 @@
 
 /** Where kshare reports what it skipped or could not do. `console` fits. */
 export interface Logger {
+  /** Something was skipped or retried; the process goes on. */
   warn(message: string, fields?: Record<string, unknown>): void;
+  /** Something failed and needs attention. */
   error(message: string, fields?: Record<string, unknown>): void;
 }
 

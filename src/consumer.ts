@@ -26,8 +26,11 @@ import { delay, type Logger, messageOf, signal } from "./_util.ts";
 
 /** A message as a handler receives it: decoded and validated. */
 export interface ConsumedMessage<T> {
+  /** Topic the message came from. */
   readonly topic: string;
+  /** Partition the message came from. */
   readonly partition: number;
+  /** Offset of the message in its partition. */
   readonly offset: number;
   /** Key as UTF-8 text, or null when the record has none. */
   readonly key: string | null;
@@ -35,14 +38,19 @@ export interface ConsumedMessage<T> {
   readonly headers: Readonly<Record<string, string>>;
   /** The value after the topic's schema (its output type). */
   readonly value: T;
+  /** Record timestamp in ms since the epoch, when the broker reported one. */
   readonly timestamp?: number;
 }
 
 /** A message whose value could not be decoded or failed its schema. */
 export interface InvalidMessage {
+  /** Topic the message came from. */
   readonly topic: string;
+  /** Partition the message came from. */
   readonly partition: number;
+  /** Offset of the message, so it can be found again. */
   readonly offset: number;
+  /** Key as UTF-8 text, or null. */
   readonly key: string | null;
   /** A {@link ValidationError} (schema) or the serializer's error (decoding). */
   readonly error: Error;
@@ -83,6 +91,7 @@ export interface ConsumerStats {
  * `start()`.
  */
 export interface Consumer {
+  /** The consumer group this member belongs to. */
   readonly groupId: string;
   /** Fingerprint of the security context. */
   readonly fingerprint: string;

@@ -44,9 +44,13 @@ export interface ConsumerEvents extends ClientEvents {
 
 /** One record to produce. */
 export interface OutgoingRecord {
+  /** Topic name. */
   readonly topic: string;
+  /** Value bytes, or null for a tombstone. */
   readonly value: Uint8Array | null;
+  /** Key bytes; none by default. */
   readonly key?: Uint8Array | null;
+  /** Headers in order; names may repeat. */
   readonly headers?: ReadonlyArray<readonly [name: string, value: Uint8Array]>;
   /** Explicit partition; undefined lets the partitioner choose. */
   readonly partition?: number;
@@ -56,7 +60,9 @@ export interface OutgoingRecord {
 
 /** Where the broker stored a record. */
 export interface DeliveryReport {
+  /** Topic the record was written to. */
   readonly topic: string;
+  /** Partition the record was written to. */
   readonly partition: number;
   /** Offset in the partition (exact below 2^53). */
   readonly offset: number;
@@ -82,23 +88,33 @@ export interface ProducerClient {
 
 /** A topic partition. */
 export interface TopicPartition {
+  /** Topic name. */
   readonly topic: string;
+  /** Partition number. */
   readonly partition: number;
 }
 
 /** A topic partition with an offset. */
 export interface TopicPartitionOffset extends TopicPartition {
+  /** Offset in the partition. */
   readonly offset: number;
 }
 
 /** A message as fetched, before decoding. */
 export interface IncomingMessage {
+  /** Topic name. */
   readonly topic: string;
+  /** Partition number. */
   readonly partition: number;
+  /** Offset in the partition. */
   readonly offset: number;
+  /** Key bytes, or null. */
   readonly key: Uint8Array | null;
+  /** Value bytes, or null for a tombstone. */
   readonly value: Uint8Array | null;
+  /** Headers in order; names may repeat. */
   readonly headers: ReadonlyArray<readonly [name: string, value: Uint8Array]>;
+  /** Timestamp in ms since the epoch, when known. */
   readonly timestamp?: number;
 }
 
@@ -126,6 +142,7 @@ export interface ConsumerClient {
 
 /** What a driver needs to create a consumer: a client config and its group. */
 export interface ConsumerConfig extends ClientConfig {
+  /** The consumer group to join. */
   readonly groupId: string;
 }
 

@@ -29,9 +29,11 @@ export interface ContextProblem {
  * ```
  */
 export class InvalidSecurityContextError extends Error {
+  /** Always `"InvalidSecurityContextError"`. */
   override readonly name = "InvalidSecurityContextError";
   /** Every bad field, in schema order. */
   readonly problems: readonly ContextProblem[];
+  /** Build the error from the problems found; the message lists them all. */
   constructor(problems: readonly ContextProblem[]) {
     super(
       `Invalid security context: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
@@ -53,11 +55,13 @@ export class InvalidSecurityContextError extends Error {
  * ```
  */
 export class ValidationError extends Error {
+  /** Always `"ValidationError"`. */
   override readonly name = "ValidationError";
   /** The topic whose schema rejected the value. */
   readonly topic: string;
   /** valibot's issues, with paths. */
   readonly issues: readonly v.BaseIssue<unknown>[];
+  /** `prefix` names where an issue belongs (a batch index), before its own path. */
   constructor(topic: string, issues: readonly v.BaseIssue<unknown>[], prefix?: (issue: v.BaseIssue<unknown>) => string) {
     super(
       `Invalid value for topic "${topic}": ${
@@ -88,7 +92,9 @@ export function issuePath(issue: v.BaseIssue<unknown>): string {
  * ```
  */
 export class ClosedError extends Error {
+  /** Always `"ClosedError"`. */
   override readonly name = "ClosedError";
+  /** `what` names the closed thing, e.g. "The registry". */
   constructor(what: string) {
     super(`${what} is closed`);
   }
@@ -107,7 +113,9 @@ export class ClosedError extends Error {
  * ```
  */
 export class ConnectError extends Error {
+  /** Always `"ConnectError"`. */
   override readonly name = "ConnectError";
+  /** `what` says which client failed; `cause` is the driver's (redacted) error. */
   constructor(what: string, options: { cause: unknown }) {
     super(`${what}: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`, options);
   }
@@ -129,8 +137,11 @@ export class ConnectError extends Error {
  * ```
  */
 export class PublishBatchError<T> extends Error {
+  /** Always `"PublishBatchError"`. */
   override readonly name = "PublishBatchError";
+  /** One outcome per record, in input order. */
   readonly results: readonly PromiseSettledResult<T>[];
+  /** Build the error from every record's outcome. */
   constructor(topic: string, results: readonly PromiseSettledResult<T>[]) {
     const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
     const first = failed[0]?.reason;

@@ -25,6 +25,7 @@ export interface PublishOptions {
 
 /** One record of a {@link Producer.publishBatch}. */
 export interface PublishRecord<T> extends PublishOptions {
+  /** The value, validated against the topic's schema. */
   readonly value: T;
 }
 

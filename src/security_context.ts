@@ -38,11 +38,11 @@ const SERVER = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:,\[\]]+)(?::(\d{1,5}))?$/;
 
 const BootstrapServers = v.pipe(
   v.union(
-    [v.string(), v.array(v.string())],
+    [v.string(), v.pipe(v.array(v.string()), v.readonly())],
     "expected a comma-separated string or an array of host:port strings",
   ),
   v.transform((input) =>
-    (typeof input === "string" ? input.split(",") : input).map((s) => s.trim()).filter((s) => s.length > 0)
+    (typeof input === "string" ? input.split(",") : [...input]).map((s) => s.trim()).filter((s) => s.length > 0)
   ),
   v.nonEmpty("needs at least one host:port"),
   v.check((servers) => servers.every((s) => SERVER.test(s)), "every entry must be host or host:port"),
@@ -54,13 +54,13 @@ const BootstrapServers = v.pipe(
   ),
 );
 
-const PasswordSasl = v.strictObject({
+const PasswordSaslSchema = v.strictObject({
   mechanism: v.picklist(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"], "expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"),
   username: text("a username"),
   password: secret("a password"),
 });
 
-const OAuthBearerSasl = v.strictObject({
+const OAuthBearerSaslSchema = v.strictObject({
   mechanism: v.literal("OAUTHBEARER"),
   /** OIDC client credentials flow, run by librdkafka itself. */
   clientId: text("an OAuth client id"),
@@ -69,7 +69,7 @@ const OAuthBearerSasl = v.strictObject({
   scope: v.optional(text("a scope")),
 });
 
-const Tls = v.strictObject({
+const TlsSchema = v.strictObject({
   /** CA certificate(s), PEM. */
   ca: v.optional(text("a PEM CA certificate")),
   /** Client certificate, PEM. */
@@ -115,7 +115,7 @@ function withDefaults(defaults: Readonly<Record<string, string>>, props: Record<
  * console.log(ctx.bootstrapServers); // ["a:9092", "b:9092"]
  * ```
  */
-export const SecurityContextSchema = v.pipe(
+export const SecurityContextSchema: v.GenericSchema<SecurityContext, NormalizedSecurityContext> = v.pipe(
   v.strictObject({
     /** `host:port` list, as an array or a comma-separated string. */
     bootstrapServers: BootstrapServers,
@@ -123,8 +123,8 @@ export const SecurityContextSchema = v.pipe(
     securityProtocol: v.optional(
       v.picklist(SECURITY_PROTOCOLS, `expected one of ${SECURITY_PROTOCOLS.join(", ")}`),
     ),
-    sasl: v.optional(v.variant("mechanism", [PasswordSasl, OAuthBearerSasl], "expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER")),
-    tls: v.optional(Tls),
+    sasl: v.optional(v.variant("mechanism", [PasswordSaslSchema, OAuthBearerSaslSchema], "expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER")),
+    tls: v.optional(TlsSchema),
     /** A failure domain: contexts with different labels never share a connection. */
     isolation: v.optional(text("an isolation label")),
     /** librdkafka `client.id` (default `kshare`); part of the identity. */
@@ -150,8 +150,53 @@ export const SecurityContextSchema = v.pipe(
   ),
 );
 
+/** The security protocols librdkafka speaks. */
+export type SecurityProtocol = "PLAINTEXT" | "SSL" | "SASL_PLAINTEXT" | "SASL_SSL";
+
+/** SASL with a username and password. */
+export interface PasswordSasl {
+  /** SASL mechanism. */
+  readonly mechanism: "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512";
+  /** SASL username (not secret: it appears in descriptions). */
+  readonly username: string;
+  /** Secret: never logged, never in a key or error. */
+  readonly password: string;
+}
+
+/** SASL OAUTHBEARER with OIDC client credentials, run by librdkafka itself. */
+export interface OAuthBearerSasl {
+  /** SASL mechanism. */
+  readonly mechanism: "OAUTHBEARER";
+  /** Identifier (not secret). */
+  readonly clientId: string;
+  /** Secret: never logged, never in a key or error. */
+  readonly clientSecret: string;
+  /** OIDC token endpoint. */
+  readonly tokenEndpointUrl: string;
+  /** Requested scope, if any. */
+  readonly scope?: string;
+}
+
+/** TLS material, as PEM strings. */
+export interface TlsSettings {
+  /** CA certificate(s); default: the system's. */
+  readonly ca?: string;
+  /** Client certificate, for mutual TLS. */
+  readonly cert?: string;
+  /** Client private key. Secret. */
+  readonly key?: string;
+  /** Passphrase of `key`. Secret. */
+  readonly keyPassword?: string;
+  /** Verify the broker's hostname against its certificate (default true). */
+  readonly verifyHostname?: boolean;
+}
+
+/** librdkafka properties: names to string, number or boolean values. */
+export type TuningProperties = Readonly<Record<string, string | number | boolean>>;
+
 /**
- * A security context as written by the application.
+ * A security context as written by the application: everything that
+ * identifies a connection.
  *
  * @example
  * ```ts
@@ -163,10 +208,44 @@ export const SecurityContextSchema = v.pipe(
  * };
  * ```
  */
-export type SecurityContext = v.InferInput<typeof SecurityContextSchema>;
+export interface SecurityContext {
+  /** `host:port` list, as an array or a comma-separated string; order and case do not matter. */
+  readonly bootstrapServers: string | readonly string[];
+  /** Default: SASL_SSL with `sasl`, SSL with `tls`, else PLAINTEXT. */
+  readonly securityProtocol?: SecurityProtocol;
+  /** SASL credentials; requires a SASL_* protocol. */
+  readonly sasl?: PasswordSasl | OAuthBearerSasl;
+  /** TLS material; requires SSL or SASL_SSL. */
+  readonly tls?: TlsSettings;
+  /** A failure domain: contexts with different labels never share a connection. */
+  readonly isolation?: string;
+  /** librdkafka `client.id` (default `kshare`); part of the identity. */
+  readonly clientId?: string;
+  /** librdkafka producer properties, e.g. `{ "linger.ms": 5 }`. */
+  readonly producer?: TuningProperties;
+  /** librdkafka consumer properties, e.g. `{ "fetch.min.bytes": 1 }`. */
+  readonly consumer?: TuningProperties;
+}
 
-/** A security context after normalisation. */
-export type NormalizedSecurityContext = v.InferOutput<typeof SecurityContextSchema>;
+/** A security context after normalisation: defaults spelled out, servers sorted, tuning as strings. Holds secrets. */
+export interface NormalizedSecurityContext {
+  /** Sorted, de-duplicated, lower-case `host:port`. */
+  readonly bootstrapServers: readonly string[];
+  /** Explicit or inferred protocol. */
+  readonly securityProtocol: SecurityProtocol;
+  /** SASL credentials; requires a SASL_* protocol. */
+  readonly sasl?: PasswordSasl | OAuthBearerSasl;
+  /** TLS material with its default spelled out. */
+  readonly tls?: TlsSettings & { readonly verifyHostname: boolean };
+  /** Failure-domain label. */
+  readonly isolation?: string;
+  /** Identifier (not secret). */
+  readonly clientId: string;
+  /** Producer tuning with kshare defaults, sorted. */
+  readonly producer: Readonly<Record<string, string>>;
+  /** Consumer tuning with kshare defaults, sorted. */
+  readonly consumer: Readonly<Record<string, string>>;
+}
 
 /**
  * A validated context: its fingerprint (the registry key), a redacted

@@ -63,11 +63,17 @@ export interface TopicDefinition<S extends v.GenericSchema> {
 
 /** A defined topic. Create with {@link defineTopic}. */
 export interface Topic<S extends v.GenericSchema = v.GenericSchema> {
+  /** Kafka topic name. */
   readonly name: string;
+  /** Schema of the values. */
   readonly schema: S;
+  /** Derives a record's key from its value. */
   readonly key?: (value: v.InferOutput<S>) => Bytes | null | undefined;
+  /** Headers added to every record. */
   readonly headers?: (value: v.InferOutput<S>) => Readonly<Record<string, Bytes>>;
+  /** Value encoding. */
   readonly serializer: Serializer;
+  /** Consumer settings, defaults applied. */
   readonly consumer: TopicConsumerSettings;
 }
 
