@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Static checks: TypeScript (Node view), Deno's type check, JSDoc on every
+# public export, and JSR's publish checks (no slow types).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NO_COLOR=1
+npx tsc --noEmit -p .
+npx deno check --quiet mod.ts
+doc=$(npx deno doc --lint mod.ts 2>&1 || true)
+# valibot's own types show up as "private-type-ref"; missing docs on our exports do not pass.
+if grep -q "missing-jsdoc" <<<"$doc"; then
+  grep -A3 "missing-jsdoc" <<<"$doc" >&2
+  exit 1
+fi
+if ! publish=$(npx deno publish --dry-run --allow-dirty 2>&1); then
+  echo "$publish" >&2
+  exit 1
+fi
+echo "check: ok"
