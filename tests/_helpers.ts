@@ -1,18 +1,32 @@
 /** Test helpers: kcat as an independent Kafka client, and event-driven waiting. */
 import { spawn } from "node:child_process";
 
-/** Run kcat with `args`, feeding `input` on stdin; resolves with stdout, rejects on a non-zero exit. */
-export function kcat(args: readonly string[], input?: string): Promise<string> {
+/** What a finished kcat run left. */
+export interface KcatRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run kcat to completion, feeding `input` on stdin; never rejects for a non-zero exit. */
+export function runKcat(args: readonly string[], input = ""): Promise<KcatRun> {
   return new Promise((resolve, reject) => {
     const child = spawn("kcat", args, { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("error", reject);
-    child.on("close", (code) => code === 0 ? resolve(out) : reject(new Error(`kcat ${args.join(" ")} exited ${code}: ${err}`)));
-    child.stdin.end(input ?? "");
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
   });
+}
+
+/** Run kcat with `args`, feeding it `input` on stdin; resolves with stdout, rejects on a non-zero exit. */
+export async function kcat(args: readonly string[], input?: string): Promise<string> {
+  const run = await runKcat(args, input);
+  if (run.code !== 0) throw new Error(`kcat ${args.join(" ")} exited ${run.code}: ${run.stderr}`);
+  return run.stdout;
 }
 
 /** A record as `kcat -J` prints it. */

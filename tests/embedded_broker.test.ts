@@ -8,29 +8,10 @@
  *   npx bun test tests/embedded_broker.test.ts
  */
 import { test } from "node:test";
+import { runKcat as kcat } from "./_helpers.ts";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { startEmbeddedBroker } from "../src/embedded_broker.ts";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run kcat to completion, feeding it `input` on stdin. */
-function kcat(args: readonly string[], input = ""): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("kcat", args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 test("kcat produces to and consumes from the embedded broker", async () => {
   const kafka = await startEmbeddedBroker();

@@ -6,14 +6,12 @@
  */
 import type { KafkaDriver } from "../driver.ts";
 
-/** The Confluent client on Node. Deno and Bun get the librdkafka FFI driver (in progress). */
+/** The Confluent client on Node; the librdkafka FFI driver on Deno and Bun. */
 export async function loadDefaultDriver(): Promise<KafkaDriver> {
   const runtime = globalThis as { Deno?: unknown; Bun?: unknown };
   if (runtime.Deno !== undefined || runtime.Bun !== undefined) {
-    throw new Error(
-      "kshare: no default Kafka driver for this runtime yet: @confluentinc/kafka-javascript loads in Node only, " +
-        "and the librdkafka FFI driver for Deno and Bun is not finished; pass createRegistry({ driver })",
-    );
+    const { ffiDriver } = await import("./ffi/driver.ts");
+    return await ffiDriver();
   }
   const { confluentDriver } = await import("./confluent.ts");
   return await confluentDriver();

@@ -22,6 +22,8 @@
  *   `BigInt()` at the use site.
  * - Memory read through {@link NativeRuntime} (`readCString`, `copyBytes`, …)
  *   belongs to C; the read functions copy, so the result outlives it.
+ * - 64-bit platforms only (LP64: pointers, `size_t` and `long` are 8 bytes);
+ *   struct offsets elsewhere in this folder assume it.
  *
  * @module
  */

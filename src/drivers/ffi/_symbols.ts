@@ -37,9 +37,13 @@ export const CORE_SYMBOLS = {
 } as const satisfies SymbolTable;
 
 /**
- * The client API of the FFI driver. Every function here returns promptly:
- * none waits on the network (timeouts passed are always 0), so each is safe
- * to call on the JavaScript thread.
+ * The client API of the FFI driver, called on the JavaScript thread. None of
+ * these waits on the network: `rd_kafka_queue_poll` and `rd_kafka_flush` are
+ * only called with a 0 timeout, and the few that hand an op to librdkafka's
+ * main thread and wait for its reply (subscribe, assign, incremental assign)
+ * wait for local work only. `rd_kafka_destroy_flags` joins librdkafka's
+ * threads: it is called here only where the runtime has no worker threads
+ * (Bun), after the client was purged or closed.
  */
 export const CLIENT_SYMBOLS = {
   // void rd_kafka_conf_set_events(rd_kafka_conf_t *, int events)

@@ -1,0 +1,308 @@
+/**
+ * The FFI consumer: a group member whose messages, rebalances and errors all
+ * arrive as events on one queue.
+ *
+ * `rd_kafka_poll_set_consumer` forwards the main queue (errors) to the
+ * consumer queue, and `rd_kafka_conf_set_events(REBALANCE | ERROR)` turns
+ * rebalances into events, so `poll()` reads a single queue: FETCH events
+ * (one message each) are returned, the others are handled in between.
+ * Nothing is read ahead of `poll()`: a message stays in librdkafka until
+ * `poll()` takes it, so pausing a partition needs no JavaScript-side purge
+ * (librdkafka drops what it prefetched for a paused partition and resumes
+ * from the position after the last message `poll()` returned).
+ *
+ * Rebalance: eager assignments are applied with `rd_kafka_assign`, cooperative
+ * ones with `rd_kafka_incremental_(un)assign`, by `rd_kafka_rebalance_protocol`.
+ * `onAssign` runs after the assignment, `onRevoke` before the unassignment.
+ *
+ * Offsets: `commit()` stores offsets (`rd_kafka_offsets_store`; the core sets
+ * `enable.auto.offset.store=false`); librdkafka's auto commit sends them, and
+ * close commits the last ones.
+ *
+ * @module
+ */
+import type {
+  ConsumerClient,
+  ConsumerConfig,
+  ConsumerEvents,
+  IncomingMessage,
+  TopicPartition,
+  TopicPartitionOffset,
+} from "../../driver.ts";
+import { type Client, createClient, readPartitionList, withPartitionList } from "./_client.ts";
+import type { Pointer } from "./_native.ts";
+import { type EventQueue, openEventQueue } from "./_queue.ts";
+import {
+  DESTROY_F_NO_CONSUMER_CLOSE,
+  ERR__ASSIGN_PARTITIONS,
+  ERR__FATAL,
+  ERR__PARTITION_EOF,
+  ERR__REVOKE_PARTITIONS,
+  ERR__STATE,
+  ERR__UNKNOWN_PARTITION,
+  EVENT_ERROR,
+  EVENT_FETCH,
+  EVENT_REBALANCE,
+  MESSAGE,
+  RD_KAFKA_CONSUMER,
+} from "./_symbols.ts";
+import type { Librdkafka } from "./library.ts";
+
+/** How long a new consumer waits for a first broker answer. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Upper bound on leaving the group in close() (librdkafka's own bound is the session timeout). */
+const CLOSE_TIMEOUT_MS = 60_000;
+/** While closing, re-check rd_kafka_consumer_closed at least this often. */
+const CLOSE_CHECK_MS = 500;
+
+/** Create a group member (not yet subscribed), resolving once a broker answered. */
+export async function createFfiConsumer(
+  rdkafka: Librdkafka,
+  config: ConsumerConfig,
+  events: ConsumerEvents,
+): Promise<ConsumerClient> {
+  const extra: Record<string, string> = config.properties["group.id"] === undefined ? { "group.id": config.groupId } : {};
+  const client = createClient(rdkafka, RD_KAFKA_CONSUMER, config, EVENT_REBALANCE | EVENT_ERROR, extra);
+  let consumer: FfiConsumer;
+  try {
+    consumer = new FfiConsumer(client, events);
+  } catch (error) {
+    await client.destroy(DESTROY_F_NO_CONSUMER_CLOSE);
+    throw error;
+  }
+  try {
+    await client.ping(CONNECT_TIMEOUT_MS);
+  } catch (error) {
+    await consumer.close();
+    throw error;
+  }
+  return consumer;
+}
+
+class FfiConsumer implements ConsumerClient {
+  readonly #client: Client;
+  readonly #events: ConsumerEvents;
+  readonly #queue: EventQueue;
+  /** The poll (or close) in progress: they take turns on the queue. */
+  #busy: Promise<unknown> = Promise.resolve();
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #fatal = false;
+  /** Out-parameters (8 bytes each) of librdkafka calls, reused: only read right after the call. */
+  readonly #out = {
+    message: new Uint8Array(8),
+    headers: new Uint8Array(8),
+    name: new Uint8Array(8),
+    value: new Uint8Array(8),
+    size: new Uint8Array(8),
+  };
+
+  constructor(client: Client, events: ConsumerEvents) {
+    this.#client = client;
+    this.#events = events;
+    const { c, rk } = client;
+    const err = c.rd_kafka_poll_set_consumer(rk);
+    if (err !== 0) throw client.error(err);
+    // rd_kafka_queue_get_consumer returns a new reference to the group queue.
+    this.#queue = openEventQueue(client.rdkafka, c.rd_kafka_queue_get_consumer(rk)!);
+  }
+
+  subscribe(topics: readonly string[]): Promise<void> {
+    const { c, rk } = this.#client;
+    const err = topics.length === 0
+      ? c.rd_kafka_unsubscribe(rk)
+      // The list is copied by rd_kafka_subscribe; partition -1 (RD_KAFKA_PARTITION_UA).
+      : withPartitionList(this.#client, topics.map((topic) => ({ topic, partition: -1 })), (list) =>
+        c.rd_kafka_subscribe(rk, list));
+    return err === 0 ? Promise.resolve() : Promise.reject(this.#client.error(err));
+  }
+
+  poll(max: number, timeoutMs: number): Promise<IncomingMessage[]> {
+    const run = this.#busy.then(() => this.#poll(max, timeoutMs));
+    this.#busy = run.catch(() => undefined);
+    return run;
+  }
+
+  async #poll(max: number, timeoutMs: number): Promise<IncomingMessage[]> {
+    const out: IncomingMessage[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      while (out.length < max && !this.#closing) {
+        const event = this.#queue.take();
+        if (event === null) break;
+        this.#dispatch(event, out);
+      }
+      if (out.length > 0 || this.#closing) return out;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return out;
+      const event = await this.#queue.next(remaining);
+      if (event !== null) this.#dispatch(event, out);
+    }
+  }
+
+  /** Handle one event and free it. Messages are appended to `out` (if given). */
+  #dispatch(event: Pointer, out: IncomingMessage[] | null): void {
+    const { c, native } = this.#client;
+    try {
+      switch (c.rd_kafka_event_type(event)) {
+        case EVENT_FETCH: {
+          // One message, owned by the event; rd_kafka_event_message_array hands out its pointer.
+          if (Number(c.rd_kafka_event_message_array(event, this.#out.message, 1)) !== 1) break;
+          const message = native.pointerAt(word(this.#out.message))!;
+          const incoming = this.#read(message);
+          if (incoming && out) out.push(incoming);
+          break;
+        }
+        case EVENT_REBALANCE:
+          this.#rebalance(c.rd_kafka_event_error(event), c.rd_kafka_event_topic_partition_list(event));
+          break;
+        case EVENT_ERROR: {
+          const code = c.rd_kafka_event_error(event);
+          const text = native.readCString(c.rd_kafka_event_error_string(event));
+          if (c.rd_kafka_event_error_is_fatal(event) || code === ERR__FATAL) {
+            if (!this.#fatal) {
+              this.#fatal = true;
+              this.#events.onFatal(this.#client.fatalError(code, text));
+            }
+          } else {
+            this.#events.onError?.(this.#client.error(code, text));
+          }
+          break;
+        }
+      }
+    } finally {
+      c.rd_kafka_event_destroy(event);
+    }
+  }
+
+  /** Copy a fetched message out of librdkafka (`message` is owned by its event). */
+  #read(message: Pointer): IncomingMessage | null {
+    const { c, native } = this.#client;
+    const fields = new DataView(native.copyBytes(message, MESSAGE.size).buffer);
+    const err = fields.getInt32(MESSAGE.err, true);
+    if (err !== 0) {
+      if (err !== ERR__PARTITION_EOF) this.#events.onError?.(this.#client.error(err));
+      return null;
+    }
+    const bytes = (at: number, lengthAt: number): Uint8Array | null => {
+      const pointer = native.pointerAt(fields.getBigUint64(at, true));
+      return pointer === null ? null : native.copyBytes(pointer, Number(fields.getBigUint64(lengthAt, true)));
+    };
+    // The topic name belongs to the message's topic handle.
+    const rkt = native.pointerAt(fields.getBigUint64(MESSAGE.rkt, true));
+    const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
+    return {
+      topic: native.readCString(rkt === null ? null : c.rd_kafka_topic_name(rkt)) ?? "",
+      partition: fields.getInt32(MESSAGE.partition, true),
+      offset: Number(fields.getBigInt64(MESSAGE.offset, true)),
+      key: bytes(MESSAGE.key, MESSAGE.keyLen),
+      value: bytes(MESSAGE.payload, MESSAGE.len),
+      headers: this.#headers(message),
+      ...(timestamp >= 0 ? { timestamp } : {}),
+    };
+  }
+
+  /** The headers of `message`, copied (the header list belongs to the message). */
+  #headers(message: Pointer): Array<readonly [string, Uint8Array]> {
+    const { c, native } = this.#client;
+    const out = this.#out;
+    const headers: Array<readonly [string, Uint8Array]> = [];
+    if (c.rd_kafka_message_headers(message, out.headers) !== 0) return headers; // ERR__NOENT: none
+    const list = native.pointerAt(word(out.headers))!;
+    for (let i = 0; c.rd_kafka_header_get_all(list, i, out.name, out.value, out.size) === 0; i++) {
+      const value = native.pointerAt(word(out.value));
+      headers.push([
+        native.readCString(native.pointerAt(word(out.name))) ?? "",
+        value === null ? new Uint8Array(0) : native.copyBytes(value, Number(word(out.size))),
+      ]);
+    }
+    return headers;
+  }
+
+  /** Apply a rebalance; `list` belongs to the event. */
+  #rebalance(code: number, list: Pointer | null): void {
+    const { c, rk, native } = this.#client;
+    const partitions = readPartitionList(native, list);
+    const cooperative = native.readCString(c.rd_kafka_rebalance_protocol(rk)) === "COOPERATIVE";
+    try {
+      if (code === ERR__ASSIGN_PARTITIONS) {
+        if (cooperative) this.#check(this.#client.takeError(c.rd_kafka_incremental_assign(rk, list)));
+        else this.#check(this.#codeError(c.rd_kafka_assign(rk, list)));
+        this.#events.onAssign(partitions);
+      } else if (code === ERR__REVOKE_PARTITIONS) {
+        this.#events.onRevoke(partitions);
+        if (cooperative) this.#check(this.#client.takeError(c.rd_kafka_incremental_unassign(rk, list)));
+        else this.#check(this.#codeError(c.rd_kafka_assign(rk, null)));
+      } else {
+        // A failed rebalance: drop the assignment, as librdkafka's default handler does.
+        this.#events.onError?.(this.#client.error(code));
+        this.#check(this.#codeError(c.rd_kafka_assign(rk, null)));
+      }
+    } catch (error) {
+      if (!this.#closing) this.#events.onError?.(error as Error);
+    }
+  }
+
+  #codeError(code: number) {
+    return code === 0 ? null : this.#client.error(code);
+  }
+
+  #check(error: Error | null): void {
+    if (error) throw error;
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    this.#pauseResume(partitions, true);
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    this.#pauseResume(partitions, false);
+  }
+
+  #pauseResume(partitions: readonly TopicPartition[], pause: boolean): void {
+    if (partitions.length === 0 || this.#closing) return;
+    const { c, rk } = this.#client;
+    // Per-partition errors (e.g. no longer assigned) are left in the list and ignored.
+    const err = withPartitionList(this.#client, partitions, (list) =>
+      pause ? c.rd_kafka_pause_partitions(rk, list) : c.rd_kafka_resume_partitions(rk, list));
+    if (err !== 0) throw this.#client.error(err);
+  }
+
+  commit(offsets: readonly TopicPartitionOffset[]): void {
+    if (offsets.length === 0 || this.#closing) return;
+    const { c, rk } = this.#client;
+    const err = withPartitionList(this.#client, offsets, (list) => c.rd_kafka_offsets_store(rk, list));
+    // __STATE / __UNKNOWN_PARTITION: none of these partitions is assigned any more; nothing to commit.
+    if (err !== 0 && err !== ERR__STATE && err !== ERR__UNKNOWN_PARTITION) throw this.#client.error(err);
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    this.#queue.wake(); // ends a poll() that is waiting
+    await this.#busy;
+    const { c, rk } = this.#client;
+    // The non-blocking form of rd_kafka_consumer_close: librdkafka leaves the
+    // group (committing stored offsets) on its own threads and posts the
+    // revoke and then a TERMINATE wake-up on our queue.
+    const error = this.#client.takeError(c.rd_kafka_consumer_close_queue(rk, this.#queue.queue));
+    if (error === null) {
+      const deadline = Date.now() + CLOSE_TIMEOUT_MS;
+      while (!c.rd_kafka_consumer_closed(rk) && Date.now() < deadline) {
+        const event = await this.#queue.next(Math.min(CLOSE_CHECK_MS, deadline - Date.now()));
+        if (event !== null) this.#dispatch(event, null); // revokes are applied, messages dropped
+      }
+    }
+    await this.#queue.close();
+    await this.#client.destroy(DESTROY_F_NO_CONSUMER_CLOSE);
+  }
+}
+
+/** The 64-bit word in an 8-byte out-parameter. */
+function word(out: Uint8Array): bigint {
+  return new DataView(out.buffer, out.byteOffset, 8).getBigUint64(0, true);
+}

@@ -1,0 +1,324 @@
+/**
+ * The FFI producer: `rd_kafka_produceva` in, delivery-report events out.
+ *
+ * Produce: each record becomes an array of `rd_kafka_vu_t` (72 bytes each)
+ * written into one reusable scratch buffer together with the bytes they point
+ * to (topic, key, value, header names and values), then handed to
+ * `rd_kafka_produceva` with `RD_KAFKA_MSG_F_COPY`: librdkafka copies all of it
+ * during the call, so the scratch buffer is free again when it returns. The
+ * array has no `RD_KAFKA_VTYPE_END` entry (produceva takes a count and
+ * rejects END as an invalid argument); no variadic function is called.
+ *
+ * Delivery: `rd_kafka_conf_set_events(DR | ERROR)` makes librdkafka post
+ * delivery reports and errors as events on the main queue, read by a pump
+ * (see `_queue.ts` for how it waits). Each record carries a numeric id as its
+ * per-message opaque; the report's `_private` field brings it back and
+ * settles that record's promise.
+ *
+ * @module
+ */
+import type { ClientConfig, ClientEvents, DeliveryReport, OutgoingRecord, ProducerClient } from "../../driver.ts";
+import { ClosedError } from "../../errors.ts";
+import { signal } from "../../_util.ts";
+import { type Client, createClient } from "./_client.ts";
+import type { Pointer } from "./_native.ts";
+import { type EventQueue, openEventQueue } from "./_queue.ts";
+import {
+  ERR__FATAL,
+  ERR__QUEUE_FULL,
+  ERR__TIMED_OUT,
+  EVENT_DR,
+  EVENT_ERROR,
+  MESSAGE,
+  MSG_F_COPY,
+  PURGE_ALL,
+  RD_KAFKA_PRODUCER,
+  VTYPE_HEADER,
+  VTYPE_KEY,
+  VTYPE_MSGFLAGS,
+  VTYPE_OPAQUE,
+  VTYPE_PARTITION,
+  VTYPE_TIMESTAMP,
+  VTYPE_TOPIC,
+  VTYPE_VALUE,
+  VU_SIZE,
+} from "./_symbols.ts";
+import type { Librdkafka } from "./library.ts";
+
+/** How long a new producer waits for a first broker answer. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Delivery reports read per `rd_kafka_event_message_array` call. */
+const DR_BATCH = 1024;
+
+interface Pending {
+  readonly topic: string;
+  resolve(report: DeliveryReport): void;
+  reject(error: Error): void;
+}
+
+/** Create a producer, resolving once a broker answered (or rejecting after {@link CONNECT_TIMEOUT_MS}). */
+export async function createFfiProducer(
+  rdkafka: Librdkafka,
+  config: ClientConfig,
+  events: ClientEvents,
+): Promise<ProducerClient> {
+  const client = createClient(rdkafka, RD_KAFKA_PRODUCER, config, EVENT_DR | EVENT_ERROR);
+  let producer: FfiProducer;
+  try {
+    producer = new FfiProducer(client, events);
+  } catch (error) {
+    await client.destroy(0);
+    throw error;
+  }
+  try {
+    await client.ping(CONNECT_TIMEOUT_MS);
+  } catch (error) {
+    await producer.close(0);
+    throw error;
+  }
+  return producer;
+}
+
+class FfiProducer implements ProducerClient {
+  readonly #client: Client;
+  readonly #events: ClientEvents;
+  /** The main queue (our reference; released by #queue.close()). */
+  readonly #queue: EventQueue;
+  /** Records handed to librdkafka and not yet reported, by opaque id. Each settles exactly once. */
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  /** Woken by every batch of delivery reports: back-pressure and flush wait on it. */
+  #progress = signal();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #fatal = false;
+  readonly #pump: Promise<void>;
+  readonly #deliveryTimeoutMs: number;
+
+  /** Scratch for produceva: vu entries, then the bytes they point to. Reused; only used during the call. */
+  #scratch = new Uint8Array(4096);
+  #view = new DataView(this.#scratch.buffer);
+  /** Address of #scratch's memory (stable while #scratch is referenced). */
+  #base: bigint;
+  readonly #encoder = new TextEncoder();
+  /** Out-array for rd_kafka_event_message_array: DR_BATCH message pointers. */
+  readonly #messages = new Uint8Array(8 * DR_BATCH);
+  readonly #messagesView = new DataView(this.#messages.buffer);
+
+  constructor(client: Client, events: ClientEvents) {
+    this.#client = client;
+    this.#events = events;
+    this.#base = client.native.bufferAddress(this.#scratch);
+    const props = client.config.properties;
+    this.#deliveryTimeoutMs = Number(props["message.timeout.ms"] ?? props["delivery.timeout.ms"] ?? 300_000);
+    // rd_kafka_queue_get_main returns a new reference to rk's main queue.
+    this.#queue = openEventQueue(client.rdkafka, client.c.rd_kafka_queue_get_main(client.rk)!);
+    this.#pump = this.#run();
+  }
+
+  /** Read the main queue until close: one event at a time, each freed after use. */
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      const event = await this.#queue.next(-1);
+      if (event === null) continue;
+      try {
+        this.#handle(event);
+      } catch (error) {
+        this.#events.onError?.(error as Error);
+      } finally {
+        this.#client.c.rd_kafka_event_destroy(event);
+      }
+    }
+  }
+
+  #handle(event: Pointer): void {
+    const { c, native } = this.#client;
+    const type = c.rd_kafka_event_type(event);
+    if (type === EVENT_DR) {
+      // The messages belong to the event; every field is copied out before it is destroyed.
+      for (;;) {
+        const count = Number(c.rd_kafka_event_message_array(event, this.#messages, DR_BATCH));
+        for (let i = 0; i < count; i++) {
+          const message = native.pointerAt(this.#messagesView.getBigUint64(i * 8, true))!;
+          this.#report(message);
+        }
+        if (count < DR_BATCH) break;
+      }
+      this.#progress.resolve();
+      this.#progress = signal();
+    } else if (type === EVENT_ERROR) {
+      const code = c.rd_kafka_event_error(event);
+      const text = native.readCString(c.rd_kafka_event_error_string(event));
+      if (c.rd_kafka_event_error_is_fatal(event) || code === ERR__FATAL) {
+        if (!this.#fatal) {
+          this.#fatal = true;
+          this.#events.onFatal(this.#client.fatalError(code, text));
+        }
+      } else {
+        this.#events.onError?.(this.#client.error(code, text));
+      }
+    }
+  }
+
+  /** Settle the record of one delivery report (`message` owned by its event). */
+  #report(message: Pointer): void {
+    const { c, native } = this.#client;
+    const fields = new DataView(native.copyBytes(message, MESSAGE.size).buffer);
+    const id = Number(fields.getBigUint64(MESSAGE.opaque, true));
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    const err = fields.getInt32(MESSAGE.err, true);
+    if (err !== 0) {
+      pending.reject(this.#client.error(err));
+      return;
+    }
+    const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
+    pending.resolve({
+      topic: pending.topic,
+      partition: fields.getInt32(MESSAGE.partition, true),
+      offset: Number(fields.getBigInt64(MESSAGE.offset, true)),
+      ...(timestamp >= 0 ? { timestamp } : {}),
+    });
+  }
+
+  async produce(record: OutgoingRecord): Promise<DeliveryReport> {
+    const deadline = Date.now() + this.#deliveryTimeoutMs;
+    for (;;) {
+      if (this.#closed) throw new ClosedError("The producer");
+      const id = this.#nextId++;
+      const count = this.#encode(record, id);
+      // Errors returned by produceva are ours to free (takeError does).
+      const error = this.#client.takeError(this.#client.c.rd_kafka_produceva(this.#client.rk, this.#scratch, count));
+      if (error === null) {
+        return await new Promise<DeliveryReport>((resolve, reject) =>
+          this.#pending.set(id, { topic: record.topic, resolve, reject })
+        );
+      }
+      if (error.code !== ERR__QUEUE_FULL || Date.now() >= deadline) throw error;
+      // Back-pressure: wait for delivery reports to make room, then retry.
+      const progress = this.#progress.promise;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([progress, new Promise((r) => (timer = setTimeout(r, deadline - Date.now())))]);
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Lay out `record` as rd_kafka_vu_t entries at the start of #scratch and
+   * its bytes after them; returns the entry count.
+   */
+  #encode(record: OutgoingRecord, id: number): number {
+    const headers = record.headers ?? [];
+    const count = 4 + (record.key != null ? 1 : 0) + (record.partition !== undefined ? 1 : 0) +
+      (record.timestamp !== undefined ? 1 : 0) + headers.length;
+    let bound = count * VU_SIZE + record.topic.length * 3 + 1 + (record.key?.length ?? 0) +
+      (record.value?.length ?? 0);
+    for (const [name, value] of headers) bound += name.length * 3 + 1 + value.length;
+    this.#reserve(bound);
+
+    const view = this.#view;
+    const base = this.#base;
+    let entry = 0;
+    let data = count * VU_SIZE;
+    const vu = (vtype: number): number => {
+      const at = entry;
+      entry += VU_SIZE;
+      view.setInt32(at, vtype, true);
+      return at + 8; // the union
+    };
+    const text = (s: string): bigint => {
+      const at = data;
+      data += this.#encoder.encodeInto(s, this.#scratch.subarray(at)).written!;
+      this.#scratch[data++] = 0;
+      return base + BigInt(at);
+    };
+    const bytes = (b: Uint8Array): bigint => {
+      const at = data;
+      this.#scratch.set(b, at);
+      data += b.length;
+      return base + BigInt(at);
+    };
+
+    view.setBigUint64(vu(VTYPE_TOPIC), text(record.topic), true);
+    if (record.partition !== undefined) view.setInt32(vu(VTYPE_PARTITION), record.partition, true);
+    let u = vu(VTYPE_VALUE);
+    if (record.value === null) {
+      view.setBigUint64(u, 0n, true); // NULL payload: a tombstone
+      view.setBigUint64(u + 8, 0n, true);
+    } else {
+      view.setBigUint64(u, bytes(record.value), true);
+      view.setBigUint64(u + 8, BigInt(record.value.length), true);
+    }
+    if (record.key != null) {
+      u = vu(VTYPE_KEY);
+      view.setBigUint64(u, bytes(record.key), true);
+      view.setBigUint64(u + 8, BigInt(record.key.length), true);
+    }
+    view.setBigUint64(vu(VTYPE_OPAQUE), BigInt(id), true); // comes back as the report's _private
+    view.setInt32(vu(VTYPE_MSGFLAGS), MSG_F_COPY, true);
+    if (record.timestamp !== undefined) view.setBigInt64(vu(VTYPE_TIMESTAMP), BigInt(Math.trunc(record.timestamp)), true);
+    for (const [name, value] of headers) {
+      u = vu(VTYPE_HEADER);
+      view.setBigUint64(u, text(name), true);
+      view.setBigUint64(u + 8, bytes(value), true);
+      view.setBigInt64(u + 16, BigInt(value.length), true);
+    }
+    return count;
+  }
+
+  /** Grow #scratch to at least `size` bytes (a new buffer has a new address). */
+  #reserve(size: number): void {
+    if (size <= this.#scratch.length) return;
+    let capacity = this.#scratch.length;
+    while (capacity < size) capacity *= 2;
+    this.#scratch = new Uint8Array(capacity);
+    this.#view = new DataView(this.#scratch.buffer);
+    this.#base = this.#client.native.bufferAddress(this.#scratch);
+  }
+
+  async flush(timeoutMs: number): Promise<void> {
+    // With delivery reports as events rd_kafka_flush cannot serve them; with
+    // a 0 timeout it only wakes the brokers to send what lingers. The wait
+    // happens here, on delivery reports.
+    this.#client.c.rd_kafka_flush(this.#client.rk, 0);
+    const deadline = Date.now() + timeoutMs;
+    while (this.#pending.size > 0) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw this.#client.error(ERR__TIMED_OUT, `Flush timed out with ${this.#pending.size} records undelivered`);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.#progress.promise, new Promise((r) => (timer = setTimeout(r, remaining)))]);
+      clearTimeout(timer);
+    }
+  }
+
+  ping(timeoutMs: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError("The producer"));
+    return this.#client.ping(timeoutMs);
+  }
+
+  close(timeoutMs: number): Promise<void> {
+    this.#closing ??= this.#close(timeoutMs);
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    try {
+      await this.flush(timeoutMs);
+    } catch {
+      // Records still queued after the bound are failed below.
+    }
+    this.#closed = true;
+    const { c, rk } = this.#client;
+    // Drop what is still queued or in flight: rd_kafka_destroy then returns promptly.
+    c.rd_kafka_purge(rk, PURGE_ALL);
+    await this.#queue.close(); // ends the pump's wait
+    await this.#pump;
+    for (const pending of this.#pending.values()) pending.reject(new ClosedError("The producer"));
+    this.#pending.clear();
+    this.#progress.resolve();
+    await this.#client.destroy(0);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Reading a librdkafka event queue (`rd_kafka_queue_t`) from JavaScript
+ * without blocking the JavaScript thread and without busy-waiting.
+ *
+ * librdkafka delivers everything kshare needs (delivery reports, errors,
+ * rebalances, fetched messages, admin results) as events on a queue. Taking
+ * an event that is already queued (`rd_kafka_queue_poll(q, 0)`) is cheap and
+ * safe on the JavaScript thread; *waiting* for one is not. How to wait is the
+ * one runtime-specific choice, made once here:
+ *
+ * - Node (koffi): librdkafka writes a byte to a non-blocking pipe when the
+ *   queue becomes non-empty (`rd_kafka_queue_io_event_enable`); libuv watches
+ *   the pipe. No thread waits at all.
+ * - Deno: no way to watch a file descriptor, and a `threadSafe` callback makes
+ *   librdkafka's thread wait for the JavaScript thread while it holds the
+ *   queue's lock (that hung the process). So the wait itself,
+ *   `rd_kafka_queue_poll(q, timeout)`, runs as a `nonblocking` FFI call on one
+ *   of Deno's blocking-pool threads and resolves a Promise;
+ *   `rd_kafka_queue_yield` cuts it short.
+ * - Bun: a `threadsafe` JSCallback given to `rd_kafka_queue_cb_event_enable`
+ *   returns to librdkafka at once and runs on the JavaScript thread later; it
+ *   resolves the pending wait.
+ *
+ * Either way an idle queue costs no CPU: a wait ends on an event, a timeout or
+ * `wake()`, never by re-polling.
+ *
+ * Event loop: an unfinished `next()` keeps the process alive (a pending FFI
+ * call, a libuv poll handle, or a timer), so a client that is waiting for
+ * something keeps the process running until it is closed.
+ *
+ * @module
+ */
+import type { CLIENT_SYMBOLS, NONBLOCKING_SYMBOLS } from "./_symbols.ts";
+import type { NativeRuntime, NativeSymbols, Pointer } from "./_native.ts";
+import type { Librdkafka } from "./library.ts";
+
+/** One librdkafka queue, read on the JavaScript thread. */
+export interface EventQueue {
+  /** The queue, e.g. to pass to an API that posts its result there. Valid until {@link close}. */
+  readonly queue: Pointer;
+  /**
+   * The next event, waiting at most `timeoutMs` (`-1`: until an event or
+   * {@link wake}). `null` on timeout, on `wake()`, and possibly spuriously:
+   * callers loop until their own deadline. The event is owned by the caller,
+   * who frees it with `rd_kafka_event_destroy`. At most one `next()` may be
+   * pending at a time.
+   */
+  next(timeoutMs: number): Promise<Pointer | null>;
+  /** An event already queued, or `null`, without waiting. Owned by the caller. */
+  take(): Pointer | null;
+  /** Make a pending `next()` return `null` now (on Deno, possibly the next one instead). */
+  wake(): void;
+  /**
+   * Stop waiting (a pending `next()` resolves `null`), detach from the queue
+   * and drop this reference to it (`rd_kafka_queue_destroy`). Events still
+   * queued are freed by librdkafka with the queue or the client.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Wrap `queue` (a reference this function takes ownership of: it is
+ * destroyed by `close()`).
+ */
+export function openEventQueue(rdkafka: Librdkafka, queue: Pointer): EventQueue {
+  const { native } = rdkafka;
+  const c = rdkafka.client();
+  if (native.wakePipe) return pipeQueue(c, queue, native.wakePipe);
+  const nb = rdkafka.nonblocking();
+  if (nb) return workerQueue(c, nb, queue);
+  if (native.capabilities.threadSafeCallbacks) return callbackQueue(native, c, queue);
+  throw new Error(`the ${native.name} FFI can neither watch a pipe, call librdkafka off-thread nor take thread-safe callbacks`);
+}
+
+type Client = NativeSymbols<typeof CLIENT_SYMBOLS>;
+
+/** The largest timeout handed to setTimeout (about 24.8 days). */
+const FOREVER_MS = 2 ** 31 - 1;
+
+/**
+ * Wait for a wake-up signal from C (pipe or callback), with `take()` on the
+ * JavaScript thread. Shared by the pipe and callback strategies.
+ */
+function signalledQueue(c: Client, queue: Pointer, detach: () => void): EventQueue & { signal(): void } {
+  let closed = false;
+  /** Ends the pending next()'s wait: "signal" = C says the queue got something, "stop" = wake/close, "timeout". */
+  let waiter: ((why: "signal" | "stop" | "timeout") => void) | undefined;
+
+  const take = (): Pointer | null => (closed ? null : c.rd_kafka_queue_poll(queue, 0));
+  const release = (why: "signal" | "stop" | "timeout") => {
+    const resolve = waiter;
+    waiter = undefined;
+    resolve?.(why);
+  };
+
+  return {
+    queue,
+    signal: () => release("signal"),
+    take,
+    async next(timeoutMs) {
+      if (waiter) throw new Error("EventQueue.next() called while another next() is pending");
+      const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
+      for (;;) {
+        const event = take();
+        if (event !== null || closed) return event;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return null;
+        // A wake-up from C runs on this thread only after this synchronous
+        // section, so an event queued after take() above is never missed.
+        // The timer also keeps the event loop alive while we wait.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const why = await new Promise<"signal" | "stop" | "timeout">((resolve) => {
+          waiter = resolve;
+          timer = setTimeout(() => release("timeout"), Math.min(remaining, FOREVER_MS));
+        });
+        clearTimeout(timer);
+        if (why === "stop") return null;
+        // After a signal, return what is there even if nothing: the queue may
+        // have held only an internal op that librdkafka served inside
+        // rd_kafka_queue_poll (e.g. the TERMINATE wake-up of a closing
+        // consumer), which the caller wants to notice.
+        if (why === "signal") return take();
+      }
+    },
+    wake: () => release("stop"),
+    close() {
+      if (!closed) {
+        closed = true;
+        detach();
+        // Drops our reference; the queue itself lives as long as its client needs it.
+        c.rd_kafka_queue_destroy(queue);
+      }
+      release("stop");
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Node: librdkafka writes to a pipe watched by libuv. */
+function pipeQueue(c: Client, queue: Pointer, wakePipe: NonNullable<NativeRuntime["wakePipe"]>): EventQueue {
+  // The pipe is ours: closed by q.close(), after librdkafka stopped writing to it.
+  // (Its wake-ups run on a later event-loop turn, when q exists.)
+  const pipe = wakePipe(() => q.signal());
+  const q = signalledQueue(c, queue, () => {
+    // Stop librdkafka writing before the pipe's fds are closed (and reused).
+    c.rd_kafka_queue_io_event_enable(queue, -1, null, 0);
+    pipe.close();
+  });
+  // librdkafka keeps a copy of the one-byte payload.
+  c.rd_kafka_queue_io_event_enable(queue, pipe.writeFd, new Uint8Array([1]), 1);
+  return q;
+}
+
+/** Bun: librdkafka calls a threadsafe callback that returns at once. */
+function callbackQueue(native: NativeRuntime, c: Client, queue: Pointer): EventQueue {
+  // void event_cb(rd_kafka_t *rk, void *qev_opaque): both arguments unused.
+  // The trampoline is ours: released by q.close(), after librdkafka let go of it.
+  // (It is only enabled below, when q exists.)
+  const callback = native.callback({ args: ["ptr", "ptr"], ret: "void" }, () => q.signal(), { threadSafe: true });
+  const q = signalledQueue(c, queue, () => {
+    // After this returns no librdkafka thread is inside the callback (it is
+    // called under the queue lock that this call takes). Calls it already
+    // queued to the JavaScript thread run before the timer below; only then
+    // is the trampoline released.
+    c.rd_kafka_queue_cb_event_enable(queue, null, null);
+    setTimeout(() => callback.close(), 0);
+  });
+  c.rd_kafka_queue_cb_event_enable(queue, callback.pointer, null);
+  return q;
+}
+
+/** Deno: the wait runs as a nonblocking call on a worker thread. */
+function workerQueue(c: Client, nb: NativeSymbols<typeof NONBLOCKING_SYMBOLS>, queue: Pointer): EventQueue {
+  let closed = false;
+  let pending: Promise<Pointer | null> | undefined;
+  const take = (): Pointer | null => (closed ? null : c.rd_kafka_queue_poll(queue, 0));
+  return {
+    queue,
+    take,
+    async next(timeoutMs) {
+      if (closed) return null;
+      if (pending) throw new Error("EventQueue.next() called while another next() is pending");
+      // Fast path: an event is ready, no thread hop needed.
+      const ready = take();
+      if (ready !== null) return ready;
+      pending = nb.rd_kafka_queue_poll_async(queue, Math.min(Math.max(timeoutMs, -1), FOREVER_MS));
+      try {
+        const event = await pending;
+        if (closed && event !== null) {
+          c.rd_kafka_event_destroy(event); // nobody will read it
+          return null;
+        }
+        return event;
+      } finally {
+        pending = undefined;
+      }
+    },
+    wake() {
+      // Returns the blocked rd_kafka_queue_poll at once (or, if the worker
+      // has not entered it yet, makes it return at once). Only when one is
+      // pending: the yield flag would otherwise stay set on the client's queue.
+      if (pending) c.rd_kafka_queue_yield(queue);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (pending) c.rd_kafka_queue_yield(queue);
+      // The worker thread must be out of rd_kafka_queue_poll before the queue is released.
+      await pending?.catch(() => null);
+      c.rd_kafka_queue_destroy(queue);
+    },
+  };
+}
