@@ -265,8 +265,46 @@ const secretKey = crypto.getRandomValues(new Uint8Array(32));
 const maskSecret = (value: string) => "hmac:" + bytesToHex(hmac(sha256, secretKey, utf8ToBytes(value))).slice(0, 32);
 const digest = (value: string) => "sha256:" + bytesToHex(sha256(utf8ToBytes(value))).slice(0, 32);
 
-/** Object identity cache: the common case passes the same context object again and again. */
+/**
+ * Identity cache: the common case passes the same context object again and
+ * again. Context objects are treated as immutable: an object changed in place
+ * after its first use keeps its first resolution.
+ */
 const resolved = new WeakMap<object, ResolvedSecurityContext>();
+
+/**
+ * Shape cache, for equal contexts built anew per call (e.g. per request). Its
+ * key is the JSON of every non-secret field as written; secrets are never part
+ * of a key: the entries under one key are told apart by comparing secrets.
+ * Bounded: cleared when it holds too many shapes.
+ */
+const byShape = new Map<string, Array<{ secrets: readonly (string | undefined)[]; resolved: ResolvedSecurityContext }>>();
+const MAX_SHAPES = 1024;
+
+type AnySasl = Partial<PasswordSasl> & Partial<Omit<OAuthBearerSasl, "mechanism">>;
+
+function shapeKey(c: SecurityContext): string {
+  const sasl = c.sasl as AnySasl | undefined;
+  return JSON.stringify([
+    Object.keys(c),
+    c.bootstrapServers,
+    c.securityProtocol,
+    sasl && [Object.keys(sasl), sasl.mechanism, sasl.username, sasl.clientId, sasl.tokenEndpointUrl, sasl.scope],
+    c.tls && [Object.keys(c.tls), c.tls.ca, c.tls.cert, c.tls.verifyHostname],
+    c.isolation,
+    c.clientId,
+    c.producer,
+    c.consumer,
+  ]);
+}
+
+function secretsOf(c: SecurityContext): (string | undefined)[] {
+  const sasl = c.sasl as AnySasl | undefined;
+  return [sasl?.password, sasl?.clientSecret, c.tls?.key, c.tls?.keyPassword];
+}
+
+const sameSecrets = (a: readonly (string | undefined)[], b: readonly (string | undefined)[]) =>
+  a.every((value, i) => value === b[i]);
 
 /**
  * Validate and normalise a security context, computing its fingerprint and a
@@ -283,18 +321,41 @@ const resolved = new WeakMap<object, ResolvedSecurityContext>();
  * ```
  */
 export function resolveSecurityContext(input: SecurityContext): ResolvedSecurityContext {
-  const cached = typeof input === "object" && input !== null ? resolved.get(input) : undefined;
+  if (typeof input !== "object" || input === null) return parse(input);
+  const cached = resolved.get(input);
   if (cached) return cached;
+  let key: string | undefined;
+  try {
+    key = shapeKey(input);
+  } catch {
+    // Not plain JSON data (a cycle, a BigInt): the schema will say what is wrong.
+  }
+  const secrets = secretsOf(input);
+  const shape = key === undefined ? undefined : byShape.get(key);
+  const hit = shape?.find((entry) => sameSecrets(entry.secrets, secrets));
+  if (hit) {
+    resolved.set(input, hit.resolved);
+    return hit.resolved;
+  }
+  const out = parse(input);
+  resolved.set(input, out);
+  if (key !== undefined) {
+    if (byShape.size >= MAX_SHAPES) byShape.clear();
+    if (shape) shape.push({ secrets, resolved: out });
+    else byShape.set(key, [{ secrets, resolved: out }]);
+  }
+  return out;
+}
+
+function parse(input: unknown): ResolvedSecurityContext {
   const result = v.safeParse(SecurityContextSchema, input);
   if (!result.success) throw new InvalidSecurityContextError(result.issues.map(toProblem));
   const ctx = result.output;
-  const out: ResolvedSecurityContext = Object.freeze({
+  return Object.freeze({
     fingerprint: computeFingerprint(ctx),
     description: describe(ctx),
     context: ctx,
   });
-  if (typeof input === "object" && input !== null) resolved.set(input, out);
-  return out;
 }
 
 /** A problem without the received value: valibot's type messages quote it, so they are rebuilt here. */

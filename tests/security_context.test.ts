@@ -83,3 +83,13 @@ test("sasl over a non-SASL protocol is rejected with the reason", () => {
     (e: unknown) => e instanceof InvalidSecurityContextError && /SASL_PLAINTEXT or SASL_SSL/.test(e.message) && !e.message.includes(PASSWORD),
   );
 });
+
+test("equal contexts built anew resolve to the cached result; any secret difference does not", () => {
+  const make = (password: string, extra: Record<string, unknown> = {}) =>
+    ({ bootstrapServers: "k:9093", sasl: { mechanism: "PLAIN", username: "u", password }, ...extra }) as SecurityContext;
+  const first = resolveSecurityContext(make(PASSWORD));
+  assert.equal(resolveSecurityContext(make(PASSWORD)), first);
+  assert.notEqual(resolveSecurityContext(make(PASSWORD + "x")).fingerprint, first.fingerprint);
+  // A field the schema rejects is never served from the cache of a valid shape.
+  assert.throws(() => resolveSecurityContext(make(PASSWORD, { bootstrapServer: "typo:1" })), InvalidSecurityContextError);
+});
