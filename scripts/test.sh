@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run the test suite on Node (Confluent driver), Deno and Bun (FFI driver), each
+# to the end, then print one summary line per runtime and a total. Exits
+# non-zero if any runtime failed or ran no test.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export NO_COLOR=1
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+run() { # name, command...
+  local name=$1; shift
+  echo "== $name: $*"
+  "$@" 2>&1 | tee "$log/$name"
+  echo "${PIPESTATUS[0]}" > "$log/$name.rc"
+}
+
+run node node --import tsx --test tests/*.test.ts
+run deno npx deno test -A tests/
+run bun npx bun test tests/
+
+total_pass=0 total_fail=0 status=0
+summary=""
+for name in node deno bun; do
+  out="$log/$name"
+  case $name in
+    node) pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out" | tail -1); fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$out" | tail -1) ;;
+    deno) pass=$(sed -n 's/.*| \([0-9]*\) passed | .*/\1/p' "$out" | tail -1); fail=$(sed -n 's/.*| \([0-9]*\) failed.*/\1/p' "$out" | tail -1) ;;
+    bun) pass=$(sed -n 's/^ *\([0-9]*\) pass$/\1/p' "$out" | tail -1); fail=$(sed -n 's/^ *\([0-9]*\) fail$/\1/p' "$out" | tail -1) ;;
+  esac
+  pass=${pass:-0} fail=${fail:-0}
+  rc=$(cat "$log/$name.rc")
+  if [ "$rc" != 0 ] || [ "$pass" = 0 ]; then status=1; [ "$fail" = 0 ] && fail=1; fi
+  summary+="$name: $pass passed, $fail failed (exit $rc)"$'\n'
+  total_pass=$((total_pass + pass)) total_fail=$((total_fail + fail))
+done
+echo
+printf '%s' "$summary"
+echo "tests: $total_pass passed, $total_fail failed"
+exit $status
