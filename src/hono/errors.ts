@@ -1,0 +1,253 @@
+/**
+ * Errors of the REST Proxy v3 API: `{ error_code, message }` bodies, the one
+ * mapping from kshare's errors to HTTP statuses, and the app-level handlers.
+ *
+ * A body never carries a stack trace, a driver's raw message or a secret: it
+ * says what class of failure happened, and for invalid input which fields.
+ *
+ * @module
+ */
+import type { Context, ErrorHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import * as v from "valibot";
+import { issuePath } from "../errors.ts";
+import type { Logger } from "../_util.ts";
+
+/** The body of every error response, as Confluent REST Proxy v3 sends it. */
+export interface RestProxyErrorBody {
+  /** The HTTP status, or REST Proxy's five-digit refinement of it (`40403`, `50003`). */
+  readonly error_code: number;
+  /** What went wrong, for a human; never a stack trace or a secret. */
+  readonly message: string;
+}
+
+/** {@link RestProxyErrorBody} as a schema (for the OpenAPI document). */
+export const RestProxyErrorBodySchema = v.object({ error_code: v.number(), message: v.string() });
+
+/** How one failed publish is answered: status, body and, for a 503, `Retry-After` seconds. */
+export interface ErrorOutcome {
+  /** HTTP status. */
+  readonly status: ContentfulStatusCode;
+  /** Response body. */
+  readonly body: RestProxyErrorBody;
+  /** Set for 503: when the client should try again. */
+  readonly retryAfterSeconds?: number;
+}
+
+/** REST Proxy's code for "this server does not host this topic-partition". */
+export const UNKNOWN_TOPIC_PARTITION = 40403;
+/** REST Proxy's code for a retriable Kafka failure (broker unavailable, delivery timed out). */
+export const KAFKA_RETRIABLE = 50003;
+/** REST Proxy's code for a Kafka failure that retrying will not fix. */
+export const KAFKA_ERROR = 50002;
+
+/** Default `Retry-After` of a 503, in seconds. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * An `HTTPException` whose response is a REST Proxy error body. Throw it from
+ * a middleware or handler; Hono answers with its response.
+ *
+ * @example
+ * ```ts
+ * import { restProxyError } from "@kshare/kshare/hono";
+ * throw restProxyError(403, 40301, "Not authorized to publish to this topic");
+ * ```
+ */
+export function restProxyError(
+  status: ContentfulStatusCode,
+  errorCode: number,
+  message: string,
+  headers?: Readonly<Record<string, string>>,
+): HTTPException {
+  const body: RestProxyErrorBody = { error_code: errorCode, message };
+  return new HTTPException(status, { message, res: Response.json(body, { status, headers }) });
+}
+
+/** The error response of an {@link ErrorOutcome}. */
+export function errorResponse(outcome: ErrorOutcome): Response {
+  const headers: Record<string, string> = {};
+  if (outcome.retryAfterSeconds !== undefined) headers["Retry-After"] = String(outcome.retryAfterSeconds);
+  return Response.json(outcome.body, { status: outcome.status, headers });
+}
+
+// librdkafka error codes (rd_kafka_resp_err_t) that decide the answer to a failed publish.
+const ERR_MSG_TIMED_OUT = -192;
+const ERR_UNKNOWN_PARTITION = -190;
+const ERR_UNKNOWN_TOPIC = -188;
+const ERR_UNKNOWN_TOPIC_OR_PART = 3;
+const ERR_MSG_SIZE_TOO_LARGE = 10;
+const ERR_RECORD_LIST_TOO_LARGE = 18;
+const ERR_TOPIC_AUTHORIZATION_FAILED = 29;
+const ERR_CLUSTER_AUTHORIZATION_FAILED = 31;
+/** Failures a later attempt can overcome: brokers down, timeouts, leader moves, full queues, retired clients. */
+const RETRIABLE = new Set([
+  ERR_MSG_TIMED_OUT,
+  -195, // __TRANSPORT
+  -187, // __ALL_BROKERS_DOWN
+  -185, // __TIMED_OUT
+  -184, // __QUEUE_FULL
+  -152, // __PURGE_QUEUE
+  -151, // __PURGE_INFLIGHT
+  -150, // __FATAL (the registry replaces the client; the next attempt gets a fresh one)
+  5, // LEADER_NOT_AVAILABLE
+  6, // NOT_LEADER_OR_FOLLOWER
+  7, // REQUEST_TIMED_OUT
+  8, // BROKER_NOT_AVAILABLE
+  13, // NETWORK_EXCEPTION
+  14, // COORDINATOR_LOAD_IN_PROGRESS
+  19, // NOT_ENOUGH_REPLICAS
+  20, // NOT_ENOUGH_REPLICAS_AFTER_APPEND
+]);
+
+/**
+ * How a failed publish is answered: the one mapping from kshare's errors to
+ * REST Proxy statuses, used by the responses and by the metrics alike.
+ *
+ * - `ValidationError` → 400 with valibot's issues and their paths;
+ * - unknown topic or partition → 404 / `40403`; record too large → 413;
+ *   not authorized → 403 / `40301`;
+ * - `ConnectError`, `ClosedError`, a delivery timeout or an unavailable
+ *   broker → 503 / `50003` with `Retry-After`;
+ * - anything else → 500 / `50002` with a fixed message.
+ *
+ * `valuePath` prefixes the issue paths (`value.data`).
+ */
+export function publishFailure(
+  error: unknown,
+  options: { readonly retryAfterSeconds?: number; readonly valuePath?: string } = {},
+): ErrorOutcome {
+  const retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (error instanceof HTTPException) return { status: error.status, body: { error_code: error.status, message: error.message } };
+  if (name === "ValidationError") {
+    const { topic, issues } = error as { topic: string; issues: readonly v.BaseIssue<unknown>[] };
+    return invalid(`Invalid value for topic "${topic}": ${describeIssues(issues, options.valuePath ?? "")}`);
+  }
+  if (name === "ConnectError" || name === "ClosedError") {
+    return unavailable("Kafka is unavailable", retryAfterSeconds);
+  }
+  if (name === "InvalidSecurityContextError") {
+    return { status: 403, body: { error_code: 40301, message: "The caller's Kafka security context is invalid" } };
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "number") {
+    if (code === ERR_MSG_TIMED_OUT) return unavailable("Delivery to Kafka timed out", retryAfterSeconds);
+    if (RETRIABLE.has(code)) return unavailable("Kafka is unavailable", retryAfterSeconds);
+    if (code === ERR_UNKNOWN_PARTITION || code === ERR_UNKNOWN_TOPIC || code === ERR_UNKNOWN_TOPIC_OR_PART) {
+      return {
+        status: 404,
+        body: { error_code: UNKNOWN_TOPIC_PARTITION, message: "This server does not host this topic-partition." },
+      };
+    }
+    if (code === ERR_MSG_SIZE_TOO_LARGE || code === ERR_RECORD_LIST_TOO_LARGE) {
+      return {
+        status: 413,
+        body: { error_code: 413, message: "The record is larger than the producer accepts (message.max.bytes)" },
+      };
+    }
+    if (code === ERR_TOPIC_AUTHORIZATION_FAILED || code === ERR_CLUSTER_AUTHORIZATION_FAILED) {
+      return { status: 403, body: { error_code: 40301, message: "Not authorized to publish to this topic" } };
+    }
+  }
+  if (error instanceof TypeError || error instanceof RangeError) {
+    // The core rejects arguments it cannot use (a bad partition) with these, before sending.
+    return invalid("The record cannot be published as given");
+  }
+  return { status: 500, body: { error_code: KAFKA_ERROR, message: "Kafka rejected the record" } };
+}
+
+/** A 400 outcome. */
+export function invalid(message: string): ErrorOutcome {
+  return { status: 400, body: { error_code: 400, message } };
+}
+
+function unavailable(message: string, retryAfterSeconds: number): ErrorOutcome {
+  return { status: 503, body: { error_code: KAFKA_RETRIABLE, message }, retryAfterSeconds };
+}
+
+/** valibot issues as `path: message; path: message`, each path under `prefix`. */
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[], prefix = ""): string {
+  return issues.map((issue) => {
+    const path = [prefix, issuePath(issue)].filter((p) => p !== "").join(".");
+    return path ? `${path}: ${issue.message}` : issue.message;
+  }).join("; ");
+}
+
+/** Options of {@link restProxyErrorHandler}. */
+export interface ErrorHandlerOptions {
+  /** Where unexpected errors are reported (default `console`): their name and message, never a stack. */
+  readonly logger?: Logger;
+}
+
+/**
+ * An `app.onError` handler answering every error as a REST Proxy error body:
+ * an `HTTPException` with its own status (Hono's `bodyLimit`, validators and
+ * auth middleware throw those), kshare's errors as {@link publishFailure}
+ * maps them, anything else as a 500 whose body says nothing about its cause.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { restProxyErrorHandler, restProxyNotFound } from "@kshare/kshare/hono";
+ * const app = new Hono();
+ * app.onError(restProxyErrorHandler());
+ * app.notFound(restProxyNotFound);
+ * ```
+ */
+export function restProxyErrorHandler(options: ErrorHandlerOptions = {}): ErrorHandler {
+  const logger = options.logger ?? console;
+  return function restProxyErrorHandler(error, c) {
+    if (error instanceof HTTPException) {
+      const res = error.res;
+      // A response already in REST Proxy form (ours, or an auth middleware's JSON message) goes out as is.
+      if (res && res.headers.get("content-type")?.startsWith("application/json")) return error.getResponse();
+      const response = Response.json({ error_code: error.status, message: statusMessage(error) } satisfies RestProxyErrorBody, {
+        status: error.status,
+      });
+      const authenticate = res?.headers.get("www-authenticate");
+      if (authenticate) response.headers.set("WWW-Authenticate", authenticate);
+      return response;
+    }
+    const outcome = publishFailure(error);
+    if (outcome.status >= 500) {
+      logger.error("kshare/hono: request failed", {
+        method: c.req.method,
+        path: c.req.path,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : typeof error,
+      });
+    }
+    if (outcome.status === 500) {
+      return errorResponse({ status: 500, body: { error_code: 500, message: "Internal Server Error" } });
+    }
+    return errorResponse(outcome);
+  };
+}
+
+/** An HTTPException's message, or its status's reason phrase when it has none. */
+function statusMessage(error: HTTPException): string {
+  if (error.message) return error.message;
+  const phrases: Record<number, string> = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Payload Too Large",
+  };
+  return phrases[error.status] ?? "Error";
+}
+
+/**
+ * An `app.notFound` handler: `404 { error_code: 404, message: "Not Found" }`.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { restProxyNotFound } from "@kshare/kshare/hono";
+ * new Hono().notFound(restProxyNotFound);
+ * ```
+ */
+export function restProxyNotFound(c: Context): Response {
+  return c.json({ error_code: 404, message: "Not Found" } satisfies RestProxyErrorBody, 404);
+}

@@ -1,0 +1,178 @@
+/**
+ * The `kafka()` middleware: resolves each request's security context and
+ * hands the request the shared producer of that context as `c.var.kafka`.
+ *
+ * @module
+ */
+import type { Context, Env, MiddlewareHandler } from "hono";
+import { createMiddleware } from "hono/factory";
+import type * as v from "valibot";
+import { registry as defaultRegistry } from "../../mod.ts";
+import type { Registry } from "../registry.ts";
+import type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "../producer.ts";
+import { resolveSecurityContext, type SecurityContext } from "../security_context.ts";
+import type { Topic } from "../topic.ts";
+import type { Logger } from "../_util.ts";
+import { publishFailure, restProxyError } from "./errors.ts";
+import type { Metrics } from "./metrics.ts";
+
+/**
+ * The shared producer of one request's security context, as `c.var.kafka`.
+ * Nothing about the request (path, headers, body) can point it at another
+ * context: it is bound when the middleware resolved the context.
+ */
+export interface BoundProducer {
+  /** Fingerprint of the request's security context (safe to log). */
+  readonly fingerprint: string;
+  /** The shared producer of the context: connects on first use, the same handle for every request of the context. */
+  producer(): Promise<Producer>;
+  /** `Producer.publish` on the context's shared producer, counted in the metrics. */
+  publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, options?: PublishOptions): Promise<DeliveryReport>;
+  /** `Producer.publishBatch` on the context's shared producer, counted in the metrics. */
+  publishBatch<S extends v.GenericSchema>(
+    topic: Topic<S>,
+    records: readonly PublishRecord<v.InferInput<S>>[],
+  ): Promise<DeliveryReport[]>;
+  /** `Producer.ping`: resolves when a broker answered a metadata request within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<void>;
+}
+
+/** The context variables the `kafka()` middleware sets: `c.var.kafka`. */
+export type KafkaEnv = { Variables: { kafka: BoundProducer } };
+
+/** What a `resolveContext` may answer: a context, or nothing for "this caller may not publish". */
+export type ResolvedContext = SecurityContext | null | undefined;
+
+/** Options of {@link kafka}. */
+export interface KafkaOptions<E extends Env = Env> {
+  /**
+   * The security context of this request, typically from what an auth
+   * middleware (`basicAuth`, `bearerAuth`, `jwt`) put in `c.var`. Return
+   * `null`/`undefined` when the caller has none: the request is answered 403
+   * and never falls back to another context. Throw an `HTTPException` for
+   * another answer (e.g. 401).
+   */
+  readonly resolveContext: (c: Context<E>) => ResolvedContext | Promise<ResolvedContext>;
+  /** The registry whose shared producers are handed out (default: the module's `registry`). */
+  readonly registry?: Registry;
+  /** Where publishes and in-flight requests are counted. */
+  readonly metrics?: Metrics;
+  /** Where a context that fails validation is reported, by field path only (default `console`). */
+  readonly logger?: Logger;
+}
+
+/**
+ * Middleware that resolves the request's security context and sets
+ * `c.var.kafka`, bound to that context's shared producer. A request without a
+ * context is answered 403 before any handler runs; an invalid context is
+ * answered 403 too, and logged by field path (never a value).
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { bearerAuth } from "hono/bearer-auth";
+ * import * as v from "valibot";
+ * import { defineTopic, type SecurityContext } from "@kshare/kshare";
+ * import { kafka } from "@kshare/kshare/hono";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const tenants = new Map<string, SecurityContext>([
+ *   ["token-a", { bootstrapServers: "localhost:9092", clientId: "tenant-a" }],
+ * ]);
+ *
+ * const app = new Hono<{ Variables: { token: string } }>();
+ * app.use("/orders", bearerAuth({ verifyToken: (token, c) => (c.set("token", token), tenants.has(token)) }));
+ * app.use("/orders", kafka({ resolveContext: (c) => tenants.get(c.var.token) }));
+ * app.post("/orders", async (c) => {
+ *   const report = await c.var.kafka.publish(orders, await c.req.json());
+ *   return c.json({ offset: report.offset });
+ * });
+ * ```
+ */
+export function kafka<E extends Env = Env>(options: KafkaOptions<E>): MiddlewareHandler<E & KafkaEnv> {
+  const registry = options.registry ?? defaultRegistry;
+  const logger = options.logger ?? console;
+  const { metrics } = options;
+  return createMiddleware<E & KafkaEnv>(async function kafka(c, next) {
+    const ctx = await options.resolveContext(c as unknown as Context<E>);
+    if (ctx === null || ctx === undefined) {
+      throw restProxyError(403, 40301, "No Kafka security context for this caller");
+    }
+    let fingerprint: string;
+    try {
+      fingerprint = resolveSecurityContext(ctx).fingerprint;
+    } catch (error) {
+      const problems = (error as { problems?: readonly { path: string; message: string }[] }).problems ?? [];
+      logger.warn("kshare/hono: resolveContext returned an invalid security context", { problems });
+      throw restProxyError(403, 40301, "The caller's Kafka security context is invalid");
+    }
+    c.set("kafka", new RequestProducer(registry, ctx, fingerprint, metrics));
+    metrics?.requestsInFlight(1);
+    try {
+      await next();
+    } finally {
+      metrics?.requestsInFlight(-1);
+    }
+  });
+}
+
+/** {@link BoundProducer} of one request. Acquires the shared producer once per request, on first use. */
+class RequestProducer implements BoundProducer {
+  readonly fingerprint: string;
+  #registry: Registry;
+  #context: SecurityContext;
+  #metrics: Metrics | undefined;
+  #producer: Promise<Producer> | undefined;
+
+  constructor(registry: Registry, context: SecurityContext, fingerprint: string, metrics: Metrics | undefined) {
+    this.#registry = registry;
+    this.#context = context;
+    this.fingerprint = fingerprint;
+    this.#metrics = metrics;
+  }
+
+  producer(): Promise<Producer> {
+    this.#producer ??= this.#registry.producer(this.#context);
+    return this.#producer;
+  }
+
+  publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, options?: PublishOptions): Promise<DeliveryReport> {
+    return this.#measure(topic.name, 1, async () => await (await this.producer()).publish(topic, value, options));
+  }
+
+  publishBatch<S extends v.GenericSchema>(
+    topic: Topic<S>,
+    records: readonly PublishRecord<v.InferInput<S>>[],
+  ): Promise<DeliveryReport[]> {
+    return this.#measure(topic.name, records.length, async () => await (await this.producer()).publishBatch(topic, records));
+  }
+
+  async ping(timeoutMs?: number): Promise<void> {
+    await (await this.producer()).ping(timeoutMs);
+  }
+
+  async #measure<T>(topic: string, count: number, publish: () => Promise<T>): Promise<T> {
+    const metrics = this.#metrics;
+    if (!metrics) return await publish();
+    const started = performance.now();
+    metrics.publishesInFlight(1);
+    try {
+      const result = await publish();
+      const seconds = (performance.now() - started) / 1000;
+      for (let i = 0; i < count; i++) {
+        metrics.published(topic, 200);
+        metrics.observeLatency(topic, seconds);
+      }
+      return result;
+    } catch (error) {
+      const results =
+        (error as { name?: unknown; results?: readonly PromiseSettledResult<unknown>[] }).name === "PublishBatchError"
+          ? (error as { results: readonly PromiseSettledResult<unknown>[] }).results
+          : Array.from({ length: count }, (): PromiseSettledResult<unknown> => ({ status: "rejected", reason: error }));
+      for (const r of results) metrics.published(topic, r.status === "fulfilled" ? 200 : publishFailure(r.reason).status);
+      throw error;
+    } finally {
+      metrics.publishesInFlight(-1);
+    }
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The records of Confluent REST Proxy v3's produce API: the request schema
+ * (valibot), the conversion of a request record into a kshare publish, and
+ * the response shape.
+ *
+ * Keys and values come as `{ type, data }` with `type` one of `JSON` (the
+ * default), `STRING` or `BINARY` (base64). A value is always a value of the
+ * topic's model: a `JSON` value is validated against the topic's schema; a
+ * `STRING` or `BINARY` value is decoded with the topic's serializer first,
+ * then validated the same way. Nothing reaches Kafka that the topic's schema
+ * did not accept.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import type { PublishOptions } from "../producer.ts";
+import type { DeliveryReport } from "../driver.ts";
+import type { Bytes, Topic } from "../topic.ts";
+import { describeIssues, type ErrorOutcome, invalid, type RestProxyErrorBody, RestProxyErrorBodySchema } from "./errors.ts";
+
+/**
+ * A topic of any schema. `Topic` alone means `Topic<GenericSchema>`, whose
+ * `key(value: unknown)` a topic with a typed key function is not assignable
+ * to (parameters are contravariant), so lists of topics use this.
+ */
+// deno-lint-ignore no-explicit-any
+export type AnyTopic = Topic<any>;
+
+/** How a key or value is encoded in a request: JSON, a UTF-8 string, or base64 bytes. */
+export type PayloadType = "JSON" | "STRING" | "BINARY";
+
+const Base64 = v.pipe(v.string("expected a base64 string"), v.base64("expected a base64 string"));
+
+/** A key or value, `{ type?, data }`, whose `JSON` data is `json` (a missing `type` means `JSON`). */
+function payload<T extends v.GenericSchema>(json: T) {
+  return v.variant("type", [
+    v.strictObject({ type: v.optional(v.literal("JSON"), "JSON"), data: json }),
+    v.strictObject({ type: v.literal("STRING"), data: v.string("STRING data must be a string") }),
+    v.strictObject({ type: v.literal("BINARY"), data: Base64 }),
+  ], "type must be JSON, STRING or BINARY");
+}
+
+/** A key or value: `{ type?, data }`. */
+export const PayloadSchema = payload(v.optional(v.unknown()));
+
+/** One record header: a name and a base64 value. */
+export const HeaderSchema = v.strictObject({
+  name: v.pipe(v.string("expected a header name"), v.nonEmpty("a header name must not be empty")),
+  value: Base64,
+});
+
+/** A record timestamp: an ISO 8601 date-time (as REST Proxy sends it) or milliseconds since the epoch. */
+const TimestampSchema = v.union([
+  v.pipe(
+    v.string(),
+    v.isoTimestamp("expected an ISO 8601 date-time"),
+    v.transform((s) => Date.parse(s)),
+    v.check((ms) => Number.isFinite(ms), "expected an ISO 8601 date-time"),
+  ),
+  v.pipe(v.number(), v.integer(), v.minValue(0)),
+], "expected an ISO 8601 date-time or milliseconds since the epoch");
+
+/** The entries of one produce request record. */
+const recordEntries = {
+  partition_id: v.nullish(
+    v.pipe(
+      v.number("expected a partition number"),
+      v.integer("expected an integer"),
+      v.minValue(0, "expected a partition number >= 0"),
+    ),
+  ),
+  headers: v.nullish(
+    v.pipe(
+      v.array(HeaderSchema, "expected an array of { name, value }"),
+      v.check((headers) => new Set(headers.map((h) => h.name)).size === headers.length, "header names must be unique"),
+    ),
+  ),
+  key: v.nullish(PayloadSchema),
+  value: v.nullish(PayloadSchema),
+  timestamp: v.nullish(TimestampSchema),
+};
+
+/** One record of `POST /v3/clusters/:cluster_id/topics/:topic_name/records`. */
+export const ProduceRecordSchema = v.strictObject(recordEntries, "expected a record object");
+
+/**
+ * The record schema of one topic, for documentation: {@link ProduceRecordSchema}
+ * with the topic's schema as the `JSON` value's data. (Requests are checked
+ * against the generic one; the producer validates the value.)
+ */
+export function topicRecordSchema(topic: AnyTopic): v.GenericSchema {
+  return v.strictObject({ ...recordEntries, value: v.nullish(payload(topic.schema)) });
+}
+
+/** The `records:batch` request schema of one topic, for documentation. */
+export function topicBatchSchema(topic: AnyTopic, maxEntries: number): v.GenericSchema {
+  const entry = v.strictObject({ id: EntryIdSchema, ...recordEntries, value: v.nullish(payload(topic.schema)) });
+  return v.strictObject({ entries: v.pipe(v.array(entry), v.minLength(1), v.maxLength(maxEntries)) });
+}
+/** A validated produce request record. */
+export type ProduceRecord = v.InferOutput<typeof ProduceRecordSchema>;
+
+/** The id of a batch entry: unique in its batch, 1 to 80 characters. */
+export const EntryIdSchema = v.pipe(
+  v.string("expected an id string"),
+  v.nonEmpty("an id must not be empty"),
+  v.check((id) => id.trim() !== "", "an id must not be blank"),
+  v.maxLength(80, "an id has at most 80 characters"),
+);
+
+/** One entry of `POST .../records:batch`: a record with an `id`. */
+export const BatchEntrySchema = v.strictObject({ id: EntryIdSchema, ...recordEntries }, "expected a record object");
+
+/** Where a key or value went: how it was sent and its size in bytes as written. */
+export interface PayloadInfo {
+  /** How it was sent. */
+  readonly type: PayloadType;
+  /** Bytes written to Kafka. */
+  readonly size: number;
+}
+
+/** The answer to one produced record, as REST Proxy v3 gives it. */
+export interface ProduceResponse {
+  /** Always 200. */
+  readonly error_code: 200;
+  /** The cluster of the request path. */
+  readonly cluster_id: string;
+  /** The topic written to. */
+  readonly topic_name: string;
+  /** The partition written to. */
+  readonly partition_id: number;
+  /** The record's offset in its partition. */
+  readonly offset: number;
+  /** The record's create time, ISO 8601. */
+  readonly timestamp: string;
+  /** The key written, or null for none. */
+  readonly key: PayloadInfo | null;
+  /** The value written. */
+  readonly value: PayloadInfo | null;
+}
+
+/** The answer to `records:batch` (status 207): every entry, by id, in `successes` or `failures`. */
+export interface BatchResponse {
+  /** The entries delivered, in request order. */
+  readonly successes: ReadonlyArray<Omit<ProduceResponse, "error_code"> & { readonly id: string }>;
+  /** The entries not delivered, in request order. */
+  readonly failures: ReadonlyArray<RestProxyErrorBody & { readonly id: string }>;
+}
+
+// Schemas of the answers, for the OpenAPI document; the types above are what the code checks against.
+const PayloadInfoSchema = v.object({ type: v.picklist(["JSON", "STRING", "BINARY"]), size: v.number() });
+const produceResponseEntries = {
+  cluster_id: v.string(),
+  topic_name: v.string(),
+  partition_id: v.number(),
+  offset: v.number(),
+  timestamp: v.pipe(v.string(), v.isoTimestamp()),
+  key: v.nullable(PayloadInfoSchema),
+  value: v.nullable(PayloadInfoSchema),
+};
+/** {@link ProduceResponse} as a schema. */
+export const ProduceResponseSchema: v.GenericSchema<ProduceResponse> = v.object({
+  error_code: v.literal(200),
+  ...produceResponseEntries,
+});
+/** {@link BatchResponse} as a schema. */
+export const BatchResponseSchema: v.GenericSchema<BatchResponse> = v.object({
+  successes: v.array(v.object({ id: v.string(), ...produceResponseEntries })),
+  failures: v.array(v.object({ id: v.string(), ...RestProxyErrorBodySchema.entries })),
+});
+
+/** A record ready to publish. */
+export interface PreparedRecord {
+  /** The value to publish (validated again by the producer). */
+  readonly value: unknown;
+  /** Key, headers, partition and timestamp. */
+  readonly options: PublishOptions;
+  /** How the key was sent; `null` when the key is the topic's or none. */
+  readonly keyType: PayloadType | null;
+  /** How the value was sent. */
+  readonly valueType: PayloadType;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Turn a request record (already parsed JSON) into a publish of `topic`:
+ * the envelope is validated here (400 with the issues' paths), the value's
+ * schema by the producer. `schema` is {@link ProduceRecordSchema} or
+ * {@link BatchEntrySchema}.
+ */
+export function prepareRecord<S extends v.GenericSchema>(
+  topic: Topic<S>,
+  input: unknown,
+  schema: v.GenericSchema<unknown, ProduceRecord> = ProduceRecordSchema,
+): PreparedRecord | ErrorOutcome {
+  const parsed = v.safeParse(schema, input);
+  if (!parsed.success) return invalid(`Invalid record: ${describeIssues(parsed.issues)}`);
+  const record = parsed.output;
+
+  let value: unknown = null;
+  if (record.value && record.value.type !== "JSON") {
+    const bytes = record.value.type === "STRING" ? encoder.encode(record.value.data) : fromBase64(record.value.data);
+    try {
+      value = topic.serializer.deserialize(bytes);
+    } catch {
+      return invalid(`Invalid record: value.data: cannot be decoded as a value of topic "${topic.name}"`);
+    }
+  } else if (record.value) {
+    value = record.value.data ?? null;
+  }
+
+  let key: Bytes | null | undefined;
+  if (record.key === null) key = null; // explicitly none
+  else if (record.key?.type === "JSON") {
+    key = record.key.data === undefined || record.key.data === null ? null : JSON.stringify(record.key.data);
+  } else if (record.key?.type === "STRING") key = record.key.data;
+  else if (record.key?.type === "BINARY") key = fromBase64(record.key.data);
+
+  const headers = record.headers && record.headers.length > 0
+    ? Object.fromEntries(record.headers.map((h) => [h.name, fromBase64(h.value)]))
+    : undefined;
+  const options: PublishOptions = {
+    ...(key !== undefined && { key }),
+    ...(headers && { headers }),
+    ...(record.partition_id != null && { partition: record.partition_id }),
+    // The create time is set here, not left to the client library, so the answer can report it (see produceResponse).
+    timestamp: record.timestamp ?? Date.now(),
+  };
+  return { value, options, keyType: record.key ? record.key.type : null, valueType: record.value?.type ?? "JSON" };
+}
+
+/** True when `prepared` is an error outcome rather than a record. */
+export function isErrorOutcome(prepared: PreparedRecord | ErrorOutcome): prepared is ErrorOutcome {
+  return "status" in prepared;
+}
+
+/**
+ * The REST Proxy answer to a delivered record: where it went and the sizes of
+ * its key and value as the topic's key function and serializer wrote them.
+ */
+export function produceResponse<S extends v.GenericSchema>(
+  clusterId: string,
+  topic: Topic<S>,
+  prepared: PreparedRecord,
+  report: DeliveryReport,
+): ProduceResponse {
+  // The producer accepted the value, so it parses; its output is what was serialized and keyed.
+  const output = v.parse(topic.schema, prepared.value);
+  const explicitKey = prepared.options.key;
+  const key = explicitKey !== undefined ? explicitKey : topic.key?.(output) ?? null;
+  return {
+    error_code: 200,
+    cluster_id: clusterId,
+    topic_name: topic.name,
+    partition_id: report.partition,
+    offset: report.offset,
+    // The record's create time. The delivery report's timestamp is not used: it does not say whether it
+    // is the create time or the broker's log-append time, and the embedded broker reports a constant there.
+    timestamp: new Date(prepared.options.timestamp!).toISOString(),
+    key: key === null ? null : {
+      type: prepared.keyType ?? (typeof key === "string" ? "STRING" : "BINARY"),
+      size: typeof key === "string" ? encoder.encode(key).byteLength : key.byteLength,
+    },
+    value: { type: prepared.valueType, size: topic.serializer.serialize(output).byteLength },
+  };
+}
+
+/** Bytes of a base64 string (already validated as base64). */
+export function fromBase64(data: string): Uint8Array {
+  const binary = atob(data);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
