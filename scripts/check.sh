@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1
 npx tsc --noEmit -p .
-npx deno check --quiet mod.ts
-doc=$(npx deno doc --lint mod.ts 2>&1 || true)
+npx deno check --quiet mod.ts hono.ts gateway/main.ts
+doc=$(npx deno doc --lint mod.ts hono.ts 2>&1 || true)
 # valibot's own types show up as "private-type-ref"; missing docs on our exports do not pass.
 if grep -q "missing-jsdoc" <<<"$doc"; then
   grep -A3 "missing-jsdoc" <<<"$doc" >&2

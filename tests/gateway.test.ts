@@ -156,7 +156,7 @@ test(
     await gateway.line(/^kshare-gateway: topics: orders, payments \(3 partitions each\)$/);
     await gateway.line(/^kshare-gateway: produce: /);
 
-    const snippet = readFileSync(new URL("../gateway/README-snippet.md", import.meta.url), "utf8");
+    const snippet = readFileSync(new URL("../README.md", import.meta.url), "utf8");
     const documentedBootstrap = snippet.match(/embedded broker at (\S+) /)![1]!;
     const blocks = [...snippet.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1]!, body: m[2]! }));
     // What differs between runs: the clock, the port, the broker's address and the fingerprints that hash it.
