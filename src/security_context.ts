@@ -18,8 +18,13 @@ import type { ClientConfig, ConsumerConfig } from "./driver.ts";
 /** Properties owned by the context's own fields; tuning may not set them. */
 const RESERVED = /^(bootstrap\.servers|metadata\.broker\.list|security\.protocol|sasl\..*|ssl\..*|ssl_.*|client\.id|group\.id|enable\.auto\.offset\.store|.*_cb)$/;
 
-/** kshare's producer defaults: durable and ordered. Tuning overrides them. */
-const PRODUCER_DEFAULTS: Readonly<Record<string, string>> = { "acks": "all", "enable.idempotence": "true" };
+/**
+ * kshare's producer defaults: durable and ordered (`acks=all`, idempotence),
+ * and no linger: a publish is awaited by its caller, so librdkafka's default
+ * 5 ms linger would be 5 ms added to every lone publish. Records still batch
+ * whenever they accumulate while a request is in flight. Tuning overrides them.
+ */
+const PRODUCER_DEFAULTS: Readonly<Record<string, string>> = { "acks": "all", "enable.idempotence": "true", "linger.ms": "0" };
 
 /**
  * kshare's consumer defaults. Offsets are stored only after a handler

@@ -113,6 +113,14 @@ async function createProducer(Kafka: Binding, config: ClientConfig, events: Clie
   const producer = new Kafka.Producer({ ...config.properties, dr_cb: true } as Confluent.ProducerGlobalConfig);
   watchErrors(producer, config, events);
   await connect(producer, config);
+  if (config.properties["enable.idempotence"] === "true") {
+    // connect() ends on a bootstrap connection's metadata; an idempotent producer
+    // then waits for its 500 ms PID retry timer before the first publish. A
+    // metadata request over a broker connection starts InitProducerId at once.
+    await new Promise<void>((resolve) =>
+      producer.getMetadata({ timeout: CONNECT_TIMEOUT_MS, allTopics: false }, () => resolve())
+    );
+  }
   producer.setPollInBackground(true);
 
   /** Outstanding records; each settles exactly once, by its delivery report or at close. */
