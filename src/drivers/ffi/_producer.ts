@@ -56,6 +56,14 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** A record waiting for room in librdkafka's queue. */
+interface Blocked {
+  readonly record: OutgoingRecord;
+  readonly pending: Pending;
+  /** Past this (ms since the epoch) it fails with queue-full instead of waiting longer. */
+  readonly deadline: number;
+}
+
 /** Create a producer, resolving once a broker answered (or rejecting after {@link CONNECT_TIMEOUT_MS}). */
 export async function createFfiProducer(
   rdkafka: Librdkafka,
@@ -87,8 +95,18 @@ class FfiProducer implements ProducerClient {
   /** Records handed to librdkafka and not yet reported, by opaque id. Each settles exactly once. */
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
-  /** Woken by every batch of delivery reports: back-pressure and flush wait on it. */
+  /** Woken by every batch of delivery reports: flush waits on it. */
   #progress = signal();
+  /**
+   * Records waiting for room while librdkafka's queue is full, oldest first
+   * (from #blockedHead). After every batch of delivery reports they are
+   * retried in order from the head until the queue is full again: one failed
+   * call per batch however many wait, and records keep their order.
+   */
+  #blocked: Blocked[] = [];
+  #blockedHead = 0;
+  /** Fails waiting records whose deadline passed when no delivery report comes to retry them. */
+  #expiry: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   #fatal = false;
@@ -128,6 +146,8 @@ class FfiProducer implements ProducerClient {
       } finally {
         this.#client.c.rd_kafka_event_destroy(event);
       }
+      // Only now: the reported messages count against the queue until their event is destroyed.
+      if (this.#blockedHead < this.#blocked.length) this.#retryBlocked();
     }
   }
 
@@ -182,26 +202,74 @@ class FfiProducer implements ProducerClient {
     });
   }
 
-  async produce(record: OutgoingRecord): Promise<DeliveryReport> {
-    const deadline = Date.now() + this.#deliveryTimeoutMs;
-    for (;;) {
-      if (this.#closed) throw new ClosedError("The producer");
-      const id = this.#nextId++;
-      const count = this.#encode(record, id);
-      // Errors returned by produceva are ours to free (takeError does).
-      const error = this.#client.takeError(this.#client.c.rd_kafka_produceva(this.#client.rk, this.#scratch, count));
-      if (error === null) {
-        return await new Promise<DeliveryReport>((resolve, reject) =>
-          this.#pending.set(id, { topic: record.topic, resolve, reject })
-        );
-      }
-      if (error.code !== ERR__QUEUE_FULL || Date.now() >= deadline) throw error;
-      // Back-pressure: wait for delivery reports to make room, then retry.
-      const progress = this.#progress.promise;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([progress, new Promise((r) => (timer = setTimeout(r, deadline - Date.now())))]);
-      clearTimeout(timer);
+  produce(record: OutgoingRecord): Promise<DeliveryReport> {
+    if (this.#closed) return Promise.reject(new ClosedError("The producer"));
+    return new Promise<DeliveryReport>((resolve, reject) => {
+      const pending: Pending = { topic: record.topic, resolve, reject };
+      // Behind waiting records a new one waits too: order is kept.
+      if (this.#blockedHead === this.#blocked.length && this.#enqueue(record, pending)) return;
+      this.#blocked.push({ record, pending, deadline: Date.now() + this.#deliveryTimeoutMs });
+      this.#armExpiry();
+    });
+  }
+
+  /**
+   * Hand one record to librdkafka. False when its queue is full (back-pressure:
+   * the caller keeps the record); otherwise the record is queued, or rejected
+   * with librdkafka's error.
+   */
+  #enqueue(record: OutgoingRecord, pending: Pending): boolean {
+    const { c, rk } = this.#client;
+    const id = this.#nextId++;
+    const count = this.#encode(record, id);
+    // An error returned by produceva is ours to free: destroyed here or by takeError.
+    const error = c.rd_kafka_produceva(rk, this.#scratch, count);
+    if (error === null) {
+      this.#pending.set(id, pending);
+      return true;
     }
+    if (c.rd_kafka_error_code(error) === ERR__QUEUE_FULL) {
+      c.rd_kafka_error_destroy(error);
+      return false;
+    }
+    pending.reject(this.#client.takeError(error)!);
+    return true;
+  }
+
+  /** Retry waiting records in order until the queue is full again; fail those past their deadline. */
+  #retryBlocked(): void {
+    const now = Date.now();
+    while (this.#blockedHead < this.#blocked.length) {
+      const head = this.#blocked[this.#blockedHead]!;
+      if (this.#closed) {
+        head.pending.reject(new ClosedError("The producer"));
+      } else if (now >= head.deadline) {
+        head.pending.reject(this.#client.error(ERR__QUEUE_FULL, "Local: Queue full: no room within the delivery timeout"));
+      } else if (!this.#enqueue(head.record, head.pending)) {
+        break;
+      }
+      this.#blocked[this.#blockedHead++] = undefined as unknown as Blocked; // let it be collected
+    }
+    if (this.#blockedHead === this.#blocked.length) {
+      this.#blocked = [];
+      this.#blockedHead = 0;
+    } else if (this.#blockedHead > 1024 && this.#blockedHead * 2 > this.#blocked.length) {
+      this.#blocked = this.#blocked.slice(this.#blockedHead);
+      this.#blockedHead = 0;
+    }
+    this.#armExpiry();
+  }
+
+  /** One timer, for the oldest waiting record's deadline. */
+  #armExpiry(): void {
+    if (this.#expiry !== undefined) clearTimeout(this.#expiry);
+    this.#expiry = undefined;
+    if (this.#blockedHead === this.#blocked.length) return;
+    const wait = Math.max(0, this.#blocked[this.#blockedHead]!.deadline - Date.now());
+    this.#expiry = setTimeout(() => {
+      this.#expiry = undefined;
+      this.#retryBlocked();
+    }, wait);
   }
 
   /**
@@ -283,7 +351,7 @@ class FfiProducer implements ProducerClient {
     // happens here, on delivery reports.
     this.#client.c.rd_kafka_flush(this.#client.rk, 0);
     const deadline = Date.now() + timeoutMs;
-    while (this.#pending.size > 0) {
+    while (this.#pending.size > 0 || this.#blockedHead < this.#blocked.length) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         throw this.#client.error(ERR__TIMED_OUT, `Flush timed out with ${this.#pending.size} records undelivered`);
@@ -316,6 +384,7 @@ class FfiProducer implements ProducerClient {
     c.rd_kafka_purge(rk, PURGE_ALL);
     await this.#queue.close(); // ends the pump's wait
     await this.#pump;
+    this.#retryBlocked(); // closed: rejects every waiting record, clears the timer
     for (const pending of this.#pending.values()) pending.reject(new ClosedError("The producer"));
     this.#pending.clear();
     this.#progress.resolve();
