@@ -1,0 +1,322 @@
+/**
+ * Helpers shared by the benchmark scripts (not part of kshare's API).
+ *
+ * Everything here uses `node:*` modules only, which Deno, Bun and Node all
+ * provide, so every script in `bench/` runs unchanged on the three runtimes.
+ * Memory and CPU are read from `/proc/self` where it exists: it counts every
+ * thread of the process (librdkafka's included) and means the same thing on
+ * every runtime, which the runtimes' own counters do not always do.
+ *
+ * @module
+ */
+import { spawn, type SpawnOptions } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import * as v from "valibot";
+import { defineTopic, type Producer, type Topic } from "../mod.ts";
+
+/** The repository root (this file is bench/_util.ts). */
+export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
+
+/** The runtime executing this script. */
+export type RuntimeName = "deno" | "bun" | "node";
+
+/** Which runtime this is, by its global. */
+export function runtimeName(): RuntimeName {
+  if ("Deno" in globalThis) return "deno";
+  if ("Bun" in globalThis) return "bun";
+  return "node";
+}
+
+/** The runtime's version, e.g. `2.9.6`. */
+export function runtimeVersion(): string {
+  const versions = process.versions as Record<string, string | undefined>;
+  return versions[runtimeName()] ?? process.version;
+}
+
+/** A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`), or undefined off Linux. */
+function statusBytes(field: "VmRSS" | "VmHWM", pid: number | "self" = "self"): number | undefined {
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident set size of this process now, in bytes. */
+export function rssBytes(): number {
+  return statusBytes("VmRSS") ?? process.memoryUsage().rss;
+}
+
+/**
+ * Peak resident set size of this process so far (the kernel's high-water
+ * mark, so a short spike between two samples is not missed), in bytes.
+ */
+export function peakRssBytes(): number {
+  return statusBytes("VmHWM") ?? rssBytes();
+}
+
+/** Peak RSS of another process (`pid`), while it runs; undefined once it is gone. */
+export function peakRssOf(pid: number): number | undefined {
+  return statusBytes("VmHWM", pid);
+}
+
+/** Clock ticks per second of `/proc/<pid>/stat` times: USER_HZ, 100 on every Linux ABI kshare runs on. */
+const USER_HZ = 100;
+
+/**
+ * CPU time used by this whole process (all threads, user + system) so far, in
+ * seconds. `/proc/self/stat` has 10 ms resolution, enough for the idle check
+ * (1% of a core over 10 s is 100 ms); elsewhere `process.cpuUsage()`.
+ */
+export function cpuSeconds(): number {
+  try {
+    // Fields after the command name (which may contain spaces) start at field 3: utime is 14, stime 15.
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1e6;
+  }
+}
+
+/**
+ * CPU seconds used so far by each thread of this process, keyed `name/tid`
+ * (names as the kernel has them: `rdk:main`, `rdk:broker1`, the runtime's
+ * own). Empty off Linux. Two readings subtracted say which thread spent what.
+ */
+export function threadCpuSeconds(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(`${name}/${tid}`, (Number(fields[11]) + Number(fields[12])) / USER_HZ);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Threads of this process now (librdkafka starts several per client). */
+export function threadCount(): number | undefined {
+  try {
+    return Number(readFileSync("/proc/self/status", "utf8").match(/^Threads:\s+(\d+)/m)?.[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the results files say about the machine. */
+export function machineInfo(): { cpu: string; cores: number; memory: string; os: string } {
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? "unknown",
+    cores: os.cpus().length,
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+}
+
+/** Bytes as MiB with one decimal, e.g. `123.4 MiB`. */
+export function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** An integer with thousands separators, e.g. `1,000,000`. */
+export function int(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+/** Size in bytes of every benchmark message on the wire. */
+export const MESSAGE_BYTES = 100;
+
+/**
+ * The value every benchmark message carries: a string whose JSON encoding
+ * (kshare's default serializer) is exactly {@link MESSAGE_BYTES} bytes, so the
+ * record goes through the same validate → serialize → produce path as an
+ * application's would. `MESSAGE_LINE` is the same 100 bytes as kcat reads them.
+ */
+export const MESSAGE_VALUE: string = "k".repeat(MESSAGE_BYTES - 2);
+/** {@link MESSAGE_VALUE} as JSON text: the bytes kshare puts on the wire. */
+export const MESSAGE_LINE: string = JSON.stringify(MESSAGE_VALUE);
+
+/** A benchmark topic: string values, no key, kshare's defaults otherwise. */
+export function benchTopic(name: string, maxBufferedMessages?: number): Topic<v.StringSchema<undefined>> {
+  return defineTopic({
+    name,
+    schema: v.string(),
+    ...(maxBufferedMessages === undefined ? {} : { consumer: { maxBufferedMessages } }),
+  });
+}
+
+/**
+ * Run `send` `count` times and resolve once every returned promise resolved,
+ * keeping at most `inFlight` outstanding (0: no bound, all started at once).
+ * Each completion starts the next, so the producer queue never runs dry; a
+ * bounded window is how a long-running service publishes: memory stays flat
+ * however many records go through. `onDone(n)` runs after the n-th
+ * completion. Rejects with the first failure.
+ */
+export function runWindowed(
+  count: number,
+  inFlight: number,
+  send: () => Promise<unknown>,
+  onDone?: (completed: number) => void,
+): Promise<void> {
+  const limit = inFlight > 0 ? inFlight : Infinity;
+  return new Promise<void>((resolve, reject) => {
+    let sent = 0;
+    let completed = 0;
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (!failed) reject(error);
+      failed = true;
+    };
+    const done = () => {
+      completed++;
+      onDone?.(completed);
+      if (completed === count) resolve();
+      else fill();
+    };
+    const fill = () => {
+      while (!failed && sent < count && sent - completed < limit) {
+        sent++;
+        send().then(done, fail);
+      }
+    };
+    if (count === 0) resolve();
+    else fill();
+  });
+}
+
+/** Publish `count` copies of {@link MESSAGE_VALUE} through kshare, at most `inFlight` at a time (see {@link runWindowed}). */
+export function publishAll(
+  producer: Producer,
+  topic: Topic<v.StringSchema<undefined>>,
+  count: number,
+  inFlight: number,
+  onDelivered?: (delivered: number) => void,
+): Promise<void> {
+  return runWindowed(count, inFlight, () => producer.publish(topic, MESSAGE_VALUE), onDelivered);
+}
+
+/** How to run a bench script on `runtime` from the repository root: command and arguments. */
+export function runtimeCommand(runtime: RuntimeName, script: string, args: readonly string[]): [string, string[]] {
+  const bin = (name: string) => `${ROOT}node_modules/.bin/${name}`;
+  switch (runtime) {
+    case "deno":
+      return [bin("deno"), ["run", "-A", script, ...args]];
+    case "bun":
+      return [bin("bun"), [script, ...args]];
+    case "node":
+      return [nodeExecutable(), ["--import", "tsx", script, ...args]];
+  }
+}
+
+/** Node's executable: this process's own when it is Node, else `node` on PATH. */
+function nodeExecutable(): string {
+  return runtimeName() === "node" ? process.execPath : "node";
+}
+
+/** What a finished child process left. */
+export interface ChildRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall-clock time from spawn to exit, in seconds. */
+  readonly seconds: number;
+  /** `performance.now()` when the child exited. */
+  readonly endedAt: number;
+  /** Peak RSS of the child, sampled from `/proc/<pid>/status` while it ran (0 where unknown). */
+  readonly peakRssBytes: number;
+}
+
+/**
+ * Run a command to completion and capture its output. Its peak RSS is the
+ * last high-water mark read before it exited (sampled every 20 ms: the
+ * high-water mark only grows, so a late sample is as good as the last).
+ * A child still running after `timeoutMs` is killed (SIGKILL) and reported
+ * with a null code.
+ */
+export function runChild(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & { input?: string; timeoutMs?: number } = {},
+): Promise<ChildRun> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { cwd: ROOT, ...options, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let peak = 0;
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const sampler = setInterval(() => (peak = Math.max(peak, child.pid ? peakRssOf(child.pid) ?? 0 : 0)), 20);
+    const killer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;
+    child.on("error", (error) => {
+      clearInterval(sampler);
+      clearTimeout(killer);
+      reject(error);
+    });
+    child.on("close", (code) => {
+      clearInterval(sampler);
+      clearTimeout(killer);
+      const endedAt = performance.now();
+      resolve({ code, stdout, stderr, seconds: (endedAt - started) / 1000, endedAt, peakRssBytes: peak });
+    });
+    // A child that exits without reading its input (e.g. `--version`) must not fail the run with EPIPE.
+    child.stdin!.on("error", () => {});
+    child.stdin!.end(options.input ?? "");
+  });
+}
+
+/** A broker process started by {@link spawnBroker}. */
+export interface BrokerProcess {
+  readonly bootstrapServers: string;
+  /** End the process (closing its standard input) and wait for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start `bench/broker.ts` on this runtime as a child process with the given
+ * topics (`name → partitions`) and resolve once it listens. The child ends
+ * when this process closes its standard input, so it never outlives us.
+ */
+export function spawnBroker(options: { brokers: number; topics: Readonly<Record<string, number>> }): Promise<BrokerProcess> {
+  const topics = Object.entries(options.topics).map(([name, partitions]) => `--topic=${name}:${partitions}`);
+  const [command, args] = runtimeCommand(runtimeName(), "bench/broker.ts", [`--brokers=${options.brokers}`, ...topics]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
+    const exited = new Promise<void>((done) => child.once("exit", () => done()));
+    let out = "";
+    const onData = (chunk: string) => {
+      out += chunk;
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (!line) return;
+      child.stdout!.off("data", onData);
+      child.stdout!.resume(); // keep draining, so the child never blocks on a full pipe
+      resolve({
+        bootstrapServers: (JSON.parse(line) as { bootstrapServers: string }).bootstrapServers,
+        async stop() {
+          child.stdin!.end();
+          await exited;
+        },
+      });
+    };
+    child.stdout!.setEncoding("utf8").on("data", onData);
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`bench/broker.ts exited (${code}) before it was ready: ${out.trim()}`)));
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * `Deno.bench`, typed locally: the bench files are type-checked for Node
+ * too (`tsc`), where the `Deno` namespace does not exist. Only `deno bench`
+ * runs them (not part of kshare's API).
+ *
+ * @module
+ */
+
+/** The part of `Deno.BenchContext` the bench files use. */
+export interface BenchContext {
+  /** Start the measured part of this iteration (after its setup). */
+  start(): void;
+  /** End the measured part of this iteration (before its teardown). */
+  end(): void;
+}
+
+/** The part of `Deno.BenchDefinition` the bench files use. */
+export interface BenchDefinition {
+  name: string;
+  group?: string;
+  baseline?: boolean;
+  /** Iterations (default: as many as Deno needs for a stable figure). */
+  n?: number;
+  /** Warm-up iterations (at least one is always run). */
+  warmup?: number;
+  fn(b: BenchContext): void | Promise<void>;
+}
+
+/** `Deno.bench`; throws outside Deno. */
+export function bench(definition: BenchDefinition): void {
+  const deno = (globalThis as unknown as { Deno?: { bench(definition: BenchDefinition): void } }).Deno;
+  if (!deno) throw new Error("the *.bench.ts files run under `deno bench` only");
+  deno.bench(definition);
+}
