@@ -17,7 +17,7 @@
  * @module
  */
 import { startEmbeddedBroker } from "../mod.ts";
-import { bench, type BenchContext } from "./scenarios/_deno_bench.ts";
+import { bench, type BenchContext, teardown } from "./scenarios/_deno_bench.ts";
 import { between, type BrokerCounters, brokerProbe, type Probe } from "./scenarios/_probe.ts";
 import { measureConsume } from "./scenarios/consume.ts";
 
@@ -74,7 +74,8 @@ for (const count of [1, 10, 50]) {
   }
 }
 
-globalThis.addEventListener("unload", () => {
+teardown(async () => {
+  await broker.stop();
   console.log("\nPer iteration: seconds to every first message | rebalances (assignments, all members) | JoinGroup requests | broker connections");
   for (const [name, runs] of seen) {
     console.log(

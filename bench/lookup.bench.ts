@@ -10,7 +10,7 @@
  */
 import { createRegistry, type Producer, type SecurityContext, startEmbeddedBroker } from "../mod.ts";
 import { benchDriver } from "./scenarios/_driver.ts";
-import { bench } from "./scenarios/_deno_bench.ts";
+import { bench, teardown } from "./scenarios/_deno_bench.ts";
 
 const broker = await startEmbeddedBroker({ brokers: 3, groupInitialRebalanceDelayMs: 0 });
 const registry = createRegistry({ driver: await benchDriver() });
@@ -41,5 +41,9 @@ bench({
   fn: () => void (sink = registry.producer(contextOf())),
 });
 
-// deno bench ends the process after the last bench; `sink` is read here so it stays observable.
-globalThis.addEventListener("unload", () => void (sink === undefined && console.error("no lookup ran")));
+teardown(async () => {
+  // `sink` is read so the lookups' results stay observable.
+  if (sink === undefined) console.error("no lookup ran");
+  await registry.close();
+  await broker.stop();
+});

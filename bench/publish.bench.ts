@@ -16,7 +16,7 @@
  */
 import { startEmbeddedBroker } from "../mod.ts";
 import { benchDriver, countingLogger } from "./scenarios/_driver.ts";
-import { bench } from "./scenarios/_deno_bench.ts";
+import { bench, teardown } from "./scenarios/_deno_bench.ts";
 import { publishContext, type Publisher, publisher } from "./scenarios/publish.ts";
 
 const PARTITIONS = 3;
@@ -50,3 +50,8 @@ for (const { group, idempotent } of settings) {
   open.push(lingering);
   bench({ name: "shared producer with linger.ms: 5", group, n: 200, warmup: 5, fn: lingering.publishOnce });
 }
+
+teardown(async () => {
+  await Promise.all(open.map((p) => p.close()));
+  await broker.stop();
+});

@@ -32,3 +32,21 @@ export function bench(definition: BenchDefinition): void {
   if (!deno) throw new Error("the *.bench.ts files run under `deno bench` only");
   deno.bench(definition);
 }
+
+/**
+ * Register, last, a bench that runs `fn` once (however often Deno calls it):
+ * the file's clients and broker are closed before `deno bench` moves on to
+ * the next file. Deno.bench has no after-all hook, and native resources
+ * still running when a file's isolate is torn down crash the process.
+ * Groups run in the order they were first registered, so this runs last.
+ */
+export function teardown(fn: () => Promise<void>): void {
+  let done: Promise<void> | undefined;
+  bench({
+    name: "(close the clients and the broker)",
+    group: "teardown",
+    n: 1,
+    warmup: 0,
+    fn: () => (done ??= fn()),
+  });
+}

@@ -15,6 +15,8 @@ const ms = (n: number | undefined) => n === undefined || !Number.isFinite(n) ? "
 const times = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "–" : n >= 10 ? `${int(n)}×` : `${n.toFixed(1)}×`);
 const ns = (n: number) => `${n >= 100 ? int(n) : n.toFixed(1)} ns`;
 const verdict = (ok: boolean | undefined) => (ok === undefined ? "not measured" : ok ? "**met**" : "**missed**");
+/** One runtime's part of a target: ✓ met, ✗ missed. */
+const mark = (ok: boolean) => (ok ? "✓" : "✗");
 
 const RUNTIME_LABEL: Record<RuntimeName, string> = { deno: "Deno", bun: "Bun", node: "Node" };
 
@@ -67,7 +69,9 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
       ok,
       text: `Shared publishing ≥ 100× the per-message producer's publishes/s at RTT 0 with kshare's defaults, ${callers} caller(s): ` +
         measured.map((c) =>
-          `${RUNTIME_LABEL[c.runtime]} ${times(c.ratio)} (${rate(c.shared!.result.opsPerSecond)} vs ${rate(c.recreated!.result.opsPerSecond)} publishes/s, ` +
+          `${mark(c.ratio! >= 100)} ${RUNTIME_LABEL[c.runtime]} ${times(c.ratio)} (${rate(c.shared!.result.opsPerSecond)} vs ${
+            rate(c.recreated!.result.opsPerSecond)
+          } publishes/s, ` +
           `per-message p50 ${ms(c.recreated!.result.p50Ms)} ms)`
         ).join("; ") + ".",
     });
@@ -90,7 +94,7 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
         const good = total(one) === total(many) && (!perMessage || perMessage.measured.connections >= maxCallers);
         ok = (ok ?? true) && good;
         lines.push(
-          `${RUNTIME_LABEL[runtime]} RTT ${rttMs}: ${total(one)} / ${total(many)}` +
+          `${mark(good)} ${RUNTIME_LABEL[runtime]} RTT ${rttMs}: ${total(one)} / ${total(many)}` +
             (perMessage ? ` (per-message: ${int(perMessage.measured.connections)} for ${int(perMessage.result.ops)} publishes)` : ""),
         );
       }
@@ -108,9 +112,10 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
       if (!defaults) continue;
       const linger5 = row("linger5");
       const idle = results.lookup.find((l) => l.runtime === runtime)?.result.idleCpuPercent;
-      ok = (ok ?? true) && defaults.result.p50Ms <= 1 && defaults.result.p99Ms <= 5;
+      const good = defaults.result.p50Ms <= 1 && defaults.result.p99Ms <= 5;
+      ok = (ok ?? true) && good;
       lines.push(
-        `${RUNTIME_LABEL[runtime]} p50 ${ms(defaults.result.p50Ms)} ms / p99 ${ms(defaults.result.p99Ms)} ms` +
+        `${mark(good)} ${RUNTIME_LABEL[runtime]} p50 ${ms(defaults.result.p50Ms)} ms / p99 ${ms(defaults.result.p99Ms)} ms` +
           (linger5 ? ` (with librdkafka's \`linger.ms: 5\`: ${ms(linger5.result.p50Ms)} / ${ms(linger5.result.p99Ms)} ms)` : "") +
           (idle !== undefined ? `, idle CPU ${idle.toFixed(2)}% of a core` : ""),
       );
@@ -120,8 +125,12 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
   // 4. Warm lookup: ≤ 2× a module-variable read (same object), < 1 µs (equal new object).
   {
     const lines = results.lookup.map((l) =>
-      `${RUNTIME_LABEL[l.runtime]} ${ns(l.result.sameObjectNs)} vs ${ns(l.result.moduleVariableAwaitNs)} awaited variable ` +
-      `(${times(l.result.sameObjectNs / l.result.moduleVariableAwaitNs)}), equal new object ${ns(l.result.equalObjectNs)}`
+      `${mark(l.result.sameObjectNs <= 2 * l.result.moduleVariableAwaitNs)} ${RUNTIME_LABEL[l.runtime]} ${ns(l.result.sameObjectNs)} vs ${
+        ns(l.result.moduleVariableAwaitNs)
+      } awaited variable ` +
+      `(${times(l.result.sameObjectNs / l.result.moduleVariableAwaitNs)}), ${mark(l.result.equalObjectNs < 1000)} equal new object ${
+        ns(l.result.equalObjectNs)
+      }`
     );
     const ok = results.lookup.length === 0
       ? undefined
@@ -147,9 +156,10 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
         const sharedTime = shared.result.firstMessagesSeconds;
         const separateTime = separate.result.firstMessagesSeconds;
         const faster = sharedTime !== null && (separateTime === null || sharedTime < separateTime);
-        ok = (ok ?? true) && shared.measured.connections <= one.measured.connections && faster;
+        const good = shared.measured.connections <= one.measured.connections && faster;
+        ok = (ok ?? true) && good;
         lines.push(
-          `${RUNTIME_LABEL[runtime]} RTT ${rttMs}: ${shared.measured.connections} vs ${one.measured.connections} connections, ` +
+          `${mark(good)} ${RUNTIME_LABEL[runtime]} RTT ${rttMs}: ${shared.measured.connections} vs ${one.measured.connections} connections, ` +
             `${seconds(sharedTime)} vs ${seconds(separateTime)} s`,
         );
       }
@@ -173,11 +183,15 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
         const naive = find("naive");
         if (!gateway || !bare || !naive) continue;
         const g = gateway.load.requestsPerSecond;
-        ok = (ok ?? true) && g >= 0.5 * bare.load.requestsPerSecond && g >= 20 * naive.load.requestsPerSecond;
+        const half = g >= 0.5 * bare.load.requestsPerSecond;
+        const twenty = g >= 20 * naive.load.requestsPerSecond;
+        ok = (ok ?? true) && half && twenty;
         lines.push(
-          `${RUNTIME_LABEL[runtime]} ${connections} connections: ${rate(g)} req/s = ${(100 * g / bare.load.requestsPerSecond).toFixed(0)}% of bare (${
-            rate(bare.load.requestsPerSecond)
-          }), ${times(g / naive.load.requestsPerSecond)} naive (${rate(naive.load.requestsPerSecond)})`,
+          `${RUNTIME_LABEL[runtime]} ${connections} connections: ${rate(g)} req/s = ${mark(half)} ${
+            (100 * g / bare.load.requestsPerSecond).toFixed(0)
+          }% of bare (${rate(bare.load.requestsPerSecond)}), ${mark(twenty)} ${times(g / naive.load.requestsPerSecond)} naive (${
+            rate(naive.load.requestsPerSecond)
+          })`,
         );
       }
     }
@@ -204,7 +218,10 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
         } × 100 B, every delivery report awaited): every runtime ≥ the issue's Node + Confluent reference (${int(REFERENCE_MSGS)} msg/s), ` +
         `the FFI runtimes ≥ ½ \`kcat -P\`${kcat ? ` (${int(kcat.msgs)} msg/s in this run, same librdkafka; the issue measured ≈ 1,040,000)` : ""}: ` +
         (measured.length
-          ? measured.map(([name, r]) => `${name} ${int(r!.msgs)} msg/s${kcat ? ` (${(r!.msgs / kcat.msgs).toFixed(2)}× kcat)` : ""}`).join("; ")
+          ? measured.map(([name, r]) =>
+            `${mark(r!.msgs >= REFERENCE_MSGS)} ${name} ${int(r!.msgs)} msg/s` +
+            (kcat && name !== "Node" ? ` (${mark(r!.msgs >= kcat.msgs / 2)} ${(r!.msgs / kcat.msgs).toFixed(2)}× kcat)` : "")
+          ).join("; ")
           : "not run") +
         ".",
     });
@@ -338,7 +355,7 @@ export function renderResults(results: Results, checks: readonly Check[], chartF
   }
   p("");
 
-  p("## Targets of issue 5", "");
+  p("## Targets of issue 5", "", "✓ / ✗: that runtime's part of the target met / missed.", "");
   for (const t of targets(results)) p(`- ${verdict(t.ok)}: ${t.text}`);
   p("");
   p(...explanations(results), "");
@@ -498,12 +515,14 @@ function explanations(results: Results): string[] {
   if (perMessage.length) {
     out.push(
       `- **What a producer per message costs** (p50 of create + connect + publish + close, kshare's defaults): ${perMessage.join("; ")}. ` +
-        "On loopback a connect is a handful of round trips that cost next to nothing, so the gap to the shared producer is smallest at RTT 0 with one " +
-        "caller; every emulated millisecond of RTT is paid several times per connect (ApiVersions, Metadata, InitProducerId, then the Produce), and " +
-        `${maxCallers} callers creating clients at once contend for the CPU with their ${maxCallers}× librdkafka threads (see the peak threads), ` +
-        "while the shared producer batches their records. The Confluent driver (Node) asks for metadata once more after `connect()` so the idempotent " +
-        "producer gets its producer id at once (`src/drivers/confluent.ts`, commit f0d074d; before it, the first publish waited librdkafka's 500 ms " +
-        "PID retry timer); that extra round trip is part of Node's per-message figure.",
+        "With one caller the ratio is one per-message cycle over one shared publish. On loopback a connect costs a few ms of CPU (FFI) against " +
+        "0.1–0.4 ms for a shared publish. With emulated RTT both are round trips: a shared publish is one (its Produce), a per-message cycle about ten " +
+        "(ApiVersions twice, Metadata, the leader's connection, InitProducerId, the Produce; its p50 at RTT 20 divided by 20 ms), so with one caller the " +
+        `ratio tends to ≈ 10× as the RTT grows, on every runtime. With ${maxCallers} callers the shared producer sends their records together, one ` +
+        `request per partition leader per round trip, while ${maxCallers} fresh producers compete for the cores with their librdkafka threads (see the ` +
+        "peak threads), so the gap is widest at RTT 0 and shrinks as round trips, not CPU, dominate. The Confluent driver (Node) asks for metadata " +
+        "once more after `connect()` so the idempotent producer gets its producer id at once (`src/drivers/confluent.ts`, commit f0d074d; before it, " +
+        "the first publish waited librdkafka's 500 ms PID retry timer); that extra round trip is part of Node's per-message figure.",
     );
   }
   if (results.lookup.length) {
@@ -540,7 +559,15 @@ function explanations(results: Results): string[] {
           .join("; ") +
         " req/s. A publish through kshare in a plain handler costs a fraction of authentication or of the REST Proxy layer " +
         "(`kafka()` + `publishRoutes`: routing, validating the record envelope and the value, building the response), so the gateway's ceiling is set by " +
-        "`src/hono/*` and `gateway/app.ts`, not by the shared producer.",
+        "`src/hono/*` and `gateway/app.ts`, not by the shared producer. Against the producer-per-request handler the gap is smaller than the " +
+        "publish scenario's because that handler's producers are cheap on loopback (a few ms each, above) and many requests create them at once, " +
+        "while the gateway is bound by the CPU it spends per request.",
+    );
+  }
+  if (results.throughput?.markdown) {
+    out.push(
+      "- **Throughput** is the throughput runner's scenario (`bench/throughput_all.ts`; its analysis is in `bench/RESULTS-throughput.md`), run here " +
+        "as it is: its table above is from this run.",
     );
   }
   const most = Math.max(...results.plan.consume.topicCounts);
