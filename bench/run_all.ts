@@ -27,6 +27,7 @@
  * @module
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { basename, dirname, resolve } from "node:path";
@@ -205,6 +206,40 @@ function watchOthers(): { stop(): string[] } {
   };
 }
 
+/** A hash of the code under measurement (mod.ts, hono.ts, src/, gateway/), to notice a change during the run. */
+function codeHash(): string {
+  const hash = createHash("sha256");
+  const walk = (path: string): void => {
+    let entries: string[];
+    try {
+      entries = readdirSync(`${ROOT}${path}`).sort();
+    } catch {
+      hash.update(path).update(readFileSync(`${ROOT}${path}`));
+      return;
+    }
+    for (const entry of entries) walk(`${path}/${entry}`);
+  };
+  for (const path of ["mod.ts", "hono.ts", "src", "gateway"]) {
+    try {
+      walk(path);
+    } catch {
+      // absent
+    }
+  }
+  return hash.digest("hex").slice(0, 12);
+}
+
+/** The commit measured, and whether the measured code differs from it. */
+function codeVersion(): string {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "mod.ts", "hono.ts", "src", "gateway"], { cwd: ROOT, encoding: "utf8" }).trim();
+    return `commit ${commit}${dirty ? " with uncommitted changes to the measured code" : ""}`;
+  } catch {
+    return "not a git checkout";
+  }
+}
+
 function versionOf(cmd: string, args: string[]): string {
   try {
     return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).split("\n")[0]!.trim();
@@ -227,6 +262,7 @@ if (values.render) {
 }
 
 const quiet = await waitForQuiet();
+const codeAtStart = codeHash();
 const others = waitQuietMinutes > 0 ? watchOthers() : undefined;
 const machine = machineInfo();
 const loadBefore = os.loadavg();
@@ -248,6 +284,7 @@ for (const runtime of runtimes) {
 }
 versions.wrk = only.has("http") ? (await wrkVersion()).replace(/ Copyright.*/, "") : "not used";
 versions.runner = `${runtimeName()} ${runtimeVersion()}`;
+versions.kshare = codeVersion();
 
 const results: Results = {
   smoke,
@@ -509,6 +546,9 @@ if (only.has("throughput") && plan.throughput) {
 }
 
 results.seconds = (Date.now() - startedAt.getTime()) / 1000;
+if (codeHash() !== codeAtStart) {
+  versions.kshare += "; THE MEASURED CODE (mod.ts, hono.ts, src/, gateway/) CHANGED DURING THE RUN: its rows mix two versions";
+}
 const during = others?.stop() ?? [];
 if (during.length) results.quietDuring = `Other benchmarks used the CPU during this run (its figures are disturbed by them): ${during.join("; ")}.`;
 else if (others) results.quietDuring = "No other benchmark used the CPU during the run (looked every 30 s).";
