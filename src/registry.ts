@@ -91,7 +91,16 @@ interface Counters {
 
 interface ProducerEntry {
   readonly resolved: ResolvedSecurityContext;
+  /** The context's counters (also reachable by fingerprint through `#counters`). */
+  readonly counters: Counters;
   handle?: ProducerHandle;
+  /**
+   * `Promise.resolve(handle)`, made once when the handle goes live and returned
+   * to every later call: a warm lookup allocates nothing. Set and cleared
+   * together with `handle` (retirement, close), so it never serves a retired
+   * handle; a failed connect never sets it.
+   */
+  ready?: Promise<Producer>;
   client?: ProducerClient;
   connecting?: Promise<ProducerHandle>;
   failures: number;
@@ -151,17 +160,16 @@ class KafkaRegistry implements Registry {
     }
     const key = resolved.fingerprint;
     let entry = this.#producers.get(key);
-    if (!entry) this.#producers.set(key, entry = { resolved, failures: 0, retryAt: 0 });
-    const counters = this.#countersOf(resolved);
-    if (entry.handle) {
-      counters.handlesReused++;
-      return Promise.resolve(entry.handle);
+    if (entry?.ready) {
+      entry.counters.handlesReused++;
+      return entry.ready;
     }
+    if (!entry) this.#producers.set(key, entry = { resolved, counters: this.#countersOf(resolved), failures: 0, retryAt: 0 });
     if (entry.connecting) {
-      counters.handlesReused++;
+      entry.counters.handlesReused++;
       return entry.connecting;
     }
-    const connecting = this.#connectProducer(entry, counters);
+    const connecting = this.#connectProducer(entry);
     entry.connecting = connecting;
     connecting.then(
       () => entry.connecting === connecting && (entry.connecting = undefined),
@@ -170,12 +178,12 @@ class KafkaRegistry implements Registry {
     return connecting;
   }
 
-  async #connectProducer(entry: ProducerEntry, counters: Counters): Promise<ProducerHandle> {
+  async #connectProducer(entry: ProducerEntry): Promise<ProducerHandle> {
     const wait = entry.retryAt - Date.now();
     if (wait > 0) await delay(wait, this.#closeSignal.promise);
     if (this.#closing) throw new ClosedError("The registry");
     const driver = await this.#loadDriver();
-    const { resolved } = entry;
+    const { resolved, counters } = entry;
     const config = producerConfig(resolved);
     let handle: ProducerHandle | undefined;
     let fatal: Error | undefined;
@@ -215,6 +223,7 @@ class KafkaRegistry implements Registry {
       },
     });
     entry.handle = handle;
+    entry.ready = Promise.resolve(handle);
     entry.client = client;
     if (this.#closing) throw new ClosedError("The registry");
     return handle;
@@ -225,6 +234,7 @@ class KafkaRegistry implements Registry {
     if (entry.handle !== handle) return;
     const client = entry.client!;
     entry.handle = undefined;
+    entry.ready = undefined;
     entry.client = undefined;
     handle.retire();
     this.#logger.error("kshare: producer hit a fatal error; it is retired and the next call connects a new one", {
@@ -313,6 +323,7 @@ class KafkaRegistry implements Registry {
         const client = entry.client!;
         entry.client = undefined;
         entry.handle = undefined;
+        entry.ready = undefined;
         await client.close(this.#closeTimeoutMs);
       }),
     );

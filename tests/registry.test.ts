@@ -58,6 +58,41 @@ test("a producer that hit a fatal error is retired; the next call gets a fresh c
   await kafka.close();
 });
 
+test("a warm lookup returns the same settled promise, never after its handle was retired or the registry closed", async () => {
+  const driver = new FakeDriver();
+  const kafka = createRegistry({ driver, logger: silent });
+  const first = await kafka.producer(ctx);
+  const warm = kafka.producer(ctx);
+  assert.equal(kafka.producer({ bootstrapServers: ["fake:9092"] }), warm);
+  assert.equal(await warm, first);
+  driver.producers[0]!.events.onFatal(new Error("Fatal: producer fenced (fake)"));
+  const afterRetire = kafka.producer(ctx);
+  assert.notEqual(afterRetire, warm);
+  const second = await afterRetire;
+  assert.notEqual(second, first);
+  assert.equal(second.retired, false);
+  assert.equal(kafka.producer(ctx), kafka.producer(ctx));
+  assert.equal(await kafka.producer(ctx), second);
+  const stats = Object.values(kafka.stats().contexts)[0]!;
+  assert.equal(stats.clientsCreated, 2);
+  assert.equal(stats.handlesReused, 5);
+  assert.equal(stats.liveProducers, 1);
+  await kafka.close();
+  await assert.rejects(kafka.producer(ctx), ClosedError);
+});
+
+test("a failed connect leaves nothing to serve: concurrent callers share the rejection, the next call connects", async () => {
+  const driver = new FakeDriver();
+  driver.failNext = 1;
+  const kafka = createRegistry({ driver, logger: silent, retryBackoffMs: 1 });
+  const calls = [kafka.producer(ctx), kafka.producer(ctx)];
+  for (const call of calls) await assert.rejects(call, ConnectError);
+  const producer = await kafka.producer(ctx);
+  assert.equal(await kafka.producer(ctx), producer);
+  assert.equal(driver.producers.length, 1);
+  await kafka.close();
+});
+
 test("an invalid value is rejected with the schema's issues and nothing is sent", async () => {
   const driver = new FakeDriver();
   const kafka = createRegistry({ driver, logger: silent });
