@@ -13,13 +13,22 @@
  * Ordering and commits: messages of one partition are handled one after the
  * other; partitions run concurrently. After a handler succeeded (or the
  * message was skipped as invalid, or `onError` handled it), its offset + 1 is
- * marked for commit. Offsets are committed by librdkafka's auto-commit and on
- * close: at-least-once.
+ * due to be marked for commit. The poll loop marks them once per iteration,
+ * one offset per partition (the last handled, so every message before it was
+ * handled too), and on a revocation and on close. Offsets are committed by
+ * librdkafka's auto-commit and on close: at-least-once.
  *
  * @module
  */
 import * as v from "valibot";
-import type { ClientEvents, ConsumerClient, ConsumerEvents, IncomingMessage, TopicPartition } from "./driver.ts";
+import type {
+  ClientEvents,
+  ConsumerClient,
+  ConsumerEvents,
+  IncomingMessage,
+  TopicPartition,
+  TopicPartitionOffset,
+} from "./driver.ts";
 import { ClosedError, ValidationError } from "./errors.ts";
 import type { Topic } from "./topic.ts";
 import { delay, type Logger, messageOf, signal } from "./_util.ts";
@@ -125,8 +134,12 @@ const MAX_POLL_BATCH = 500;
 const decoder = new TextDecoder();
 
 interface PartitionQueue {
+  readonly topic: string;
+  readonly partition: number;
   readonly messages: IncomingMessage[];
   running: boolean;
+  /** Offset + 1 of the last handled message, while not yet marked for commit. */
+  handled: number;
 }
 
 interface Subscription {
@@ -158,6 +171,8 @@ export class SharedConsumer implements Consumer {
   #resubscribePending = false;
   #subscriptions = 0;
   #active = new Set<Promise<void>>();
+  /** Partitions with a handled offset not yet marked for commit ({@link PartitionQueue.handled}). */
+  #unmarked = new Set<PartitionQueue>();
 
   constructor(fingerprint: string, groupId: string, owner: ConsumerOwner) {
     this.fingerprint = fingerprint;
@@ -236,11 +251,14 @@ export class SharedConsumer implements Consumer {
   /** The poll loop. Ends when the consumer closes. */
   async #run(client: ConsumerClient): Promise<void> {
     while (!this.#closing) {
+      this.#markHandled();
       this.#applyResumes();
       const max = this.#batchLimit();
       if (max === 0) {
-        // Every topic is full (or none is registered): wait for a handler to finish.
-        await Promise.race([this.#wake.promise, this.#stop.promise]);
+        // Every topic is paused (or none is registered): wait for one to resume or
+        // a registration. While handlers run, their offsets are marked at the pace of polls.
+        const woken = Promise.race([this.#wake.promise, this.#stop.promise]);
+        await (this.#active.size > 0 ? delay(POLL_TIMEOUT_MS, woken) : woken);
         this.#wake = signal();
         continue;
       }
@@ -273,7 +291,10 @@ export class SharedConsumer implements Consumer {
     const sub = this.#subs.get(message.topic);
     if (!sub) return; // not ours (cannot happen: topics are never unregistered)
     let queue = sub.partitions.get(message.partition);
-    if (!queue) sub.partitions.set(message.partition, queue = { messages: [], running: false });
+    if (!queue) {
+      queue = { topic: message.topic, partition: message.partition, messages: [], running: false, handled: -1 };
+      sub.partitions.set(message.partition, queue);
+    }
     queue.messages.push(message);
     sub.buffered++;
     if (sub.buffered > sub.peak) sub.peak = sub.buffered;
@@ -317,17 +338,35 @@ export class SharedConsumer implements Consumer {
       queue.messages.shift();
       sub.buffered--;
       if (handled) {
-        try {
-          this.#client?.commit([{ topic: message.topic, partition: message.partition, offset: message.offset + 1 }]);
-        } catch (error) {
-          // The partition was revoked meanwhile: its new owner will see the message again (at-least-once).
-          this.#owner.logger.warn("kshare: could not mark offset", { topic: message.topic, partition: message.partition, error: messageOf(error) });
-        }
+        queue.handled = message.offset + 1;
+        this.#unmarked.add(queue);
       }
+      // Only a resume can end the loop's wait: it waits when every topic is paused.
       if (sub.paused && sub.buffered <= Math.floor(sub.topic.consumer.maxBufferedMessages / 2)) this.#resumeSoon(sub);
-      else this.#wake.resolve();
     }
     queue.running = false;
+  }
+
+  /**
+   * Mark the handled offsets for commit: one per partition, in one call. A
+   * partition's queue is handled in order, so its last handled offset covers
+   * every message before it.
+   */
+  #markHandled(): void {
+    if (this.#unmarked.size === 0) return;
+    const offsets: TopicPartitionOffset[] = [];
+    for (const queue of this.#unmarked) offsets.push({ topic: queue.topic, partition: queue.partition, offset: queue.handled });
+    this.#unmarked.clear();
+    try {
+      this.#client?.commit(offsets);
+    } catch (error) {
+      // A partition was revoked meanwhile: its new owner will see the messages again (at-least-once).
+      this.#owner.logger.warn("kshare: could not mark offsets", {
+        group: this.groupId,
+        partitions: offsets.map((o) => `${o.topic}[${o.partition}]`).join(", "),
+        error: messageOf(error),
+      });
+    }
   }
 
   /** Decode, validate and run the handler with retries. False when interrupted by close (offset not committed). */
@@ -412,6 +451,8 @@ export class SharedConsumer implements Consumer {
   }
 
   #revoked(partitions: TopicPartition[]): void {
+    // Before the driver unassigns them, so that what was handled is committed with the revocation.
+    this.#markHandled();
     for (const { topic, partition } of partitions) {
       const sub = this.#subs.get(topic);
       if (!sub) continue;
@@ -443,6 +484,7 @@ export class SharedConsumer implements Consumer {
     await this.#loop;
     // Handlers in progress may finish (and mark their offsets) within the bound.
     await delay(this.#owner.closeTimeoutMs, Promise.all(this.#active));
+    this.#markHandled();
     try {
       await this.#client?.close();
     } finally {
