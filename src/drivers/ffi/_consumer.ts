@@ -30,7 +30,7 @@ import type {
   TopicPartitionOffset,
 } from "../../driver.ts";
 import { type Client, createClient, readPartitionList, withPartitionList } from "./_client.ts";
-import type { Pointer } from "./_native.ts";
+import type { NativeRuntime, Pointer } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
   DESTROY_F_NO_CONSUMER_CLOSE,
@@ -90,12 +90,21 @@ class FfiConsumer implements ConsumerClient {
   #fatal = false;
   /** Out-parameters (8 bytes each) of librdkafka calls, reused: only read right after the call. */
   readonly #out = {
-    message: new Uint8Array(8),
-    headers: new Uint8Array(8),
-    name: new Uint8Array(8),
-    value: new Uint8Array(8),
-    size: new Uint8Array(8),
+    message: outParameter(),
+    headers: outParameter(),
+    name: outParameter(),
+    value: outParameter(),
+    size: outParameter(),
   };
+  /**
+   * Topic names by the address of their `rd_kafka_topic_t`, so a message's
+   * topic costs a map lookup instead of a call and a string copy. A handle
+   * outlives every message of it and stays alive while one of its partitions
+   * is assigned; a handle for a newly assigned topic is made during the
+   * assignment. So an address can only be reused by another topic across a
+   * rebalance, and every rebalance event clears the map.
+   */
+  readonly #topics = new Map<number, string>();
 
   constructor(client: Client, events: ConsumerEvents) {
     this.#client = client;
@@ -147,8 +156,9 @@ class FfiConsumer implements ConsumerClient {
       switch (c.rd_kafka_event_type(event)) {
         case EVENT_FETCH: {
           // One message, owned by the event; rd_kafka_event_message_array hands out its pointer.
-          if (Number(c.rd_kafka_event_message_array(event, this.#out.message, 1)) !== 1) break;
-          const message = native.pointerAt(word(this.#out.message))!;
+          const slot = this.#out.message;
+          if (Number(c.rd_kafka_event_message_array(event, slot.bytes, 1)) !== 1) break;
+          const message = native.pointerAt(slot.view.getBigUint64(0, true))!;
           const incoming = this.#read(message);
           if (incoming && out) out.push(incoming);
           break;
@@ -175,7 +185,11 @@ class FfiConsumer implements ConsumerClient {
     }
   }
 
-  /** Copy a fetched message out of librdkafka (`message` is owned by its event). */
+  /**
+   * Copy a fetched message out of librdkafka (`message` is owned by its
+   * event): one copy of the struct, then its fields are read from that copy;
+   * only pointers that are followed become BigInts.
+   */
   #read(message: Pointer): IncomingMessage | null {
     const { c, native } = this.#client;
     const fields = new DataView(native.copyBytes(message, MESSAGE.size).buffer);
@@ -184,21 +198,22 @@ class FfiConsumer implements ConsumerClient {
       if (err !== ERR__PARTITION_EOF) this.#events.onError?.(this.#client.error(err));
       return null;
     }
-    const bytes = (at: number, lengthAt: number): Uint8Array | null => {
-      const pointer = native.pointerAt(fields.getBigUint64(at, true));
-      return pointer === null ? null : native.copyBytes(pointer, Number(fields.getBigUint64(lengthAt, true)));
-    };
-    // The topic name belongs to the message's topic handle.
-    const rkt = native.pointerAt(fields.getBigUint64(MESSAGE.rkt, true));
+    const rkt = u64(fields, MESSAGE.rkt);
+    let topic = this.#topics.get(rkt);
+    if (topic === undefined) {
+      // The name belongs to the message's topic handle.
+      topic = native.readCString(rkt === 0 ? null : c.rd_kafka_topic_name(native.pointerAt(fields.getBigUint64(MESSAGE.rkt, true)))) ?? "";
+      if (rkt !== 0) this.#topics.set(rkt, topic);
+    }
     const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
     return {
-      topic: native.readCString(rkt === null ? null : c.rd_kafka_topic_name(rkt)) ?? "",
+      topic,
       partition: fields.getInt32(MESSAGE.partition, true),
-      offset: Number(fields.getBigInt64(MESSAGE.offset, true)),
-      key: bytes(MESSAGE.key, MESSAGE.keyLen),
-      value: bytes(MESSAGE.payload, MESSAGE.len),
+      offset: i64(fields, MESSAGE.offset),
+      key: bytesAt(native, fields, MESSAGE.key, MESSAGE.keyLen),
+      value: bytesAt(native, fields, MESSAGE.payload, MESSAGE.len),
       headers: this.#headers(message),
-      ...(timestamp >= 0 ? { timestamp } : {}),
+      timestamp: timestamp >= 0 ? timestamp : undefined,
     };
   }
 
@@ -207,13 +222,13 @@ class FfiConsumer implements ConsumerClient {
     const { c, native } = this.#client;
     const out = this.#out;
     const headers: Array<readonly [string, Uint8Array]> = [];
-    if (c.rd_kafka_message_headers(message, out.headers) !== 0) return headers; // ERR__NOENT: none
-    const list = native.pointerAt(word(out.headers))!;
-    for (let i = 0; c.rd_kafka_header_get_all(list, i, out.name, out.value, out.size) === 0; i++) {
-      const value = native.pointerAt(word(out.value));
+    if (c.rd_kafka_message_headers(message, out.headers.bytes) !== 0) return headers; // ERR__NOENT: none
+    const list = native.pointerAt(out.headers.view.getBigUint64(0, true))!;
+    for (let i = 0; c.rd_kafka_header_get_all(list, i, out.name.bytes, out.value.bytes, out.size.bytes) === 0; i++) {
+      const value = native.pointerAt(out.value.view.getBigUint64(0, true));
       headers.push([
-        native.readCString(native.pointerAt(word(out.name))) ?? "",
-        value === null ? new Uint8Array(0) : native.copyBytes(value, Number(word(out.size))),
+        native.readCString(native.pointerAt(out.name.view.getBigUint64(0, true))) ?? "",
+        value === null ? new Uint8Array(0) : native.copyBytes(value, u64(out.size.view, 0)),
       ]);
     }
     return headers;
@@ -222,6 +237,7 @@ class FfiConsumer implements ConsumerClient {
   /** Apply a rebalance; `list` belongs to the event. */
   #rebalance(code: number, list: Pointer | null): void {
     const { c, rk, native } = this.#client;
+    this.#topics.clear();
     const partitions = readPartitionList(native, list);
     const cooperative = native.readCString(c.rd_kafka_rebalance_protocol(rk)) === "COOPERATIVE";
     try {
@@ -302,7 +318,24 @@ class FfiConsumer implements ConsumerClient {
   }
 }
 
-/** The 64-bit word in an 8-byte out-parameter. */
-function word(out: Uint8Array): bigint {
-  return new DataView(out.buffer, out.byteOffset, 8).getBigUint64(0, true);
+/** An 8-byte out-parameter and a view to read it. */
+function outParameter(): { readonly bytes: Uint8Array; readonly view: DataView } {
+  const bytes = new Uint8Array(8);
+  return { bytes, view: new DataView(bytes.buffer) };
+}
+
+/** The `uint64_t` (a size or an address) at `at`, as a number: exact below 2^53, no BigInt. */
+function u64(view: DataView, at: number): number {
+  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
+}
+
+/** The `int64_t` at `at`, as a number: exact within ±2^53, no BigInt. */
+function i64(view: DataView, at: number): number {
+  return view.getUint32(at, true) + view.getInt32(at + 4, true) * 2 ** 32;
+}
+
+/** A copy of the bytes a message struct points to at `at` (length at `lengthAt`); null for NULL. */
+function bytesAt(native: NativeRuntime, fields: DataView, at: number, lengthAt: number): Uint8Array | null {
+  const pointer = u64(fields, at) === 0 ? null : native.pointerAt(fields.getBigUint64(at, true));
+  return pointer === null ? null : native.copyBytes(pointer, u64(fields, lengthAt));
 }
