@@ -272,44 +272,175 @@ const digest = (value: string) => "sha256:" + bytesToHex(sha256(utf8ToBytes(valu
 
 /**
  * Identity cache: the common case passes the same context object again and
- * again. Context objects are treated as immutable: an object changed in place
- * after its first use keeps its first resolution.
+ * again. Only objects that were parsed are added; an equal object found in the
+ * shape cache is not (a context built per request would add an entry per
+ * request, for the garbage collector to sweep). Context objects are treated as
+ * immutable: whether a change made in place after first use is seen is undefined.
  */
 const resolved = new WeakMap<object, ResolvedSecurityContext>();
 
+/** One context resolved under a shape, with the secrets it was written with. */
+interface ShapeEntry {
+  readonly password: string | undefined;
+  readonly clientSecret: string | undefined;
+  readonly tlsKey: string | undefined;
+  readonly tlsKeyPassword: string | undefined;
+  readonly resolved: ResolvedSecurityContext;
+}
+
 /**
  * Shape cache, for equal contexts built anew per call (e.g. per request). Its
- * key is the JSON of every non-secret field as written; secrets are never part
- * of a key: the entries under one key are told apart by comparing secrets.
- * Bounded: cleared when it holds too many shapes.
+ * key ({@link shapeKey}) encodes every non-secret field as written; secrets
+ * are never part of a key: the entries under one key are told apart by
+ * comparing secrets. Bounded: at most `MAX_PER_SHAPE` entries per key (the
+ * oldest goes) and `MAX_SHAPE_ENTRIES` in all (then it is cleared).
  */
-const byShape = new Map<string, Array<{ secrets: readonly (string | undefined)[]; resolved: ResolvedSecurityContext }>>();
-const MAX_SHAPES = 1024;
+const byShape = new Map<string, ShapeEntry[]>();
+let shapeEntries = 0;
+const MAX_SHAPE_ENTRIES = 1024;
+const MAX_PER_SHAPE = 16;
 
 type AnySasl = Partial<PasswordSasl> & Partial<Omit<OAuthBearerSasl, "mechanism">>;
 
-function shapeKey(c: SecurityContext): string {
-  const sasl = c.sasl as AnySasl | undefined;
-  return JSON.stringify([
-    Object.keys(c),
-    c.bootstrapServers,
-    c.securityProtocol,
-    sasl && [Object.keys(sasl), sasl.mechanism, sasl.username, sasl.clientId, sasl.tokenEndpointUrl, sasl.scope],
-    c.tls && [Object.keys(c.tls), c.tls.ca, c.tls.cert, c.tls.verifyHostname],
-    c.isolation,
-    c.clientId,
-    c.producer,
-    c.consumer,
-  ]);
+/** A plain object (literal or null prototype): nothing inherited from a class (a getter, a field) for the schema to read. */
+const isPlain = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null &&
+  (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
+
+/*
+ * Shape keys: every part is self-delimiting (a string is its length, `:`, then
+ * the string; other values are a type letter), so no value can be read as a
+ * separator or as the next field, and two keys are equal only when every
+ * field was written the same way, with the same types. Fields are read by
+ * name, as the schema reads them; enumeration only rejects names the schema
+ * does not know. Anything the encoding does not cover (an unknown field, a
+ * class instance, a value of an unexpected type) yields `undefined`: that
+ * context is parsed instead, and the schema says what is wrong.
+ */
+
+/** A string field: `<length>:<value>`; absent: `u`; any other type: not encodable. */
+function textPart(value: unknown): string | undefined {
+  if (typeof value === "string") return value.length + ":" + value;
+  return value === undefined ? "u" : undefined;
 }
 
-function secretsOf(c: SecurityContext): (string | undefined)[] {
-  const sasl = c.sasl as AnySasl | undefined;
-  return [sasl?.password, sasl?.clientSecret, c.tls?.key, c.tls?.keyPassword];
+function serversPart(value: unknown): string | undefined {
+  if (typeof value === "string") return value.length + ":" + value;
+  if (!Array.isArray(value)) return undefined;
+  let key = "a" + value.length + ";";
+  for (let i = 0; i < value.length; i++) {
+    const server: unknown = value[i];
+    if (typeof server !== "string") return undefined;
+    key += server.length + ":" + server;
+  }
+  return key;
 }
 
-const sameSecrets = (a: readonly (string | undefined)[], b: readonly (string | undefined)[]) =>
-  a.every((value, i) => value === b[i]);
+/** Tuning as written: each property's name, then its value typed (`s` string, `n` number, `t`/`f`). */
+function tuningPart(value: unknown): string | undefined {
+  if (value === undefined) return "u";
+  if (!isPlain(value)) return undefined;
+  let key = "{";
+  for (const name in value) {
+    const v = value[name];
+    key += name.length + ":" + name;
+    if (typeof v === "string") key += "s" + v.length + ":" + v;
+    else if (typeof v === "number") key += "n" + v + ";";
+    else if (typeof v === "boolean") key += v ? "t" : "f";
+    else return undefined;
+  }
+  return key + "}";
+}
+
+/**
+ * SASL: the names written (which fields are present decides which mechanism's
+ * schema accepts it), then the non-secret values. The secrets' values are
+ * compared apart.
+ */
+function saslPart(value: unknown): string | undefined {
+  if (value === undefined) return "u";
+  if (!isPlain(value)) return undefined;
+  let key = "{";
+  for (const name in value) {
+    switch (name) {
+      case "mechanism":
+        key += "m";
+        break;
+      case "username":
+        key += "n";
+        break;
+      case "password":
+        key += "p";
+        break;
+      case "clientId":
+        key += "i";
+        break;
+      case "clientSecret":
+        key += "s";
+        break;
+      case "tokenEndpointUrl":
+        key += "e";
+        break;
+      case "scope":
+        key += "o";
+        break;
+      default:
+        return undefined;
+    }
+  }
+  const mechanism = textPart(value.mechanism), username = textPart(value.username), clientId = textPart(value.clientId);
+  const endpoint = textPart(value.tokenEndpointUrl), scope = textPart(value.scope);
+  if (mechanism === undefined || username === undefined || clientId === undefined || endpoint === undefined || scope === undefined) {
+    return undefined;
+  }
+  return key + "}" + mechanism + username + clientId + endpoint + scope;
+}
+
+/** TLS: the non-secret values; the private key and its passphrase are compared apart. */
+function tlsPart(value: unknown): string | undefined {
+  if (value === undefined) return "u";
+  if (!isPlain(value)) return undefined;
+  for (const name in value) {
+    if (name !== "ca" && name !== "cert" && name !== "key" && name !== "keyPassword" && name !== "verifyHostname") return undefined;
+  }
+  const ca = textPart(value.ca), cert = textPart(value.cert), verify = value.verifyHostname;
+  if (ca === undefined || cert === undefined) return undefined;
+  const verifyKey = verify === true ? "t" : verify === false ? "f" : verify === undefined ? "u" : undefined;
+  return verifyKey === undefined ? undefined : "{" + ca + cert + verifyKey + "}";
+}
+
+/** The shape key of a context as written, without its secrets; `undefined` when it must be parsed. */
+function shapeKey(c: object): string | undefined {
+  if (!isPlain(c)) return undefined;
+  for (const name in c) {
+    switch (name) {
+      case "bootstrapServers":
+      case "securityProtocol":
+      case "sasl":
+      case "tls":
+      case "isolation":
+      case "clientId":
+      case "producer":
+      case "consumer":
+        break;
+      default:
+        return undefined;
+    }
+  }
+  const servers = serversPart(c.bootstrapServers);
+  const protocol = textPart(c.securityProtocol);
+  const isolation = textPart(c.isolation);
+  const clientId = textPart(c.clientId);
+  const sasl = saslPart(c.sasl);
+  const tls = tlsPart(c.tls);
+  const producer = tuningPart(c.producer);
+  const consumer = tuningPart(c.consumer);
+  if (
+    servers === undefined || protocol === undefined || isolation === undefined || clientId === undefined ||
+    sasl === undefined || tls === undefined || producer === undefined || consumer === undefined
+  ) return undefined;
+  return servers + protocol + isolation + clientId + sasl + tls + producer + consumer;
+}
 
 /**
  * Validate and normalise a security context, computing its fingerprint and a
@@ -329,25 +460,39 @@ export function resolveSecurityContext(input: SecurityContext): ResolvedSecurity
   if (typeof input !== "object" || input === null) return parse(input);
   const cached = resolved.get(input);
   if (cached) return cached;
-  let key: string | undefined;
-  try {
-    key = shapeKey(input);
-  } catch {
-    // Not plain JSON data (a cycle, a BigInt): the schema will say what is wrong.
-  }
-  const secrets = secretsOf(input);
+  const key = shapeKey(input);
+  // Read only when the key was built: then `sasl` and `tls` are plain objects or absent.
+  const sasl = key === undefined ? undefined : input.sasl as AnySasl | undefined;
+  const tls = key === undefined ? undefined : input.tls;
+  const password = sasl?.password, clientSecret = sasl?.clientSecret, tlsKey = tls?.key, tlsKeyPassword = tls?.keyPassword;
   const shape = key === undefined ? undefined : byShape.get(key);
-  const hit = shape?.find((entry) => sameSecrets(entry.secrets, secrets));
-  if (hit) {
-    resolved.set(input, hit.resolved);
-    return hit.resolved;
+  if (shape) {
+    for (let i = 0; i < shape.length; i++) {
+      const entry = shape[i]!;
+      if (
+        entry.password === password && entry.clientSecret === clientSecret &&
+        entry.tlsKey === tlsKey && entry.tlsKeyPassword === tlsKeyPassword
+      ) return entry.resolved;
+    }
   }
   const out = parse(input);
   resolved.set(input, out);
   if (key !== undefined) {
-    if (byShape.size >= MAX_SHAPES) byShape.clear();
-    if (shape) shape.push({ secrets, resolved: out });
-    else byShape.set(key, [{ secrets, resolved: out }]);
+    const entry: ShapeEntry = { password, clientSecret, tlsKey, tlsKeyPassword, resolved: out };
+    if (shapeEntries >= MAX_SHAPE_ENTRIES) {
+      byShape.clear();
+      shapeEntries = 0;
+    }
+    const current = byShape.get(key); // after a clear, `shape` may be gone
+    if (!current) byShape.set(key, [entry]);
+    else {
+      if (current.length >= MAX_PER_SHAPE) {
+        current.shift();
+        shapeEntries--;
+      }
+      current.push(entry);
+    }
+    shapeEntries++;
   }
   return out;
 }
