@@ -159,14 +159,17 @@ function encode<S extends v.GenericSchema>(
     throw new TypeError(`Topic "${topic.name}": partition must be a non-negative integer, got ${partition}`);
   }
   const key = options?.key !== undefined ? options.key : topic.key?.(value);
-  const headers = { ...topic.headers?.(value), ...options?.headers };
-  const names = Object.keys(headers);
   return {
     topic: topic.name,
     value: topic.serializer.serialize(value),
     key: key == null ? null : toBytes(key),
-    headers: names.length === 0 ? undefined : names.map((name) => [name, toBytes(headers[name]!)] as const),
+    headers: topic.headers || options?.headers ? encodeHeaders({ ...topic.headers?.(value), ...options?.headers }) : undefined,
     partition,
     timestamp: options?.timestamp,
   };
+}
+
+function encodeHeaders(headers: Readonly<Record<string, Bytes>>): OutgoingRecord["headers"] {
+  const names = Object.keys(headers);
+  return names.length === 0 ? undefined : names.map((name) => [name, toBytes(headers[name]!)] as const);
 }

@@ -135,6 +135,9 @@ export async function bunRuntime(): Promise<NativeRuntime> {
       // toArrayBuffer aliases C memory; slice() copies it into JavaScript memory.
       return new Uint8Array(ffi.toArrayBuffer(address(pointer), offset, length)).slice();
     },
+    copyInto(pointer, target, offset = 0) {
+      target.set(new Uint8Array(ffi.toArrayBuffer(address(pointer), offset, target.length)));
+    },
 
     addressOf(pointer) {
       return pointer === null ? 0n : BigInt(address(pointer));

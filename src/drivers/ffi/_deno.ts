@@ -47,7 +47,10 @@ interface DenoFfi {
     path: string,
     symbols: Record<string, DenoForeignFunction>,
   ): { symbols: Record<string, (...args: unknown[]) => unknown>; close(): void };
-  UnsafePointerView: new (pointer: DenoPointer) => DenoPointerView;
+  UnsafePointerView: {
+    new (pointer: DenoPointer): DenoPointerView;
+    copyInto(pointer: DenoPointer, destination: Uint8Array, offset?: number): void;
+  };
   UnsafePointer: {
     value(pointer: DenoPointer): number | bigint;
     create(value: bigint): DenoPointer;
@@ -151,6 +154,10 @@ export function denoRuntime(): NativeRuntime {
       const out = new Uint8Array(length);
       if (length > 0) view(pointer).copyInto(out, offset);
       return out;
+    },
+    copyInto(pointer, target, offset = 0) {
+      if (pointer === null) throw new TypeError("read through a NULL pointer");
+      Deno.UnsafePointerView.copyInto(pointer as unknown as DenoPointer, target, offset);
     },
 
     addressOf(pointer) {

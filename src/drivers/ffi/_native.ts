@@ -193,6 +193,11 @@ export interface NativeRuntime {
   readI64(pointer: Pointer, offset?: number): bigint;
   /** Copy `length` bytes at `pointer + offset` into a new `Uint8Array` owned by JavaScript. */
   copyBytes(pointer: Pointer, length: number, offset?: number): Uint8Array;
+  /**
+   * Copy `target.length` bytes at `pointer + offset` into `target`, without
+   * allocating: for hot paths that read a C struct into one reused buffer.
+   */
+  copyInto(pointer: Pointer, target: Uint8Array, offset?: number): void;
 
   /** The address of `pointer` (0n for `null`), e.g. to store it in a struct built in a buffer. */
   addressOf(pointer: Pointer | null): bigint;

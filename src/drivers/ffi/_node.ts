@@ -122,6 +122,9 @@ export function nodeRuntime(): NativeRuntime {
       // view() aliases C memory; slice() copies it into JavaScript memory.
       return new Uint8Array(koffi.view(at(pointer, offset), length)).slice();
     },
+    copyInto(pointer, target, offset = 0) {
+      target.set(new Uint8Array(koffi.view(at(pointer, offset), target.length)));
+    },
 
     addressOf(pointer) {
       return pointer === null ? 0n : (pointer as unknown as bigint);

@@ -3,11 +3,20 @@
  *
  * Produce: each record becomes an array of `rd_kafka_vu_t` (72 bytes each)
  * written into one reusable scratch buffer together with the bytes they point
- * to (topic, key, value, header names and values), then handed to
+ * to (key, value, header names and values), then handed to
  * `rd_kafka_produceva` with `RD_KAFKA_MSG_F_COPY`: librdkafka copies all of it
  * during the call, so the scratch buffer is free again when it returns. The
  * array has no `RD_KAFKA_VTYPE_END` entry (produceva takes a count and
- * rejects END as an invalid argument); no variadic function is called.
+ * rejects END as an invalid argument); no variadic function is called. The
+ * topic goes as an `rd_kafka_topic_t` handle kept per topic name
+ * (`RD_KAFKA_VTYPE_RKT`): by name, produceva would look the topic up under
+ * the client's write lock for every record, contending with its broker
+ * threads.
+ *
+ * The hot path (one produce, one delivery report) allocates no BigInt and no
+ * buffer: 64-bit fields are written and read as two 32-bit halves of a
+ * number, and each report's `rd_kafka_message_t` is copied into one reused
+ * buffer.
  *
  * Delivery: `rd_kafka_conf_set_events(DR | ERROR)` makes librdkafka post
  * delivery reports and errors as events on the main queue, read by a pump
@@ -21,7 +30,7 @@ import type { ClientConfig, ClientEvents, DeliveryReport, OutgoingRecord, Produc
 import { ClosedError } from "../../errors.ts";
 import { signal } from "../../_util.ts";
 import { type Client, createClient } from "./_client.ts";
-import type { Pointer } from "./_native.ts";
+import { cString, type Pointer } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
   ERR__FATAL,
@@ -38,6 +47,7 @@ import {
   VTYPE_MSGFLAGS,
   VTYPE_OPAQUE,
   VTYPE_PARTITION,
+  VTYPE_RKT,
   VTYPE_TIMESTAMP,
   VTYPE_TOPIC,
   VTYPE_VALUE,
@@ -49,6 +59,25 @@ import type { Librdkafka } from "./library.ts";
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Delivery reports read per `rd_kafka_event_message_array` call. */
 const DR_BATCH = 1024;
+/**
+ * Topic handles kept per producer at most. Beyond it, records of other
+ * topics go by name (slower, same result), so a producer writing to
+ * ever-new topic names holds a bounded number of handles.
+ */
+const MAX_TOPIC_HANDLES = 1024;
+const TWO_32 = 2 ** 32;
+
+/** Write an integer of magnitude below 2^53 as a little-endian `int64_t` (no BigInt). */
+function setI64(view: DataView, at: number, value: number): void {
+  const high = Math.floor(value / TWO_32);
+  view.setUint32(at, value - high * TWO_32, true);
+  view.setInt32(at + 4, high, true);
+}
+
+/** Read a little-endian `int64_t` as a number (exact below 2^53; no BigInt). */
+function getI64(view: DataView, at: number): number {
+  return view.getInt32(at + 4, true) * TWO_32 + view.getUint32(at, true);
+}
 
 interface Pending {
   readonly topic: string;
@@ -117,16 +146,25 @@ class FfiProducer implements ProducerClient {
   #scratch = new Uint8Array(4096);
   #view = new DataView(this.#scratch.buffer);
   /** Address of #scratch's memory (stable while #scratch is referenced). */
-  #base: bigint;
+  #base: number;
   readonly #encoder = new TextEncoder();
+  /**
+   * Topic handles by name, as the address produceva takes. Each is an
+   * application reference from `rd_kafka_topic_new`, released by
+   * `rd_kafka_topic_destroy` in #close before the client is destroyed.
+   */
+  readonly #topics = new Map<string, { readonly rkt: Pointer; readonly address: number }>();
   /** Out-array for rd_kafka_event_message_array: DR_BATCH message pointers. */
   readonly #messages = new Uint8Array(8 * DR_BATCH);
   readonly #messagesView = new DataView(this.#messages.buffer);
+  /** One delivery report's `rd_kafka_message_t`, copied out of its event; reused. */
+  readonly #message = new Uint8Array(MESSAGE.size);
+  readonly #messageView = new DataView(this.#message.buffer);
 
   constructor(client: Client, events: ClientEvents) {
     this.#client = client;
     this.#events = events;
-    this.#base = client.native.bufferAddress(this.#scratch);
+    this.#base = Number(client.native.bufferAddress(this.#scratch));
     const props = client.config.properties;
     this.#deliveryTimeoutMs = Number(props["message.timeout.ms"] ?? props["delivery.timeout.ms"] ?? 300_000);
     // rd_kafka_queue_get_main returns a new reference to rk's main queue.
@@ -183,8 +221,9 @@ class FfiProducer implements ProducerClient {
   /** Settle the record of one delivery report (`message` owned by its event). */
   #report(message: Pointer): void {
     const { c, native } = this.#client;
-    const fields = new DataView(native.copyBytes(message, MESSAGE.size).buffer);
-    const id = Number(fields.getBigUint64(MESSAGE.opaque, true));
+    native.copyInto(message, this.#message);
+    const fields = this.#messageView;
+    const id = getI64(fields, MESSAGE.opaque);
     const pending = this.#pending.get(id);
     if (!pending) return;
     this.#pending.delete(id);
@@ -197,7 +236,7 @@ class FfiProducer implements ProducerClient {
     pending.resolve({
       topic: pending.topic,
       partition: fields.getInt32(MESSAGE.partition, true),
-      offset: Number(fields.getBigInt64(MESSAGE.offset, true)),
+      offset: getI64(fields, MESSAGE.offset),
       ...(timestamp >= 0 ? { timestamp } : {}),
     });
   }
@@ -274,65 +313,100 @@ class FfiProducer implements ProducerClient {
 
   /**
    * Lay out `record` as rd_kafka_vu_t entries at the start of #scratch and
-   * its bytes after them; returns the entry count.
+   * its bytes after them; returns the entry count. Each entry is an int
+   * vtype and, 8 bytes in, its union.
    */
   #encode(record: OutgoingRecord, id: number): number {
-    const headers = record.headers ?? [];
-    const count = 4 + (record.key != null ? 1 : 0) + (record.partition !== undefined ? 1 : 0) +
-      (record.timestamp !== undefined ? 1 : 0) + headers.length;
-    let bound = count * VU_SIZE + record.topic.length * 3 + 1 + (record.key?.length ?? 0) +
-      (record.value?.length ?? 0);
-    for (const [name, value] of headers) bound += name.length * 3 + 1 + value.length;
+    const { key, value, headers, partition, timestamp } = record;
+    const topic = this.#topicHandle(record.topic);
+    const count = 4 + (key != null ? 1 : 0) + (partition !== undefined ? 1 : 0) + (timestamp !== undefined ? 1 : 0) +
+      (headers?.length ?? 0);
+    let bound = count * VU_SIZE + (topic ? 0 : record.topic.length * 3 + 1) + (key?.length ?? 0) + (value?.length ?? 0);
+    if (headers) for (const [name, bytes] of headers) bound += name.length * 3 + 1 + bytes.length;
     this.#reserve(bound);
 
     const view = this.#view;
     const base = this.#base;
-    let entry = 0;
-    let data = count * VU_SIZE;
-    const vu = (vtype: number): number => {
-      const at = entry;
-      entry += VU_SIZE;
-      view.setInt32(at, vtype, true);
-      return at + 8; // the union
-    };
-    const text = (s: string): bigint => {
-      const at = data;
-      data += this.#encoder.encodeInto(s, this.#scratch.subarray(at)).written!;
-      this.#scratch[data++] = 0;
-      return base + BigInt(at);
-    };
-    const bytes = (b: Uint8Array): bigint => {
-      const at = data;
-      this.#scratch.set(b, at);
-      data += b.length;
-      return base + BigInt(at);
-    };
-
-    view.setBigUint64(vu(VTYPE_TOPIC), text(record.topic), true);
-    if (record.partition !== undefined) view.setInt32(vu(VTYPE_PARTITION), record.partition, true);
-    let u = vu(VTYPE_VALUE);
-    if (record.value === null) {
-      view.setBigUint64(u, 0n, true); // NULL payload: a tombstone
-      view.setBigUint64(u + 8, 0n, true);
+    let at = 0; // the next entry
+    let data = count * VU_SIZE; // the next free byte after the entries
+    if (topic) {
+      view.setInt32(at, VTYPE_RKT, true);
+      setI64(view, at + 8, topic.address);
     } else {
-      view.setBigUint64(u, bytes(record.value), true);
-      view.setBigUint64(u + 8, BigInt(record.value.length), true);
+      view.setInt32(at, VTYPE_TOPIC, true);
+      setI64(view, at + 8, base + data);
+      data = this.#text(record.topic, data);
     }
-    if (record.key != null) {
-      u = vu(VTYPE_KEY);
-      view.setBigUint64(u, bytes(record.key), true);
-      view.setBigUint64(u + 8, BigInt(record.key.length), true);
+    at += VU_SIZE;
+    if (partition !== undefined) {
+      view.setInt32(at, VTYPE_PARTITION, true);
+      view.setInt32(at + 8, partition, true);
+      at += VU_SIZE;
     }
-    view.setBigUint64(vu(VTYPE_OPAQUE), BigInt(id), true); // comes back as the report's _private
-    view.setInt32(vu(VTYPE_MSGFLAGS), MSG_F_COPY, true);
-    if (record.timestamp !== undefined) view.setBigInt64(vu(VTYPE_TIMESTAMP), BigInt(Math.trunc(record.timestamp)), true);
-    for (const [name, value] of headers) {
-      u = vu(VTYPE_HEADER);
-      view.setBigUint64(u, text(name), true);
-      view.setBigUint64(u + 8, bytes(value), true);
-      view.setBigInt64(u + 16, BigInt(value.length), true);
+    view.setInt32(at, VTYPE_VALUE, true);
+    if (value === null) {
+      setI64(view, at + 8, 0); // NULL payload: a tombstone
+      setI64(view, at + 16, 0);
+    } else {
+      setI64(view, at + 8, base + data);
+      setI64(view, at + 16, value.length);
+      this.#scratch.set(value, data);
+      data += value.length;
+    }
+    at += VU_SIZE;
+    if (key != null) {
+      view.setInt32(at, VTYPE_KEY, true);
+      setI64(view, at + 8, base + data);
+      setI64(view, at + 16, key.length);
+      this.#scratch.set(key, data);
+      data += key.length;
+      at += VU_SIZE;
+    }
+    view.setInt32(at, VTYPE_OPAQUE, true);
+    setI64(view, at + 8, id); // comes back as the report's _private
+    at += VU_SIZE;
+    view.setInt32(at, VTYPE_MSGFLAGS, true);
+    view.setInt32(at + 8, MSG_F_COPY, true);
+    at += VU_SIZE;
+    if (timestamp !== undefined) {
+      view.setInt32(at, VTYPE_TIMESTAMP, true);
+      setI64(view, at + 8, Math.trunc(timestamp));
+      at += VU_SIZE;
+    }
+    if (headers) {
+      for (const [name, bytes] of headers) {
+        view.setInt32(at, VTYPE_HEADER, true);
+        setI64(view, at + 8, base + data);
+        data = this.#text(name, data);
+        setI64(view, at + 16, base + data);
+        setI64(view, at + 24, bytes.length);
+        this.#scratch.set(bytes, data);
+        data += bytes.length;
+        at += VU_SIZE;
+      }
     }
     return count;
+  }
+
+  /** Write `text` NUL-terminated at `at` in #scratch; returns the next free byte. */
+  #text(text: string, at: number): number {
+    const end = at + this.#encoder.encodeInto(text, this.#scratch.subarray(at)).written!;
+    this.#scratch[end] = 0;
+    return end + 1;
+  }
+
+  /** The topic handle for `name`, created on first use; undefined past {@link MAX_TOPIC_HANDLES} or if refused. */
+  #topicHandle(name: string): { readonly rkt: Pointer; readonly address: number } | undefined {
+    let handle = this.#topics.get(name);
+    if (handle === undefined && this.#topics.size < MAX_TOPIC_HANDLES) {
+      const { c, rk, native } = this.#client;
+      // The name is copied by librdkafka. A refused name (NULL) goes by name, so produceva reports why.
+      const rkt = c.rd_kafka_topic_new(rk, cString(name), null);
+      if (rkt === null) return undefined;
+      handle = { rkt, address: Number(native.addressOf(rkt)) };
+      this.#topics.set(name, handle);
+    }
+    return handle;
   }
 
   /** Grow #scratch to at least `size` bytes (a new buffer has a new address). */
@@ -342,7 +416,7 @@ class FfiProducer implements ProducerClient {
     while (capacity < size) capacity *= 2;
     this.#scratch = new Uint8Array(capacity);
     this.#view = new DataView(this.#scratch.buffer);
-    this.#base = this.#client.native.bufferAddress(this.#scratch);
+    this.#base = Number(this.#client.native.bufferAddress(this.#scratch));
   }
 
   async flush(timeoutMs: number): Promise<void> {
@@ -388,6 +462,9 @@ class FfiProducer implements ProducerClient {
     for (const pending of this.#pending.values()) pending.reject(new ClosedError("The producer"));
     this.#pending.clear();
     this.#progress.resolve();
+    // Application topic references go before the client: the purged records no longer use them.
+    for (const { rkt } of this.#topics.values()) c.rd_kafka_topic_destroy(rkt);
+    this.#topics.clear();
     await this.#client.destroy(0);
   }
 }

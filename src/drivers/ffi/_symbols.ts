@@ -101,6 +101,11 @@ export const CLIENT_SYMBOLS = {
   rd_kafka_header_get_all: { args: ["ptr", "usize", "buffer", "buffer", "buffer"], ret: "i32" },
   // const char *rd_kafka_topic_name(const rd_kafka_topic_t *): owned by the topic
   rd_kafka_topic_name: { args: ["ptr"], ret: "ptr" },
+  // rd_kafka_topic_t *rd_kafka_topic_new(rd_kafka_t *, const char *topic, rd_kafka_topic_conf_t *conf):
+  // a new application reference (name copied; NULL conf: the default), released by rd_kafka_topic_destroy
+  rd_kafka_topic_new: { args: ["ptr", "buffer", "ptr"], ret: "ptr" },
+  // void rd_kafka_topic_destroy(rd_kafka_topic_t *): releases the application reference
+  rd_kafka_topic_destroy: { args: ["ptr"], ret: "void" },
 
   // rd_kafka_resp_err_t rd_kafka_error_code(const rd_kafka_error_t *)
   rd_kafka_error_code: { args: ["ptr"], ret: "i32" },
@@ -239,6 +244,7 @@ export const EVENT_DESCRIBETOPICS_RESULT = 0x100000;
 
 /** `rd_kafka_vtype_t` of a `rd_kafka_vu_t` (produceva). */
 export const VTYPE_TOPIC = 1;
+export const VTYPE_RKT = 2;
 export const VTYPE_PARTITION = 3;
 export const VTYPE_VALUE = 4;
 export const VTYPE_KEY = 5;
