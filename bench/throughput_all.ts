@@ -13,11 +13,14 @@
  * per round so drift hits every row alike; the table shows each row's
  * median)  --in-flight N (publishes outstanding per kshare row, 10,000;
  * 0 = all at once)  --brokers N (3)  --partitions N (3)
- * --rows deno,bun,node-confluent,node-ffi,kcat,kcat-system  --out FILE
- * (also write the report there, as markdown)
+ * --rows deno,bun,node-confluent,node-ffi,kcat,kcat-system,deno-linger0,bun-linger0,node-confluent-linger0
+ * --out FILE (also write the report there, as markdown)
  *
- * Every client gets the same producer settings as kshare's defaults
- * (acks=all, enable.idempotence=true; kcat through -X), runs one at a time
+ * Every client gets the same producer settings: acks=all,
+ * enable.idempotence=true (kshare's defaults) and linger.ms=5 (librdkafka's
+ * and so kcat's default; kcat gets all three through -X). kshare's own
+ * default is linger.ms=0, for the latency of a lone awaited publish; the
+ * `*-linger0` rows show what that costs in throughput. Rows run one at a time
  * (the machine has few cores; concurrent rows would measure each other),
  * writes to a topic of its own, and is checked afterwards: the topic's end
  * offsets must add up to the records sent, else the run fails. Targets
@@ -62,7 +65,7 @@ const { values } = parseArgs({
     "in-flight": { type: "string", default: "10000" },
     brokers: { type: "string", default: "3" },
     partitions: { type: "string", default: "3" },
-    rows: { type: "string", default: "deno,bun,node-confluent,node-ffi,kcat,kcat-system" },
+    rows: { type: "string", default: "deno,bun,node-confluent,node-ffi,kcat,kcat-system,deno-linger0,bun-linger0,node-confluent-linger0" },
     out: { type: "string" },
   },
 });
@@ -76,7 +79,8 @@ const command = `${launcher} bench/throughput_all.ts ${process.argv.slice(2).joi
 /** librdkafka's build inside the Confluent package: what the FFI driver loads, and what kcat is pointed at for a like-for-like row. */
 const PACKAGE_LIB = `${ROOT}node_modules/@confluentinc/kafka-javascript/build/deps`;
 /** The same producer settings for every client: kshare's defaults. */
-const PRODUCER_PROPS = { "acks": "all", "enable.idempotence": "true" };
+const LINGER_MS = 5;
+const PRODUCER_PROPS = { "acks": "all", "enable.idempotence": "true", "linger.ms": String(LINGER_MS) };
 /** Kafka protocol ApiKey of ProduceRequest. */
 const API_KEY_PRODUCE = 0;
 /** A 1M-record child gets this long before it counts as hung. */
@@ -86,6 +90,7 @@ interface Row {
   readonly id: string;
   readonly runtime: string;
   readonly driver: string;
+  readonly lingerMs: number;
   run(topic: string, broker: EmbeddedBroker): Promise<Sample>;
 }
 
@@ -105,12 +110,19 @@ function failure(what: string, run: ChildRun): Error {
   return new Error(`${what} exited ${run.code}:\n${run.stderr.trim() || run.stdout.trim()}`);
 }
 
-/** A row running throughput.ts on `runtime` with `driver`. */
-function kshareRow(id: string, runtime: "deno" | "bun" | "node", driver: "ffi" | "confluent", label: string): Row {
+/** A row running throughput.ts on `runtime` with `driver`, with `linger.ms` set to `lingerMs` (default {@link LINGER_MS}). */
+function kshareRow(
+  id: string,
+  runtime: "deno" | "bun" | "node",
+  driver: "ffi" | "confluent",
+  label: string,
+  lingerMs = LINGER_MS,
+): Row {
   return {
     id,
     runtime,
     driver: label,
+    lingerMs,
     async run(topic, broker) {
       const [cmd, args] = runtimeCommand(runtime, "bench/throughput.ts", [
         "--json",
@@ -120,6 +132,7 @@ function kshareRow(id: string, runtime: "deno" | "bun" | "node", driver: "ffi" |
         `--messages=${messages}`,
         `--in-flight=${inFlight}`,
         `--driver=${driver}`,
+        `--linger-ms=${lingerMs}`,
       ]);
       const run = await runChild(cmd, args, { timeoutMs: CHILD_TIMEOUT_MS });
       const line = run.stdout.trim().split("\n").at(-1) ?? "";
@@ -146,6 +159,7 @@ function kcatRow(id: string, file: string, library: "package" | "system"): Row {
     id,
     runtime: "C",
     driver: library === "package" ? "kcat -P (same librdkafka)" : "kcat -P (system librdkafka)",
+    lingerMs: LINGER_MS,
     async run(topic, broker) {
       version ||= (await kcatVersion(env)).librdkafka;
       const props = Object.entries(PRODUCER_PROPS).flatMap(([k, v]) => ["-X", `${k}=${v}`]);
@@ -230,6 +244,9 @@ const allRows: Row[] = [
   kshareRow("node-ffi", "node", "ffi", "FFI (koffi)"),
   kcatRow("kcat", inputFile, "package"),
   kcatRow("kcat-system", inputFile, "system"),
+  kshareRow("deno-linger0", "deno", "ffi", "FFI (Deno.dlopen)", 0),
+  kshareRow("bun-linger0", "bun", "ffi", "FFI (bun:ffi)", 0),
+  kshareRow("node-confluent-linger0", "node", "confluent", "@confluentinc/kafka-javascript", 0),
 ];
 const wanted = values.rows.split(",").map((s) => s.trim());
 const rows = allRows.filter((row) => wanted.includes(row.id));
@@ -305,16 +322,16 @@ lines.push(
 lines.push(
   `Setup: one embedded broker (librdkafka mock cluster, ${values.brokers} brokers) in the runner's process; ` +
     `each row in its own process, one at a time, to its own topic of ${partitions} partitions; ` +
-    `producer settings acks=all, enable.idempotence=true (kshare's defaults; kcat via -X), librdkafka defaults otherwise; ` +
+    `producer settings acks=all, enable.idempotence=true (kshare's defaults) and linger.ms as in the table (${LINGER_MS}: librdkafka's default; 0: kshare's), kcat via -X, librdkafka defaults otherwise; ` +
     (inFlight > 0 ? `kshare rows keep at most ${int(inFlight)} publishes in flight; ` : "kshare rows start every publish at once; ") +
     `${repeat} round(s), median msg/s and highest peak RSS per row.`,
   "",
 );
-lines.push("| runtime | driver | msg/s | MB/s | CPU (cores) | peak RSS | vs Node+Confluent | vs kcat |");
-lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+lines.push("| runtime | driver | linger.ms | msg/s | MB/s | CPU (cores) | peak RSS | vs Node+Confluent | vs kcat |");
+lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const s of summaries) {
   lines.push(
-    `| ${s.row.runtime} | ${s.row.driver} | ${int(s.msgs)} | ${(s.msgs * MESSAGE_BYTES / 1e6).toFixed(1)} | ${
+    `| ${s.row.runtime} | ${s.row.driver} | ${s.row.lingerMs} | ${int(s.msgs)} | ${(s.msgs * MESSAGE_BYTES / 1e6).toFixed(1)} | ${
       s.cpu === undefined ? "–" : s.cpu.toFixed(2)
     } | ${s.peak > 0 ? mib(s.peak) : "–"} | ${ratio(s, confluent)} | ${ratio(s, kcat)} |`,
   );

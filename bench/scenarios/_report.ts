@@ -200,7 +200,9 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
   // 7. Throughput, from the throughput runner's table.
   {
     const rows = throughputRows(results.throughput?.markdown ?? "");
-    const find = (runtime: string, driver: RegExp) => rows.find((r) => r.runtime === runtime && driver.test(r.driver));
+    // Targets are read off the like-for-like rows (linger.ms 5, as kcat); the kshare-default rows (linger.ms 0) are shown beside them.
+    const find = (runtime: string, driver: RegExp, linger = 5) =>
+      rows.find((r) => r.runtime === runtime && driver.test(r.driver) && r.linger === linger);
     const kshare = [
       ["Deno", find("deno", /FFI/)],
       ["Bun", find("bun", /FFI/)],
@@ -208,6 +210,11 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
     ] as const;
     const kcat = find("C", /same librdkafka/);
     const measured = kshare.filter(([, r]) => r !== undefined);
+    const lingerZero = ([
+      ["Deno", find("deno", /FFI/, 0)],
+      ["Bun", find("bun", /FFI/, 0)],
+      ["Node", find("node", /confluent/i, 0)],
+    ] as const).filter(([, r]) => r !== undefined);
     const ok = measured.length === 0 ? undefined : measured.every(([, r]) => r!.msgs >= REFERENCE_MSGS) &&
       (!kcat || measured.filter(([name]) => name !== "Node").every(([, r]) => r!.msgs >= kcat.msgs / 2));
     out.push({
@@ -223,6 +230,10 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
             (kcat && name !== "Node" ? ` (${mark(r!.msgs >= kcat.msgs / 2)} ${(r!.msgs / kcat.msgs).toFixed(2)}× kcat)` : "")
           ).join("; ")
           : "not run") +
+        ", every row with linger.ms 5 like kcat" +
+        (lingerZero.length
+          ? `; with kshare's default linger.ms 0: ${lingerZero.map(([name, r]) => `${name} ${int(r!.msgs)} msg/s`).join(", ")}`
+          : "") +
         ".",
     });
   }
@@ -232,13 +243,14 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
 /** The issue's reference: Node + Confluent, 1,000,000 messages awaiting every delivery report. */
 const REFERENCE_MSGS = 160_000;
 
-/** Rows of the throughput runner's markdown table: runtime, driver, msg/s. */
-function throughputRows(markdown: string): { runtime: string; driver: string; msgs: number }[] {
-  const rows: { runtime: string; driver: string; msgs: number }[] = [];
+/** Rows of the throughput runner's markdown table: runtime, driver, linger.ms, msg/s. */
+function throughputRows(markdown: string): { runtime: string; driver: string; linger: number; msgs: number }[] {
+  const rows: { runtime: string; driver: string; linger: number; msgs: number }[] = [];
   for (const line of markdown.split("\n")) {
     const cells = line.split("|").slice(1, -1).map((c) => c.trim());
-    const msgs = Number(cells[2]?.replace(/,/g, ""));
-    if (cells.length >= 3 && Number.isFinite(msgs) && msgs > 0) rows.push({ runtime: cells[0]!, driver: cells[1]!, msgs });
+    const linger = Number(cells[2]);
+    const msgs = Number(cells[3]?.replace(/,/g, ""));
+    if (cells.length >= 4 && Number.isFinite(msgs) && msgs > 0) rows.push({ runtime: cells[0]!, driver: cells[1]!, linger, msgs });
   }
   return rows;
 }
