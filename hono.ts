@@ -6,7 +6,8 @@
  * - {@link kafka}: middleware resolving the request's security context and
  *   setting `c.var.kafka`, bound to that context's shared producer;
  * - {@link publishRoutes}: Confluent REST Proxy v3's produce API for a set of topics;
- * - {@link opsRoutes}: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+ * - {@link opsRoutes}: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`;
+ * - {@link verifyUsers}: HTTP Basic users for Hono's `basicAuth({ verifyUser })`, checked in constant time.
  *
  * @example
  * ```ts
@@ -15,7 +16,7 @@
  * import * as v from "valibot";
  * import { createRegistry, defineTopic, type SecurityContext } from "@kshare/kshare";
  * import {
- *   createMetrics, kafka, openApiDocument, opsRoutes, publishRoutes, restProxyErrorHandler, restProxyNotFound,
+ *   createMetrics, kafka, openApiDocument, opsRoutes, publishRoutes, restProxyErrorHandler, restProxyNotFound, verifyUsers,
  * } from "@kshare/kshare/hono";
  *
  * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }), key: (o) => o.id });
@@ -29,7 +30,10 @@
  * app.onError(restProxyErrorHandler());
  * app.notFound(restProxyNotFound);
  * app.route("/", opsRoutes({ registry, metrics, openapi: openApiDocument({ topics: [orders] }) }));
- * app.use("/v3/*", basicAuth({ username: "alice", password: "s3cret", onAuthSuccess: (c, user) => c.set("user", user) }));
+ * app.use("/v3/*", basicAuth({
+ *   verifyUser: verifyUsers([{ username: "alice", password: "s3cret" }]),
+ *   onAuthSuccess: (c, user) => c.set("user", user),
+ * }));
  * app.use("/v3/*", kafka({ registry, metrics, resolveContext: (c) => contexts.get(c.var.user) }));
  * app.route("/", publishRoutes({ topics: [orders] }));
  * ```
@@ -52,5 +56,7 @@ export { createMetrics } from "./src/hono/metrics.ts";
 export type { Metrics } from "./src/hono/metrics.ts";
 export { openApiDocument } from "./src/hono/openapi.ts";
 export type { OpenApiOptions } from "./src/hono/openapi.ts";
+export { verifyUsers } from "./src/hono/verify_users.ts";
+export type { BasicUser } from "./src/hono/verify_users.ts";
 export { publishFailure, restProxyError, restProxyErrorHandler, restProxyNotFound } from "./src/hono/errors.ts";
 export type { ErrorHandlerOptions, ErrorOutcome, RestProxyErrorBody } from "./src/hono/errors.ts";

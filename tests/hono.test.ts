@@ -17,6 +17,7 @@ import {
   type PublishRoutesOptions,
   restProxyErrorHandler,
   restProxyNotFound,
+  verifyUsers,
 } from "../hono.ts";
 import { serve } from "../gateway/serve.ts";
 import { kcatRead, quietLogger } from "./_helpers.ts";
@@ -83,14 +84,13 @@ function buildApp(
       openapi: openApiDocument({ topics: options.topics, clusterId: options.clusterId ?? "kshare" }),
     }),
   );
-  const [first, ...others] = users;
   app.use(
     "/v3/*",
     basicAuth({
-      ...first!,
+      verifyUser: verifyUsers(users),
       invalidUserMessage: { error_code: 401, message: "Unauthorized" },
       onAuthSuccess: (c, u) => c.set("user", u),
-    }, ...others),
+    }),
   );
   app.use(
     "/v3/*",
@@ -230,6 +230,33 @@ test("400: malformed JSON, invalid records and schema violations, with the issue
     assert.match(error.message, message, body);
   }
   assert.deepEqual(await kcatRead(brokerA.bootstrapServers, t.name), []);
+});
+
+test("verifyUsers: exactly the configured name and password pairs; Hono's basicAuth answers the same", async () => {
+  const verify = verifyUsers([{ username: "alice", password: "s3cret" }, { username: "bob", password: "pässwört:x" }]);
+  assert.equal(verify("alice", "s3cret"), true);
+  assert.equal(verify("bob", "pässwört:x"), true);
+  for (const [name, password] of [
+    ["alice", "pässwört:x"], // another user's password
+    ["bob", "s3cret"],
+    ["alice", "s3cre"], // a prefix
+    ["alice", "s3cret "],
+    ["alice", ""],
+    ["Alice", "s3cret"],
+    ["", ""],
+    ["carol", "s3cret"],
+  ] as const) {
+    assert.equal(verify(name, password), false, `${name}:${password}`);
+  }
+  assert.throws(() => verifyUsers([]), TypeError);
+  // The same answers as Hono's own username/password comparison, through the middleware.
+  const users = [{ username: "alice", password: "s3cret" }];
+  const viaVerifier = new Hono().use(basicAuth({ verifyUser: verifyUsers(users) })).get("/", (c) => c.text("ok"));
+  const viaHono = new Hono().use(basicAuth(users[0]!)).get("/", (c) => c.text("ok"));
+  for (const credentials of ["alice:s3cret", "alice:s3cret:", "alice:", ":s3cret", "alice", "alice:S3CRET"]) {
+    const headers = { Authorization: `Basic ${btoa(credentials)}` };
+    assert.equal((await viaVerifier.request("/", { headers })).status, (await viaHono.request("/", { headers })).status, credentials);
+  }
 });
 
 test("401 without or with wrong credentials; 403 for a caller without a context or with an invalid one, never a default", async () => {
