@@ -16,7 +16,7 @@
  */
 import { startEmbeddedBroker } from "../mod.ts";
 import { benchDriver, countingLogger } from "./scenarios/_driver.ts";
-import { bench } from "./scenarios/_deno_bench.ts";
+import { bench, teardown } from "./scenarios/_deno_bench.ts";
 import { publishContext, type Publisher, publisher } from "./scenarios/publish.ts";
 
 const PARTITIONS = 3;
@@ -51,8 +51,7 @@ for (const { group, idempotent } of settings) {
   bench({ name: "shared producer with linger.ms: 5", group, n: 200, warmup: 5, fn: lingering.publishOnce });
 }
 
-// No teardown here, unlike the other bench files: closing these FFI producers
-// or stopping the broker inside `deno bench` made the process crash with
-// SIGSEGV at exit about every other run (never under `deno run` or `deno test`).
-// This file is the last one `deno bench -A bench/` runs, so its clients end
-// with the process.
+teardown(async () => {
+  for (const way of open) await way.close();
+  await broker.stop();
+});

@@ -36,8 +36,8 @@ export function bench(definition: BenchDefinition): void {
 /**
  * Register, last, a bench that runs `fn` once (however often Deno calls it):
  * the file's clients and broker are closed before `deno bench` moves on to
- * the next file. Deno.bench has no after-all hook, and native resources
- * still running when a file's isolate is torn down crash the process.
+ * the next file. Deno.bench has no after-all hook, and a process that exits
+ * while librdkafka is being destroyed crashes.
  * Groups run in the order they were first registered, so this runs last.
  */
 export function teardown(fn: () => Promise<void>): void {
@@ -47,6 +47,9 @@ export function teardown(fn: () => Promise<void>): void {
     group: "teardown",
     n: 1,
     warmup: 0,
-    fn: () => (done ??= fn()),
+    // Async on purpose: Deno.bench awaits only an async function's promise. A
+    // plain function returning one is not awaited, and the process then exits
+    // while librdkafka is still being destroyed (SIGSEGV at exit).
+    fn: async () => await (done ??= fn()),
   });
 }
