@@ -103,42 +103,41 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   if (topics.size !== options.topics.length) throw new TypeError("publishRoutes: topic names must be unique");
   if (topics.size === 0) throw new TypeError("publishRoutes: needs at least one topic");
 
-  /** Fail closed: without kafka() in front there is no context to publish with. */
-  const requireContext = createMiddleware<KafkaEnv>(async function requireContext(c, next) {
-    if (!c.get("kafka")) throw restProxyError(403, 40301, "No Kafka security context for this caller");
-    await next();
-  });
+  /** The topic of a produce path: 404 for another cluster id (first), 404 / `40403` for a topic not in `options.topics`. */
+  function topicOf(c: Context<KafkaEnv>): AnyTopic {
+    if (c.req.param("cluster_id") !== clusterId) throw restProxyError(404, 404, "Cluster not found");
+    const topic = topics.get(c.req.param("topic_name")!);
+    if (!topic) throw restProxyError(404, UNKNOWN_TOPIC_PARTITION, "This server does not host this topic-partition.");
+    return topic;
+  }
 
-  const ClusterParams = v.object({ cluster_id: v.literal(clusterId) });
-  const clusterParams = vValidator("param", ClusterParams, (result) => {
-    if (!result.success) throw restProxyError(404, 404, "Cluster not found");
-  });
-  const TopicParams = v.object({ cluster_id: v.literal(clusterId), topic_name: v.picklist([...topics.keys()]) });
-  const topicParams = vValidator("param", TopicParams, (result) => {
-    if (result.success) return;
-    if (result.issues.some((issue) => issue.path?.[0]?.key === "cluster_id")) throw restProxyError(404, 404, "Cluster not found");
-    throw restProxyError(404, UNKNOWN_TOPIC_PARTITION, "This server does not host this topic-partition.");
-  });
-
-  const jsonContent = createMiddleware(async function jsonContent(c, next) {
-    const mediaType = c.req.header("content-type")?.split(";")[0]?.trim() ?? "";
-    if (!/^application\/([\w.-]+\+)?json$/i.test(mediaType)) {
+  /**
+   * What a produce request must be before its body is read, checked in this
+   * order: a context (fail closed: without kafka() in front there is none),
+   * this cluster and a defined topic, a JSON content type. Answers its topic.
+   */
+  function checkProduceRequest(c: Context<KafkaEnv>): AnyTopic {
+    requireContext(c);
+    const topic = topicOf(c);
+    const contentType = c.req.header("content-type") ?? "";
+    const semicolon = contentType.indexOf(";");
+    if (!JSON_MEDIA_TYPE.test((semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim())) {
       throw restProxyError(415, 415, "HTTP 415 Unsupported Media Type: send Content-Type: application/json");
     }
-    await next();
-  });
+    return topic;
+  }
   const limit = bodyLimit({
     maxSize: maxBodyBytes,
     onError: () => {
       throw restProxyError(413, 413, `The request body is larger than ${maxBodyBytes} bytes`);
     },
   });
-  const nonEmptyBody = createMiddleware(async function nonEmptyBody(c, next) {
-    if (isBlank(new Uint8Array(await c.req.arrayBuffer()))) {
-      throw restProxyError(422, 422, "Payload error. Request body is empty. Data is required.");
-    }
-    await next();
-  });
+  /** The request body, at most `maxBodyBytes` (behind `limit`); 422 when it holds nothing but whitespace. */
+  async function nonEmptyBody(c: Context): Promise<Uint8Array> {
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    if (isBlank(body)) throw restProxyError(422, 422, "Payload error. Request body is empty. Data is required.");
+    return body;
+  }
 
   const BatchSchema = v.strictObject({
     entries: v.pipe(
@@ -174,67 +173,80 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   const app = new Hono<KafkaEnv>();
   app.onError(restProxyErrorHandler(options.logger ? { logger: options.logger } : {}));
 
-  app.get("/v3/clusters", requireContext, (c) =>
-    c.json({
+  app.get("/v3/clusters", (c) => {
+    requireContext(c);
+    return c.json({
       kind: "KafkaClusterList",
       metadata: { self: new URL(c.req.url).href, next: null },
       data: [cluster(c, clusterId)],
-    }));
+    });
+  });
 
-  app.get("/v3/clusters/:cluster_id", requireContext, clusterParams, (c) => c.json(cluster(c, clusterId)));
+  app.get("/v3/clusters/:cluster_id", (c) => {
+    requireContext(c);
+    if (c.req.param("cluster_id") !== clusterId) throw restProxyError(404, 404, "Cluster not found");
+    return c.json(cluster(c, clusterId));
+  });
 
-  app.post(
-    "/v3/clusters/:cluster_id/topics/:topic_name/records",
-    requireContext,
-    topicParams,
-    jsonContent,
-    limit,
-    nonEmptyBody,
-    async (c) => {
-      const topic = topics.get(c.req.valid("param").topic_name)!;
-      const kafka = c.var.kafka;
-      // Publishes start in request order (the producer keeps that order per partition); answers follow in the same order.
-      const results: Promise<ProduceResponse | ErrorOutcome>[] = [];
-      for (const chunk of splitJsonObjects(new Uint8Array(await c.req.arrayBuffer()))) {
-        if ("malformed" in chunk) {
-          results.push(Promise.resolve(invalid(chunk.malformed)));
-          break;
-        }
-        let input: unknown;
-        try {
-          input = JSON.parse(chunk.text);
-        } catch {
-          results.push(Promise.resolve(invalid("Malformed JSON in request body")));
-          continue;
-        }
-        results.push(produce(kafka, topic, input));
+  // One handler, with Hono's bodyLimit run inside it rather than chained before it: a mounted app wraps
+  // every handler of a route in its error handler, and that wrapper costs on every request.
+  app.post("/v3/clusters/:cluster_id/topics/:topic_name/records", async function produceRecords(c) {
+    const topic = checkProduceRequest(c);
+    let response: Response | undefined;
+    await limit(c, async () => {
+      response = await answerRecords(c, topic, await nonEmptyBody(c));
+    });
+    return response!;
+  });
+
+  /** Publish the record, or each of the concatenated records (streaming mode), of a produce request. */
+  async function answerRecords(c: Context<KafkaEnv>, topic: AnyTopic, body: Uint8Array): Promise<Response> {
+    const kafka = c.var.kafka;
+    // Publishes start in request order (the producer keeps that order per partition); answers follow in the same order.
+    const results: Promise<ProduceResponse | ErrorOutcome>[] = [];
+    for (const chunk of splitJsonObjects(body)) {
+      if ("malformed" in chunk) {
+        results.push(Promise.resolve(invalid(chunk.malformed)));
+        break;
       }
-      if (results.length === 1) {
-        const result = await results[0]!;
-        return "status" in result ? errorResponse(result) : c.json(result, 200);
+      let input: unknown;
+      try {
+        input = JSON.parse(chunk.text);
+      } catch {
+        results.push(Promise.resolve(invalid("Malformed JSON in request body")));
+        continue;
       }
-      c.header("Content-Type", "application/json");
-      return stream(c, async (out) => {
-        for (const result of results) {
-          const answer = await result;
-          await out.write(JSON.stringify("status" in answer ? answer.body : answer) + "\n");
-        }
-      }, async () => {
-        // The client went away: the publishes still settle; there is nobody to tell.
-      });
-    },
-  );
+      results.push(produce(kafka, topic, input));
+    }
+    if (results.length === 1) {
+      const result = await results[0]!;
+      return "status" in result ? errorResponse(result) : c.json(result, 200);
+    }
+    c.header("Content-Type", "application/json");
+    return stream(c, async (out) => {
+      for (const result of results) {
+        const answer = await result;
+        await out.write(JSON.stringify("status" in answer ? answer.body : answer) + "\n");
+      }
+    }, async () => {
+      // The client went away: the publishes still settle; there is nobody to tell.
+    });
+  }
 
   app.post(
     "/v3/clusters/:cluster_id/topics/:topic_name/:batch{records(?::|%3[Aa])batch}",
-    requireContext,
-    topicParams,
-    jsonContent,
+    createMiddleware<KafkaEnv>(async function batchRequest(c, next) {
+      checkProduceRequest(c);
+      await next();
+    }),
     limit,
-    nonEmptyBody,
+    createMiddleware(async function nonEmptyBatch(c, next) {
+      await nonEmptyBody(c);
+      await next();
+    }),
     batchBody,
-    async (c) => {
-      const topic = topics.get(c.req.valid("param").topic_name)!;
+    async function produceBatch(c) {
+      const topic = topicOf(c);
       const { entries } = c.req.valid("json");
       const kafka = c.var.kafka;
       const results = await Promise.all(entries.map((entry) => produce(kafka, topic, entry, BatchEntrySchema)));
@@ -253,6 +265,14 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   );
 
   return app;
+}
+
+/** A media type of JSON: `application/json` or `application/<anything>+json`. */
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/** Fail closed: without kafka() in front there is no context to publish with. */
+function requireContext(c: Context<KafkaEnv>): void {
+  if (!c.get("kafka")) throw restProxyError(403, 40301, "No Kafka security context for this caller");
 }
 
 function cluster(c: Context, clusterId: string) {
