@@ -106,7 +106,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   app.use(
     "/v3/*",
     basicAuth({
-      // Credentials digested once at startup; a request costs two HMACs, compared in constant time.
+      // Credentials digested once at startup; a request costs one HMAC, compared in constant time.
       verifyUser: verifyUsers(users),
       realm: "kshare",
       invalidUserMessage: { error_code: 401, message: "Unauthorized" },
