@@ -158,13 +158,18 @@ class KafkaRegistry implements Registry {
     } catch (error) {
       return Promise.reject(error);
     }
-    const key = resolved.fingerprint;
-    let entry = this.#producers.get(key);
+    const entry = this.#producers.get(resolved.fingerprint);
     if (entry?.ready) {
       entry.counters.handlesReused++;
       return entry.ready;
     }
-    if (!entry) this.#producers.set(key, entry = { resolved, counters: this.#countersOf(resolved), failures: 0, retryAt: 0 });
+    return this.#producerOf(resolved, entry);
+  }
+
+  /** {@link producer} without a live handle: join the connection attempt under way, or start one. */
+  #producerOf(resolved: ResolvedSecurityContext, found: ProducerEntry | undefined): Promise<Producer> {
+    let entry = found;
+    if (!entry) this.#producers.set(resolved.fingerprint, entry = { resolved, counters: this.#countersOf(resolved), failures: 0, retryAt: 0 });
     if (entry.connecting) {
       entry.counters.handlesReused++;
       return entry.connecting;
