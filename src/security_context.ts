@@ -289,14 +289,32 @@ interface ShapeEntry {
 }
 
 /**
- * Shape cache, for equal contexts built anew per call (e.g. per request). Its
- * key ({@link shapeKey}) encodes every non-secret field as written; secrets
- * are never part of a key: the entries under one key are told apart by
- * comparing secrets. Bounded: at most `MAX_PER_SHAPE` entries per key (the
- * oldest goes) and `MAX_SHAPE_ENTRIES` in all (then it is cleared).
+ * A step of a shape path: a value as written (a `Map` key keeps its type, so
+ * `"5"` and `5` differ), a field name, or a marker.
  */
-const byShape = new Map<string, ShapeEntry[]>();
+type Step = string | number | boolean | symbol | undefined;
+/** Markers in a shape path: symbols, so no value written in a context can equal one. */
+const LIST = Symbol("list"), OBJECT = Symbol("object"), END = Symbol("end");
+
+interface ShapeNode {
+  next?: Map<Step, ShapeNode>;
+  entries?: ShapeEntry[];
+}
+
+/**
+ * Shape cache, for equal contexts built anew per call (e.g. per request): a
+ * trie of `Map`s over the context's {@link shapePath}, every non-secret field
+ * as written. No key string is built: a field's string is a key as it is, so
+ * a string passed again (from configuration, a literal) is found by the hash
+ * the engine keeps on it. Secrets are never part of a path: the entries at
+ * one path are told apart by comparing secrets. Bounded: at most
+ * `MAX_PER_SHAPE` entries per path (the oldest goes); cleared when it would
+ * hold more than `MAX_SHAPE_ENTRIES` entries or `MAX_SHAPE_NODES` nodes.
+ */
+let shapes: ShapeNode = {};
+let shapeNodes = 0;
 let shapeEntries = 0;
+const MAX_SHAPE_NODES = 16_384;
 const MAX_SHAPE_ENTRIES = 1024;
 const MAX_PER_SHAPE = 16;
 
@@ -308,109 +326,90 @@ const isPlain = (value: unknown): value is Record<string, unknown> =>
   (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
 
 /*
- * Shape keys: every part is self-delimiting (a string is its length, `:`, then
- * the string; other values are a type letter), so no value can be read as a
- * separator or as the next field, and two keys are equal only when every
- * field was written the same way, with the same types. Fields are read by
- * name, as the schema reads them; enumeration only rejects names the schema
- * does not know. Anything the encoding does not cover (an unknown field, a
- * class instance, a value of an unexpected type) yields `undefined`: that
- * context is parsed instead, and the schema says what is wrong.
+ * Shape paths: a context's non-secret fields, in a fixed order, each value
+ * as written. Lists and objects are bracketed by markers, so a path is read
+ * back one way only: two paths are equal only when every field was written
+ * the same way, with the same types. Fields are read by name, as the schema
+ * reads them; enumeration only rejects names the schema does not know, and,
+ * in SASL, records which names are present (that decides which mechanism's
+ * schema accepts it). Anything a path does not cover (an unknown field, a
+ * class instance, a value of an unexpected type) makes `shapePath` return
+ * `undefined`: that context is parsed instead, and the schema says what is wrong.
  */
 
-/** A string field: `<length>:<value>`; absent: `u`; any other type: not encodable. */
-function textPart(value: unknown): string | undefined {
-  if (typeof value === "string") return value.length + ":" + value;
-  return value === undefined ? "u" : undefined;
+/** A string field or its absence. */
+function pushText(path: Step[], value: unknown): boolean {
+  if (typeof value !== "string" && value !== undefined) return false;
+  path.push(value);
+  return true;
 }
 
-function serversPart(value: unknown): string | undefined {
-  if (typeof value === "string") return value.length + ":" + value;
-  if (!Array.isArray(value)) return undefined;
-  let key = "a" + value.length + ";";
+function pushServers(path: Step[], value: unknown): boolean {
+  if (typeof value === "string") return path.push(value) > 0;
+  if (!Array.isArray(value)) return false;
+  path.push(LIST, value.length);
   for (let i = 0; i < value.length; i++) {
     const server: unknown = value[i];
-    if (typeof server !== "string") return undefined;
-    key += server.length + ":" + server;
+    if (typeof server !== "string") return false;
+    path.push(server);
   }
-  return key;
+  return true;
 }
 
-/** Tuning as written: each property's name, then its value typed (`s` string, `n` number, `t`/`f`). */
-function tuningPart(value: unknown): string | undefined {
-  if (value === undefined) return "u";
-  if (!isPlain(value)) return undefined;
-  let key = "{";
+/** Tuning as written: name, value (string, number or boolean) per property. */
+function pushTuning(path: Step[], value: unknown): boolean {
+  if (value === undefined) return path.push(undefined) > 0;
+  if (!isPlain(value)) return false;
+  path.push(OBJECT);
   for (const name in value) {
     const v = value[name];
-    key += name.length + ":" + name;
-    if (typeof v === "string") key += "s" + v.length + ":" + v;
-    else if (typeof v === "number") key += "n" + v + ";";
-    else if (typeof v === "boolean") key += v ? "t" : "f";
-    else return undefined;
+    if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") return false;
+    path.push(name, v);
   }
-  return key + "}";
+  path.push(END);
+  return true;
 }
 
-/**
- * SASL: the names written (which fields are present decides which mechanism's
- * schema accepts it), then the non-secret values. The secrets' values are
- * compared apart.
- */
-function saslPart(value: unknown): string | undefined {
-  if (value === undefined) return "u";
-  if (!isPlain(value)) return undefined;
-  let key = "{";
+/** SASL: the names written (secrets' too, not their values), then the non-secret values. */
+function pushSasl(path: Step[], value: unknown): boolean {
+  if (value === undefined) return path.push(undefined) > 0;
+  if (!isPlain(value)) return false;
+  path.push(OBJECT);
   for (const name in value) {
     switch (name) {
       case "mechanism":
-        key += "m";
-        break;
       case "username":
-        key += "n";
-        break;
       case "password":
-        key += "p";
-        break;
       case "clientId":
-        key += "i";
-        break;
       case "clientSecret":
-        key += "s";
-        break;
       case "tokenEndpointUrl":
-        key += "e";
-        break;
       case "scope":
-        key += "o";
+        path.push(name);
         break;
       default:
-        return undefined;
+        return false;
     }
   }
-  const mechanism = textPart(value.mechanism), username = textPart(value.username), clientId = textPart(value.clientId);
-  const endpoint = textPart(value.tokenEndpointUrl), scope = textPart(value.scope);
-  if (mechanism === undefined || username === undefined || clientId === undefined || endpoint === undefined || scope === undefined) {
-    return undefined;
-  }
-  return key + "}" + mechanism + username + clientId + endpoint + scope;
+  path.push(END);
+  return pushText(path, value.mechanism) && pushText(path, value.username) && pushText(path, value.clientId) &&
+    pushText(path, value.tokenEndpointUrl) && pushText(path, value.scope);
 }
 
 /** TLS: the non-secret values; the private key and its passphrase are compared apart. */
-function tlsPart(value: unknown): string | undefined {
-  if (value === undefined) return "u";
-  if (!isPlain(value)) return undefined;
+function pushTls(path: Step[], value: unknown): boolean {
+  if (value === undefined) return path.push(undefined) > 0;
+  if (!isPlain(value)) return false;
   for (const name in value) {
-    if (name !== "ca" && name !== "cert" && name !== "key" && name !== "keyPassword" && name !== "verifyHostname") return undefined;
+    if (name !== "ca" && name !== "cert" && name !== "key" && name !== "keyPassword" && name !== "verifyHostname") return false;
   }
-  const ca = textPart(value.ca), cert = textPart(value.cert), verify = value.verifyHostname;
-  if (ca === undefined || cert === undefined) return undefined;
-  const verifyKey = verify === true ? "t" : verify === false ? "f" : verify === undefined ? "u" : undefined;
-  return verifyKey === undefined ? undefined : "{" + ca + cert + verifyKey + "}";
+  const verify = value.verifyHostname;
+  if (typeof verify !== "boolean" && verify !== undefined) return false;
+  path.push(OBJECT, verify);
+  return pushText(path, value.ca) && pushText(path, value.cert);
 }
 
-/** The shape key of a context as written, without its secrets; `undefined` when it must be parsed. */
-function shapeKey(c: object): string | undefined {
+/** The shape path of a context as written, without its secrets; `undefined` when it must be parsed. */
+function shapePath(c: object): Step[] | undefined {
   if (!isPlain(c)) return undefined;
   for (const name in c) {
     switch (name) {
@@ -427,19 +426,42 @@ function shapeKey(c: object): string | undefined {
         return undefined;
     }
   }
-  const servers = serversPart(c.bootstrapServers);
-  const protocol = textPart(c.securityProtocol);
-  const isolation = textPart(c.isolation);
-  const clientId = textPart(c.clientId);
-  const sasl = saslPart(c.sasl);
-  const tls = tlsPart(c.tls);
-  const producer = tuningPart(c.producer);
-  const consumer = tuningPart(c.consumer);
-  if (
-    servers === undefined || protocol === undefined || isolation === undefined || clientId === undefined ||
-    sasl === undefined || tls === undefined || producer === undefined || consumer === undefined
-  ) return undefined;
-  return servers + protocol + isolation + clientId + sasl + tls + producer + consumer;
+  const path: Step[] = [];
+  const ok = pushServers(path, c.bootstrapServers) && pushText(path, c.securityProtocol) && pushText(path, c.isolation) &&
+    pushText(path, c.clientId) && pushSasl(path, c.sasl) && pushTls(path, c.tls) && pushTuning(path, c.producer) &&
+    pushTuning(path, c.consumer);
+  return ok ? path : undefined;
+}
+
+function findShape(path: readonly Step[]): ShapeEntry[] | undefined {
+  let node: ShapeNode | undefined = shapes;
+  for (let i = 0; i < path.length && node; i++) node = node.next?.get(path[i]);
+  return node?.entries;
+}
+
+function addShape(path: readonly Step[], entry: ShapeEntry): void {
+  if (shapeEntries >= MAX_SHAPE_ENTRIES || shapeNodes + path.length > MAX_SHAPE_NODES) {
+    shapes = {};
+    shapeNodes = 0;
+    shapeEntries = 0;
+  }
+  let node = shapes;
+  for (const step of path) {
+    node.next ??= new Map();
+    let child = node.next.get(step);
+    if (!child) {
+      node.next.set(step, child = {});
+      shapeNodes++;
+    }
+    node = child;
+  }
+  const entries = node.entries ??= [];
+  if (entries.length >= MAX_PER_SHAPE) {
+    entries.shift();
+    shapeEntries--;
+  }
+  entries.push(entry);
+  shapeEntries++;
 }
 
 /**
@@ -457,15 +479,18 @@ function shapeKey(c: object): string | undefined {
  * ```
  */
 export function resolveSecurityContext(input: SecurityContext): ResolvedSecurityContext {
+  // Kept this small so engines inline it: a `WeakMap` hit is the common case (`get` of a non-object is `undefined`).
+  return resolved.get(input) ?? resolveUncached(input);
+}
+
+function resolveUncached(input: SecurityContext): ResolvedSecurityContext {
   if (typeof input !== "object" || input === null) return parse(input);
-  const cached = resolved.get(input);
-  if (cached) return cached;
-  const key = shapeKey(input);
-  // Read only when the key was built: then `sasl` and `tls` are plain objects or absent.
-  const sasl = key === undefined ? undefined : input.sasl as AnySasl | undefined;
-  const tls = key === undefined ? undefined : input.tls;
+  const path = shapePath(input);
+  // Read only when there is a path: then `sasl` and `tls` are plain objects or absent.
+  const sasl = path === undefined ? undefined : input.sasl as AnySasl | undefined;
+  const tls = path === undefined ? undefined : input.tls;
   const password = sasl?.password, clientSecret = sasl?.clientSecret, tlsKey = tls?.key, tlsKeyPassword = tls?.keyPassword;
-  const shape = key === undefined ? undefined : byShape.get(key);
+  const shape = path === undefined ? undefined : findShape(path);
   if (shape) {
     for (let i = 0; i < shape.length; i++) {
       const entry = shape[i]!;
@@ -477,23 +502,7 @@ export function resolveSecurityContext(input: SecurityContext): ResolvedSecurity
   }
   const out = parse(input);
   resolved.set(input, out);
-  if (key !== undefined) {
-    const entry: ShapeEntry = { password, clientSecret, tlsKey, tlsKeyPassword, resolved: out };
-    if (shapeEntries >= MAX_SHAPE_ENTRIES) {
-      byShape.clear();
-      shapeEntries = 0;
-    }
-    const current = byShape.get(key); // after a clear, `shape` may be gone
-    if (!current) byShape.set(key, [entry]);
-    else {
-      if (current.length >= MAX_PER_SHAPE) {
-        current.shift();
-        shapeEntries--;
-      }
-      current.push(entry);
-    }
-    shapeEntries++;
-  }
+  if (path !== undefined) addShape(path, { password, clientSecret, tlsKey, tlsKeyPassword, resolved: out });
   return out;
 }
 

@@ -112,6 +112,9 @@ test("the shape cache never serves a context that is written differently", () =>
   const b = resolveSecurityContext({ bootstrapServers: "k:9092", isolation: "x1:y", clientId: "y" });
   assert.notEqual(a.fingerprint, b.fingerprint);
   assert.equal(resolveSecurityContext({ bootstrapServers: "k:9092", isolation: "x", clientId: "1:y" }), a);
+  // One string of servers and a list of one entry with a comma are not the same shape.
+  resolveSecurityContext({ bootstrapServers: "k1:9092,k2:9092" });
+  assert.throws(() => resolveSecurityContext({ bootstrapServers: ["k1:9092,k2:9092"] }), InvalidSecurityContextError);
   // A wrong type is rejected even when the right one was resolved first.
   resolveSecurityContext({ bootstrapServers: "k:9092", clientId: "5" });
   assert.throws(() => resolveSecurityContext({ bootstrapServers: "k:9092", clientId: 5 } as unknown as SecurityContext), InvalidSecurityContextError);
@@ -156,4 +159,11 @@ test("contexts that are not plain objects are resolved by the schema, reading fi
   assert.match(b.description, /isolation=b/);
   const nullProto = Object.assign(Object.create(null), { bootstrapServers: "k:9092", isolation: "a" }) as SecurityContext;
   assert.equal(resolveSecurityContext(nullProto).fingerprint, a.fingerprint);
+});
+
+test("the shape cache stays bounded and correct past its limit", () => {
+  const make = (i: number) => ({ bootstrapServers: "bound:9092", isolation: `tenant-${i}`, producer: { "linger.ms": i } });
+  const fingerprints = Array.from({ length: 1500 }, (_, i) => resolveSecurityContext(make(i)).fingerprint);
+  assert.equal(new Set(fingerprints).size, 1500);
+  for (const i of [0, 700, 1499]) assert.equal(resolveSecurityContext(make(i)).fingerprint, fingerprints[i]);
 });
