@@ -4,9 +4,13 @@
  * a module-level variable that already holds the producer (awaited, and a
  * plain read). No publishing: only the lookup.
  *
- * Each variant runs `batches` batches of `iterations` lookups; the result is
- * the median batch in nanoseconds per lookup (the median, so a GC pause or a
- * neighbour's burst in one batch does not move it). Then the process stays
+ * The variants first run in turn for `warmupMs` each (default 250 ms: one
+ * batch is a few ms, less than an optimising compiler that runs in the
+ * background, as JavaScriptCore's does, may take on a busy machine). Then
+ * each runs `batches` batches of `iterations` lookups, the variants taking
+ * turns batch by batch, so a neighbour's burst slows them alike; the result
+ * is the median batch in nanoseconds per lookup (the median, so a GC pause
+ * in one batch does not move it). Then the process stays
  * idle for `idleSeconds` with the producer connected, and its CPU time over
  * that window is reported: an idle shared producer should cost next to none.
  *
@@ -25,6 +29,8 @@ export interface LookupScenario {
   readonly iterations: number;
   /** Batches per variant. */
   readonly batches: number;
+  /** Run each variant this long before its measured batches (default 250). */
+  readonly warmupMs?: number;
   /** Then stay idle this long with the producer connected, measuring the process's CPU. */
   readonly idleSeconds: number;
 }
@@ -72,30 +78,36 @@ export async function measureLookup(options: LookupScenario, probe: Probe): Prom
     const { iterations, batches } = options;
     const servers = options.bootstrapServers;
 
-    const median = async (batch: () => Promise<void> | void): Promise<number> => {
-      await batch(); // one batch to warm the JIT
-      const perOp: number[] = [];
-      for (let b = 0; b < batches; b++) {
-        const t0 = performance.now();
-        await batch();
-        perOp.push(((performance.now() - t0) * 1e6) / iterations);
-      }
-      perOp.sort((a, b) => a - b);
-      return perOp[Math.floor(perOp.length / 2)]!;
+    const variants = {
+      sameObject: async () => {
+        for (let i = 0; i < iterations; i++) if ((await registry.producer(ctx)) !== held) sameHandle = false;
+      },
+      equalObject: async () => {
+        for (let i = 0; i < iterations; i++) if ((await registry.producer(contextOf(servers))) !== held) sameHandle = false;
+      },
+      moduleVariableAwait: async () => {
+        for (let i = 0; i < iterations; i++) if ((await held) === undefined) sameHandle = false;
+      },
+      moduleVariableRead: () => {
+        for (let i = 0; i < iterations; i++) sink = held;
+      },
     };
-
-    const sameObjectNs = await median(async () => {
-      for (let i = 0; i < iterations; i++) if ((await registry.producer(ctx)) !== held) sameHandle = false;
-    });
-    const equalObjectNs = await median(async () => {
-      for (let i = 0; i < iterations; i++) if ((await registry.producer(contextOf(servers))) !== held) sameHandle = false;
-    });
-    const moduleVariableAwaitNs = await median(async () => {
-      for (let i = 0; i < iterations; i++) if ((await held) === undefined) sameHandle = false;
-    });
-    const moduleVariableReadNs = await median(() => {
-      for (let i = 0; i < iterations; i++) sink = held;
-    });
+    const runs = Object.values(variants);
+    const warmUntil = performance.now() + (options.warmupMs ?? 250) * runs.length;
+    do for (const batch of runs) await batch(); while (performance.now() < warmUntil);
+    // Round robin, so a neighbour's burst slows every variant alike and the ratios stay fair.
+    const perOp: number[][] = runs.map(() => []);
+    for (let b = 0; b < batches; b++) {
+      for (let v = 0; v < runs.length; v++) {
+        const t0 = performance.now();
+        await runs[v]!();
+        perOp[v]!.push(((performance.now() - t0) * 1e6) / iterations);
+      }
+    }
+    const [sameObjectNs, equalObjectNs, moduleVariableAwaitNs, moduleVariableReadNs] = perOp.map((ns) => {
+      ns.sort((a, b) => a - b);
+      return ns[Math.floor(ns.length / 2)]!;
+    }) as [number, number, number, number];
     if (sink !== held) sameHandle = false;
     await probe.mark("done");
     const sample = sampler.stop();
