@@ -327,8 +327,8 @@ const isPlain = (value: unknown): value is Record<string, unknown> =>
 
 /*
  * Shape paths: a context's non-secret fields, in a fixed order, each value
- * as written. Lists and objects are bracketed by markers, so a path is read
- * back one way only: two paths are equal only when every field was written
+ * as written. A list is a marker and its length, an object a marker, its
+ * entries and an end marker, so a path is read back one way only: two paths are equal only when every field was written
  * the same way, with the same types. Fields are read by name, as the schema
  * reads them; enumeration only rejects names the schema does not know, and,
  * in SASL, records which names are present (that decides which mechanism's
@@ -345,7 +345,10 @@ function pushText(path: Step[], value: unknown): boolean {
 }
 
 function pushServers(path: Step[], value: unknown): boolean {
-  if (typeof value === "string") return path.push(value) > 0;
+  if (typeof value === "string") {
+    path.push(value);
+    return true;
+  }
   if (!Array.isArray(value)) return false;
   path.push(LIST, value.length);
   for (let i = 0; i < value.length; i++) {
@@ -358,7 +361,10 @@ function pushServers(path: Step[], value: unknown): boolean {
 
 /** Tuning as written: name, value (string, number or boolean) per property. */
 function pushTuning(path: Step[], value: unknown): boolean {
-  if (value === undefined) return path.push(undefined) > 0;
+  if (value === undefined) {
+    path.push(undefined);
+    return true;
+  }
   if (!isPlain(value)) return false;
   path.push(OBJECT);
   for (const name in value) {
@@ -372,7 +378,10 @@ function pushTuning(path: Step[], value: unknown): boolean {
 
 /** SASL: the names written (secrets' too, not their values), then the non-secret values. */
 function pushSasl(path: Step[], value: unknown): boolean {
-  if (value === undefined) return path.push(undefined) > 0;
+  if (value === undefined) {
+    path.push(undefined);
+    return true;
+  }
   if (!isPlain(value)) return false;
   path.push(OBJECT);
   for (const name in value) {
@@ -397,7 +406,10 @@ function pushSasl(path: Step[], value: unknown): boolean {
 
 /** TLS: the non-secret values; the private key and its passphrase are compared apart. */
 function pushTls(path: Step[], value: unknown): boolean {
-  if (value === undefined) return path.push(undefined) > 0;
+  if (value === undefined) {
+    path.push(undefined);
+    return true;
+  }
   if (!isPlain(value)) return false;
   for (const name in value) {
     if (name !== "ca" && name !== "cert" && name !== "key" && name !== "keyPassword" && name !== "verifyHostname") return false;
