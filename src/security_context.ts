@@ -507,8 +507,8 @@ function resolveUncached(input: SecurityContext): ResolvedSecurityContext {
     for (let i = 0; i < shape.length; i++) {
       const entry = shape[i]!;
       if (
-        entry.password === password && entry.clientSecret === clientSecret &&
-        entry.tlsKey === tlsKey && entry.tlsKeyPassword === tlsKeyPassword
+        (sameSecret(entry.password, password) & sameSecret(entry.clientSecret, clientSecret) &
+          sameSecret(entry.tlsKey, tlsKey) & sameSecret(entry.tlsKeyPassword, tlsKeyPassword)) === 1
       ) return entry.resolved;
     }
   }
@@ -516,6 +516,20 @@ function resolveUncached(input: SecurityContext): ResolvedSecurityContext {
   resolved.set(input, out);
   if (path !== undefined) addShape(path, { password, clientSecret, tlsKey, tlsKeyPassword, resolved: out });
   return out;
+}
+
+/**
+ * 1 when two secrets are equal, else 0, in time that depends on their length
+ * only: contexts may be built from a caller's credentials, and `===` stops
+ * at the first differing character, which would let timing tell how much of
+ * a cached secret a guess got right. Absent is only equal to absent.
+ */
+function sameSecret(a: string | undefined, b: string | undefined): number {
+  if (a === undefined || b === undefined) return a === b ? 1 : 0;
+  if (a.length !== b.length) return 0;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0 ? 1 : 0;
 }
 
 function parse(input: unknown): ResolvedSecurityContext {
