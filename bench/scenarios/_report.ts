@@ -539,13 +539,11 @@ function explanations(results: Results): string[] {
   }
   if (results.lookup.length) {
     out.push(
-      "- **Lookup.** With the same object, `registry.producer(ctx)` is a `WeakMap` hit, a `Map` hit and a new `Promise.resolve(handle)` per call " +
-        "(`src/registry.ts`, `producer`), against an `await` of a plain value; where that await is very cheap (Bun) the ratio can exceed 2×. " +
-        "Proposed: keep one resolved promise per producer entry and return it while the handle is live. A context object the registry has not seen " +
-        "is resolved through the shape cache of `resolveSecurityContext` (`src/security_context.ts`): every call builds its key with `JSON.stringify` " +
-        "over the non-secret fields and stores the new object in the identity `WeakMap`; timed apart during development (not by this runner) these " +
-        "are about half and a fifth of that lookup. Proposed: a cheaper key (the scalar fields concatenated, only the tuning objects serialised) " +
-        "and no `WeakMap` insertion for objects resolved by shape.",
+      "- **Lookup.** With the same object, `registry.producer(ctx)` is a `WeakMap` hit (`resolveSecurityContext`, `src/security_context.ts`), " +
+        "a `Map` hit and the entry's one settled promise, kept while its handle is live (`src/registry.ts`, `producer`), against an `await` of " +
+        "a plain value. A context object the registry has not seen is found by shape: a tree of `Map`s keyed by each non-secret field's value, " +
+        "then its secrets compared (in constant time per length); it is not added to the identity `WeakMap`, so a context built per request " +
+        "costs no insertion.",
     );
   }
   const http = (runtime: RuntimeName, app: string) =>
