@@ -127,6 +127,9 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   return new KafkaRegistry(options);
 }
 
+/** Failed producer contexts remembered (with their backoff and counters) per registry. */
+const MAX_FAILED_PRODUCERS = 256;
+
 class KafkaRegistry implements Registry {
   #options: RegistryOptions;
   #logger: Logger;
@@ -135,6 +138,13 @@ class KafkaRegistry implements Registry {
   #driverInfo: RegistryStats["driver"] = null;
   #counters = new Map<string, Counters>();
   #producers = new Map<string, ProducerEntry>();
+  /**
+   * Fingerprints of producer entries whose last connect failed, least recent
+   * first. Contexts may come from callers (a wrong password is a new
+   * context), so only {@link MAX_FAILED_PRODUCERS} are remembered with their
+   * backoff; past that the least recent is forgotten.
+   */
+  #failed = new Set<string>();
   #consumers = new Map<string, SharedConsumer>();
   #retiring = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
@@ -209,6 +219,7 @@ class KafkaRegistry implements Registry {
       entry.failures++;
       entry.retryAt = Date.now() + backoff(entry.failures, this.#options.retryBackoffMs ?? 100, this.#options.maxRetryBackoffMs ?? 10_000);
       counters.connectFailures++;
+      this.#noteFailure(entry);
       throw new ConnectError(`Could not connect a producer for ${resolved.description}`, { cause: error });
     }
     counters.clientsCreated++;
@@ -216,10 +227,12 @@ class KafkaRegistry implements Registry {
       // Fatal before we could hand it out: never give a caller a dead client.
       entry.failures++;
       entry.retryAt = Date.now() + backoff(entry.failures, this.#options.retryBackoffMs ?? 100, this.#options.maxRetryBackoffMs ?? 10_000);
+      this.#noteFailure(entry);
       await client.close(0).catch(() => {});
       throw new ConnectError(`Producer for ${resolved.description} failed at start`, { cause: fatal });
     }
     entry.failures = 0;
+    this.#failed.delete(resolved.fingerprint);
     const registry = this;
     handle = new ProducerHandle(resolved.fingerprint, client, {
       reacquire: () => registry.producer(resolved.context),
@@ -232,6 +245,21 @@ class KafkaRegistry implements Registry {
     entry.client = client;
     if (this.#closing) throw new ClosedError("The registry");
     return handle;
+  }
+
+  /** Remember `entry` as failed; forget the least recent failed entry past {@link MAX_FAILED_PRODUCERS}. */
+  #noteFailure(entry: ProducerEntry): void {
+    const fingerprint = entry.resolved.fingerprint;
+    this.#failed.delete(fingerprint);
+    this.#failed.add(fingerprint);
+    if (this.#failed.size <= MAX_FAILED_PRODUCERS) return;
+    const oldest = this.#failed.values().next().value!;
+    this.#failed.delete(oldest);
+    const stale = this.#producers.get(oldest);
+    if (!stale || stale.handle || stale.connecting) return; // in use again: it is no longer a failed entry
+    this.#producers.delete(oldest);
+    const prefix = `${oldest}/`;
+    if (![...this.#consumers.keys()].some((key) => key.startsWith(prefix))) this.#counters.delete(oldest);
   }
 
   /** Take a producer whose client hit a fatal error out of service; the next call creates a new one. */

@@ -40,6 +40,39 @@ test("a failed connect is not cached: the next call retries after a backoff", as
   await kafka.close();
 });
 
+test("failed contexts are remembered up to a bound: wrong credentials per request cannot grow the registry", async () => {
+  const driver = new FakeDriver();
+  driver.failNext = 1_000;
+  const kafka = createRegistry({ driver, logger: silent, retryBackoffMs: 60_000 });
+  const wrong = (i: number) => ({
+    bootstrapServers: "fake:9092",
+    securityProtocol: "SASL_SSL" as const,
+    sasl: { mechanism: "PLAIN" as const, username: "mallory", password: `guess-${i}` },
+  });
+  for (let i = 0; i < 300; i++) await assert.rejects(kafka.producer(wrong(i)), ConnectError);
+  const contexts = Object.values(kafka.stats().contexts);
+  assert.equal(contexts.length, 256);
+  assert.ok(contexts.every((c) => c.connectFailures === 1 && c.clientsCreated === 0));
+  // The most recent failure keeps its backoff: asking again waits instead of connecting at once.
+  const attempts = driver.failNext;
+  const again = kafka.producer(wrong(299));
+  await Promise.resolve();
+  assert.equal(driver.failNext, attempts);
+  // A context that connects is not a failed one, and outlives the failures.
+  driver.failNext = 0;
+  await kafka.producer(ctx);
+  for (let i = 300; i < 600; i++) {
+    driver.failNext = 1;
+    await assert.rejects(kafka.producer(wrong(i)), ConnectError);
+  }
+  const after = Object.values(kafka.stats().contexts);
+  assert.equal(after.filter((c) => c.liveProducers === 1).length, 1);
+  // 256 failed, the live one, and the one still waiting out its backoff (not forgotten while in use).
+  assert.equal(after.length, 258);
+  await kafka.close();
+  await assert.rejects(again, ClosedError);
+});
+
 test("a producer that hit a fatal error is retired; the next call gets a fresh client", async () => {
   const driver = new FakeDriver();
   const kafka = createRegistry({ driver, logger: silent });
