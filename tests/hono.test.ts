@@ -20,7 +20,7 @@ import {
   verifyUsers,
 } from "../hono.ts";
 import { serve } from "../gateway/serve.ts";
-import { commonRecord, ProduceRecordSchema } from "../src/hono/records.ts";
+import { commonRecord, ProduceRecordSchema, utf8Length } from "../src/hono/records.ts";
 import { kcatRead, quietLogger } from "./_helpers.ts";
 
 const brokerA = await startEmbeddedBroker({ brokers: 1 });
@@ -307,6 +307,13 @@ test("commonRecord answers exactly what ProduceRecordSchema outputs, and only fo
     assert.deepEqual(common, parsed.output, JSON.stringify(input));
   }
   assert.equal(recognised, 11);
+});
+
+test("utf8Length counts what TextEncoder writes, lone surrogates included", () => {
+  const encoder = new TextEncoder();
+  for (const text of ["", "a", "é", "€", "o-1", "😀", "a😀b", "\ud83d", "\ude00", "x\ud83dy", "\ude00\ud83d", "\u07ff\u0800\uffff", '{"id":"Zürich ✓"}']) {
+    assert.equal(utf8Length(text), encoder.encode(text).byteLength, JSON.stringify(text));
+  }
 });
 
 test("401 without or with wrong credentials; 403 for a caller without a context or with an invalid one, never a default", async () => {

@@ -15,7 +15,7 @@
 import * as v from "valibot";
 import type { PublishOptions } from "../producer.ts";
 import type { DeliveryReport } from "../driver.ts";
-import type { Bytes, Topic } from "../topic.ts";
+import { type Bytes, jsonSerializer, type Topic } from "../topic.ts";
 import { describeIssues, type ErrorOutcome, invalid, type RestProxyErrorBody, RestProxyErrorBodySchema } from "./errors.ts";
 
 /**
@@ -307,10 +307,31 @@ export function produceResponse<S extends v.GenericSchema>(
     timestamp: new Date(prepared.options.timestamp!).toISOString(),
     key: key === null ? null : {
       type: prepared.keyType ?? (typeof key === "string" ? "STRING" : "BINARY"),
-      size: typeof key === "string" ? encoder.encode(key).byteLength : key.byteLength,
+      size: typeof key === "string" ? utf8Length(key) : key.byteLength,
     },
-    value: { type: prepared.valueType, size: topic.serializer.serialize(output).byteLength },
+    value: { type: prepared.valueType, size: serializedSize(topic, output) },
   };
+}
+
+/** Bytes of `value` as the topic's serializer writes it; for the default serializer counted rather than encoded again. */
+function serializedSize(topic: AnyTopic, value: unknown): number {
+  if (topic.serializer === jsonSerializer) return utf8Length(JSON.stringify(value) ?? "");
+  return topic.serializer.serialize(value).byteLength;
+}
+
+/** Bytes of `text` in UTF-8, as `TextEncoder` writes it (a lone surrogate as U+FFFD, 3 bytes), without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit < 0xdc00 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4; // a surrogate pair: one code point beyond the BMP
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 /** Bytes of a base64 string (already validated as base64). */
