@@ -53,11 +53,13 @@ export function verifyUsers(users: readonly BasicUser[]): (username: string, pas
   // The key's pads are hashed once here; each digest continues from a copy of that state.
   const keyed = hmac.create(sha256, randomBytes(32));
   // One digest per pair: the name's length first, so no two pairs share a message ("ab" + "c" is not "a" + "bc").
-  const digest = (username: string, password: string) =>
-    keyed.clone().update(utf8ToBytes(`${username.length}:${username}${password}`)).digest();
-  const known = users.map((user) => digest(user.username, user.password));
+  const message = (username: string, password: string) => utf8ToBytes(`${username.length}:${username}${password}`);
+  const known = users.map((user) => keyed.clone().update(message(user.username, user.password)).digest());
+  // A request's digest is computed into these, reused: verifyUser is synchronous, so no two calls share them.
+  const scratch = keyed.clone();
+  const offered = new Uint8Array(scratch.outputLen);
   return function verifyUser(username, password) {
-    const offered = digest(username, password);
+    keyed._cloneInto(scratch).update(message(username, password)).digestInto(offered);
     let matches = 0;
     for (const user of known) matches |= Number(difference(user, offered) === 0);
     return matches === 1;
