@@ -105,6 +105,9 @@ class FfiConsumer implements ConsumerClient {
    * rebalance, and every rebalance event clears the map.
    */
   readonly #topics = new Map<number, string>();
+  /** The `rd_kafka_message_t` being read, copied: reused, only read inside {@link #read}. */
+  readonly #message = new Uint8Array(MESSAGE.size);
+  readonly #fields = new DataView(this.#message.buffer);
 
   constructor(client: Client, events: ConsumerEvents) {
     this.#client = client;
@@ -187,12 +190,13 @@ class FfiConsumer implements ConsumerClient {
 
   /**
    * Copy a fetched message out of librdkafka (`message` is owned by its
-   * event): one copy of the struct, then its fields are read from that copy;
-   * only pointers that are followed become BigInts.
+   * event): one copy of the struct into a reused buffer, then its fields are
+   * read from that copy; only pointers that are followed become BigInts.
    */
   #read(message: Pointer): IncomingMessage | null {
     const { c, native } = this.#client;
-    const fields = new DataView(native.copyBytes(message, MESSAGE.size).buffer);
+    const fields = this.#fields;
+    native.copyInto(message, this.#message);
     const err = fields.getInt32(MESSAGE.err, true);
     if (err !== 0) {
       if (err !== ERR__PARTITION_EOF) this.#events.onError?.(this.#client.error(err));
