@@ -270,7 +270,7 @@ export class SharedConsumer implements Consumer {
         await delay(POLL_TIMEOUT_MS, this.#stop.promise);
         continue;
       }
-      for (const message of batch) this.#dispatch(message);
+      if (batch.length > 0) this.#dispatch(batch);
     }
   }
 
@@ -287,20 +287,32 @@ export class SharedConsumer implements Consumer {
     return open ? Math.max(0, limit) : 0;
   }
 
-  #dispatch(message: IncomingMessage): void {
-    const sub = this.#subs.get(message.topic);
-    if (!sub) return; // not ours (cannot happen: topics are never unregistered)
-    let queue = sub.partitions.get(message.partition);
-    if (!queue) {
-      queue = { topic: message.topic, partition: message.partition, messages: [], running: false, handled: -1 };
-      sub.partitions.set(message.partition, queue);
+  /**
+   * Queue a batch, then start a drain for each partition that has none
+   * running. Queueing first matters: a synchronous handler's drain runs to
+   * the end of its queue at once, so it should find the batch's messages of
+   * its partition there.
+   */
+  #dispatch(batch: IncomingMessage[]): void {
+    const starting: Array<[Subscription, PartitionQueue]> = [];
+    for (const message of batch) {
+      const sub = this.#subs.get(message.topic);
+      if (!sub) continue; // not ours (cannot happen: topics are never unregistered)
+      let queue = sub.partitions.get(message.partition);
+      if (!queue) {
+        queue = { topic: message.topic, partition: message.partition, messages: [], running: false, handled: -1 };
+        sub.partitions.set(message.partition, queue);
+      }
+      queue.messages.push(message);
+      sub.buffered++;
+      if (sub.buffered > sub.peak) sub.peak = sub.buffered;
+      if (!sub.paused && sub.buffered >= sub.topic.consumer.maxBufferedMessages) this.#pause(sub);
+      if (!queue.running) {
+        queue.running = true;
+        starting.push([sub, queue]);
+      }
     }
-    queue.messages.push(message);
-    sub.buffered++;
-    if (sub.buffered > sub.peak) sub.peak = sub.buffered;
-    if (!sub.paused && sub.buffered >= sub.topic.consumer.maxBufferedMessages) this.#pause(sub);
-    if (!queue.running) {
-      queue.running = true;
+    for (const [sub, queue] of starting) {
       const drained = this.#drain(sub, queue).finally(() => this.#active.delete(drained));
       this.#active.add(drained);
     }
@@ -334,7 +346,9 @@ export class SharedConsumer implements Consumer {
   async #drain(sub: Subscription, queue: PartitionQueue): Promise<void> {
     while (queue.messages.length > 0 && !this.#closing) {
       const message = queue.messages[0]!;
-      const handled = await this.#handle(sub, message);
+      // A handler that returned without a promise is not awaited: no turn of the microtask queue per message.
+      const outcome = this.#handle(sub, message);
+      const handled = typeof outcome === "boolean" ? outcome : await outcome;
       queue.messages.shift();
       sub.buffered--;
       if (handled) {
@@ -369,9 +383,15 @@ export class SharedConsumer implements Consumer {
     }
   }
 
-  /** Decode, validate and run the handler with retries. False when interrupted by close (offset not committed). */
-  async #handle(sub: Subscription, message: IncomingMessage): Promise<boolean> {
-    const { topic, options } = sub;
+  /**
+   * Decode, validate and run the handler, with retries after a failure. True
+   * once the message is finished with (its offset may be committed); false
+   * when close interrupted the retries. Synchronous (no promise) while
+   * nothing is asynchronous: a valid message whose handler returned without
+   * a promise.
+   */
+  #handle(sub: Subscription, message: IncomingMessage): boolean | Promise<boolean> {
+    const { topic } = sub;
     const key = message.key === null ? null : decoder.decode(message.key);
     let decoded: unknown;
     let invalid: Error | undefined;
@@ -386,17 +406,7 @@ export class SharedConsumer implements Consumer {
       if (result.success) value = result.output;
       else invalid = new ValidationError(topic.name, result.issues);
     }
-    if (invalid) {
-      const info: InvalidMessage = { topic: topic.name, partition: message.partition, offset: message.offset, key, error: invalid };
-      await this.#guard("onInvalid", () =>
-        options.onInvalid ? options.onInvalid(info) : this.#owner.logger.warn("kshare: skipped an invalid message", {
-          topic: info.topic,
-          partition: info.partition,
-          offset: info.offset,
-          error: invalid!.message,
-        }));
-      return true;
-    }
+    if (invalid) return this.#skipInvalid(sub, { topic: topic.name, partition: message.partition, offset: message.offset, key, error: invalid });
     const headers: Record<string, string> = {};
     for (const [name, bytes] of message.headers) headers[name] = decoder.decode(bytes);
     const consumed: ConsumedMessage<unknown> = {
@@ -408,14 +418,37 @@ export class SharedConsumer implements Consumer {
       value,
       timestamp: message.timestamp,
     };
+    let result: void | Promise<void>;
+    try {
+      result = sub.handler(consumed);
+    } catch (error) {
+      return this.#retry(sub, consumed, error);
+    }
+    if (result === undefined || result === null || typeof (result as { then?: unknown }).then !== "function") return true;
+    return Promise.resolve(result).then(() => true, (error: unknown) => this.#retry(sub, consumed, error));
+  }
+
+  async #skipInvalid(sub: Subscription, info: InvalidMessage): Promise<true> {
+    const { onInvalid } = sub.options;
+    await this.#guard("onInvalid", () =>
+      onInvalid ? onInvalid(info) : this.#owner.logger.warn("kshare: skipped an invalid message", {
+        topic: info.topic,
+        partition: info.partition,
+        offset: info.offset,
+        error: info.error.message,
+      }));
+    return true;
+  }
+
+  /** The retries after a first failed attempt, then `onError`. False when close interrupted them. */
+  async #retry(sub: Subscription, consumed: ConsumedMessage<unknown>, firstFailure: unknown): Promise<boolean> {
+    const { options } = sub;
     const retries = options.retries ?? 3;
     const backoffMs = options.retryBackoffMs ?? 100;
-    let failure: unknown;
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      if (attempt > 0) {
-        await delay(Math.min(30_000, backoffMs * 2 ** (attempt - 1)), this.#stop.promise);
-        if (this.#closing) return false;
-      }
+    let failure = firstFailure;
+    for (let attempt = 1; attempt <= retries; attempt++) {
+      await delay(Math.min(30_000, backoffMs * 2 ** (attempt - 1)), this.#stop.promise);
+      if (this.#closing) return false;
       try {
         await sub.handler(consumed);
         return true;
