@@ -64,9 +64,7 @@ export function createMetrics(): Metrics {
     observeLatency(topic, seconds) {
       let h = latency.get(topic);
       if (!h) latency.set(topic, h = { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 });
-      LATENCY_BUCKETS.forEach((bound, i) => {
-        if (seconds <= bound) h.buckets[i]!++;
-      });
+      for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]!) h.buckets[i]!++;
       h.sum += seconds;
       h.count++;
     },

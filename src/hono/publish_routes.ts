@@ -79,11 +79,11 @@ export const MAX_BATCH_ENTRIES: number = 50;
  * import { basicAuth } from "hono/basic-auth";
  * import * as v from "valibot";
  * import { defineTopic } from "@kshare/kshare";
- * import { kafka, publishRoutes } from "@kshare/kshare/hono";
+ * import { kafka, publishRoutes, verifyUsers } from "@kshare/kshare/hono";
  *
  * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }), key: (o) => o.id });
  * const app = new Hono();
- * app.use("/v3/*", basicAuth({ username: "alice", password: "s3cret" }));
+ * app.use("/v3/*", basicAuth({ verifyUser: verifyUsers([{ username: "alice", password: "s3cret" }]) }));
  * app.use("/v3/*", kafka({ resolveContext: () => ({ bootstrapServers: "localhost:9092", clientId: "alice" }) }));
  * app.route("/", publishRoutes({ topics: [orders], clusterId: "local" }));
  * ```
