@@ -8,11 +8,17 @@
  *   npx bun bench/http_layers.ts
  *   node --import tsx bench/http_layers.ts
  *
- * Rows: `bare` (read the body, 202), `bare + basicAuth` (Hono's), `publish
- * in a plain handler` (JSON parse, `registry.producer`, `publish`),
- * `kafka() + publishRoutes` (kshare's Hono adapter, no auth), `gateway`
- * (`gateway/app.ts`: basicAuth, kafka(), publishRoutes, metrics). Without
- * `--bootstrap` it starts an embedded broker in this process.
+ * Rows: `bare` (read the body, 202), `bare + basicAuth` (Hono's, comparing
+ * with `crypto.subtle` digests per request), `bare + basicAuth verifyUsers`
+ * (Hono's, with kshare's `verifyUsers` as `verifyUser`: what the gateway
+ * uses), `publish in a plain handler` (JSON parse, `registry.producer`,
+ * `publish`), `kafka() + publishRoutes` (kshare's Hono adapter, no auth),
+ * `gateway` (`gateway/app.ts`: basicAuth, kafka(), publishRoutes, metrics).
+ * Without `--bootstrap` it starts an embedded broker in this process.
+ *
+ * Each request carries its `Content-Length`, as a client sending one JSON
+ * body over HTTP does (wrk too); without it Hono's `bodyLimit` would buffer
+ * the body as it does for a chunked request.
  *
  * @module
  */
@@ -21,7 +27,7 @@ import { parseArgs } from "node:util";
 import { Hono } from "hono";
 import { basicAuth } from "hono/basic-auth";
 import { createRegistry, type SecurityContext, startEmbeddedBroker } from "../mod.ts";
-import { kafka, publishRoutes } from "../hono.ts";
+import { kafka, publishRoutes, verifyUsers } from "../hono.ts";
 import { createGatewayApp } from "../gateway/app.ts";
 import { orders, topics } from "../gateway/topics.ts";
 import { runtimeName, runtimeVersion } from "./_util.ts";
@@ -60,6 +66,11 @@ const layers: Array<[string, App]> = [
       .post(HTTP_PATH, async (c) => (await c.req.arrayBuffer(), c.body(null, 202))),
   ],
   [
+    "bare + basicAuth verifyUsers",
+    new Hono().use(HTTP_PATH, basicAuth({ verifyUser: verifyUsers([HTTP_USER]) }))
+      .post(HTTP_PATH, async (c) => (await c.req.arrayBuffer(), c.body(null, 202))),
+  ],
+  [
     "publish in a plain handler",
     new Hono().post(HTTP_PATH, async (c) => {
       const record = await c.req.json<{ value: { data: { id: string; customer: string; total: number } } }>();
@@ -71,11 +82,12 @@ const layers: Array<[string, App]> = [
   ["gateway", createGatewayApp({ registry, users: [HTTP_USER], contexts: new Map([[HTTP_USER.username, ctx]]), topics, clusterId: "kshare" })],
 ];
 
+const headers = { ...HTTP_HEADERS, "Content-Length": String(new TextEncoder().encode(HTTP_BODY).byteLength) };
 const results: LayerResult[] = [];
 try {
   for (const [layer, app] of layers) {
     const one = async () => {
-      const response = await app.request(`http://bench${HTTP_PATH}`, { method: "POST", headers: HTTP_HEADERS, body: HTTP_BODY });
+      const response = await app.request(`http://bench${HTTP_PATH}`, { method: "POST", headers, body: HTTP_BODY });
       await response.arrayBuffer();
       if (response.status >= 300) throw new Error(`${layer}: answered ${response.status}`);
     };
@@ -97,4 +109,4 @@ try {
 }
 
 if (values.json) console.log(JSON.stringify({ runtime: runtimeName(), runtimeVersion: runtimeVersion(), concurrency, seconds, results }));
-else for (const r of results) console.log(`${runtimeName()} ${r.layer.padEnd(28)} ${Math.round(r.requestsPerSecond)} req/s`);
+else for (const r of results) console.log(`${runtimeName()} ${r.layer.padEnd(30)} ${Math.round(r.requestsPerSecond)} req/s`);
