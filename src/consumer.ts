@@ -406,7 +406,9 @@ export class SharedConsumer implements Consumer {
       if (result.success) value = result.output;
       else invalid = new ValidationError(topic.name, result.issues);
     }
-    if (invalid) return this.#skipInvalid(sub, { topic: topic.name, partition: message.partition, offset: message.offset, key, error: invalid });
+    if (invalid) {
+      return this.#skipInvalid(sub, { topic: topic.name, partition: message.partition, offset: message.offset, key, error: invalid });
+    }
     const headers: Record<string, string> = {};
     for (const [name, bytes] of message.headers) headers[name] = decoder.decode(bytes);
     const consumed: ConsumedMessage<unknown> = {
