@@ -25,6 +25,18 @@ export function delay(ms: number, cancel?: Promise<unknown>): Promise<void> {
   return Promise.race(cancel ? [elapsed, cancel.then(() => undefined)] : [elapsed]).finally(() => clearTimeout(timer));
 }
 
+const setImmediateOrNot = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+
+/**
+ * Resolve after the event loop had a turn (timers, I/O): a loop whose awaits
+ * all settle at once runs on microtasks alone and would starve everything
+ * else. `setImmediate` where the runtime has it (Node, Deno, Bun), else a
+ * timer.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediateOrNot ? setImmediateOrNot(resolve) : setTimeout(resolve, 0));
+}
+
 /** Exponential backoff with full jitter: a random delay in [base/2, base] where base = initial * 2^(attempt-1), capped. */
 export function backoff(attempt: number, initialMs: number, maxMs: number): number {
   const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));

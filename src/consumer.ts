@@ -31,7 +31,7 @@ import type {
 } from "./driver.ts";
 import { ClosedError, ValidationError } from "./errors.ts";
 import type { Topic } from "./topic.ts";
-import { delay, type Logger, messageOf, signal } from "./_util.ts";
+import { delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
 
 /** A message as a handler receives it: decoded and validated. */
 export interface ConsumedMessage<T> {
@@ -270,7 +270,11 @@ export class SharedConsumer implements Consumer {
         await delay(POLL_TIMEOUT_MS, this.#stop.promise);
         continue;
       }
-      if (batch.length > 0) this.#dispatch(batch);
+      if (batch.length > 0) {
+        this.#dispatch(batch);
+        // A backlog makes every poll return at once: let timers and I/O (an HTTP server's requests) run between batches.
+        await yieldToEventLoop();
+      }
     }
   }
 

@@ -182,6 +182,24 @@ test("every message kcat writes reaches its handler exactly once per group", asy
   }
 });
 
+test("a backlog does not starve the event loop: a timer set at the first message fires before the last is handled", async () => {
+  const t = topic("backlog");
+  const total = 20_000;
+  await kcatWrite(broker.bootstrapServers, t.name, Array.from({ length: total }, (_, i) => `k-${i % 100}:${JSON.stringify({ id: `k-${i % 100}`, n: i })}`));
+  let handled = 0;
+  let handledWhenTimerFired = -1;
+  const done = new Countdown();
+  const consumer = kafka.consumer(ctx, "backlog-group").subscribe(t, () => {
+    if (handled++ === 0) setTimeout(() => (handledWhenTimerFired = handled), 0);
+    done.increment();
+  });
+  await consumer.start();
+  await done.reached(total);
+  await consumer.close();
+  assert.ok(handledWhenTimerFired > 0, "the timer fired");
+  assert.ok(handledWhenTimerFired < total, `the timer fired only after all ${total} messages were handled`);
+});
+
 test("an invalid message goes to onInvalid and the loop goes on", async () => {
   const t = topic("poison");
   await kcatWrite(broker.bootstrapServers, t.name, ["a:not json", 'b:{"id":"b","n":"x"}', 'c:{"id":"c","n":3}']);
