@@ -137,42 +137,43 @@ class RequestProducer implements BoundProducer {
   }
 
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, options?: PublishOptions): Promise<DeliveryReport> {
-    return this.#measure(topic.name, 1, async () => await (await this.producer()).publish(topic, value, options));
+    return this.#measure(topic.name, 1, () => this.producer().then((producer) => producer.publish(topic, value, options)));
   }
 
   publishBatch<S extends v.GenericSchema>(
     topic: Topic<S>,
     records: readonly PublishRecord<v.InferInput<S>>[],
   ): Promise<DeliveryReport[]> {
-    return this.#measure(topic.name, records.length, async () => await (await this.producer()).publishBatch(topic, records));
+    return this.#measure(topic.name, records.length, () => this.producer().then((producer) => producer.publishBatch(topic, records)));
   }
 
   async ping(timeoutMs?: number): Promise<void> {
     await (await this.producer()).ping(timeoutMs);
   }
 
-  async #measure<T>(topic: string, count: number, publish: () => Promise<T>): Promise<T> {
+  // Promise callbacks rather than async functions here and in the callers: a request awaiting its publish
+  // holds no suspended frame of its own, which at hundreds of requests in flight is less for the GC to copy.
+  #measure<T>(topic: string, count: number, publish: () => Promise<T>): Promise<T> {
     const metrics = this.#metrics;
-    if (!metrics) return await publish();
+    if (!metrics) return publish();
     const started = performance.now();
     metrics.publishesInFlight(1);
-    try {
-      const result = await publish();
+    return publish().then((result) => {
+      metrics.publishesInFlight(-1);
       const seconds = (performance.now() - started) / 1000;
       for (let i = 0; i < count; i++) {
         metrics.published(topic, 200);
         metrics.observeLatency(topic, seconds);
       }
       return result;
-    } catch (error) {
+    }, (error: unknown) => {
+      metrics.publishesInFlight(-1);
       const results =
         (error as { name?: unknown; results?: readonly PromiseSettledResult<unknown>[] }).name === "PublishBatchError"
           ? (error as { results: readonly PromiseSettledResult<unknown>[] }).results
           : Array.from({ length: count }, (): PromiseSettledResult<unknown> => ({ status: "rejected", reason: error }));
       for (const r of results) metrics.published(topic, r.status === "fulfilled" ? 200 : publishFailure(r.reason).status);
       throw error;
-    } finally {
-      metrics.publishesInFlight(-1);
-    }
+    });
   }
 }

@@ -129,18 +129,23 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   const tooLarge = () => {
     throw restProxyError(413, 413, `The request body is larger than ${maxBodyBytes} bytes`);
   };
+  /** Hono's `bodyLimit`: counts a body without a stated length (chunked) as it is read. */
   const streamLimit = bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge });
   /**
-   * Hono's `bodyLimit`, with its first step taken here: a body whose length
-   * the headers state is judged by it without touching `c.req.raw.body`,
-   * which on Deno turns the body into a stream and makes reading it several
-   * µs slower. A body without one (chunked) is counted by `bodyLimit` as read.
+   * Whether the headers state the body's length, which is then judged here
+   * (413 when over the limit) the way `bodyLimit` would judge it, but without
+   * touching `c.req.raw.body`: on Deno that turns the body into a stream,
+   * several µs slower to read. False for a body `streamLimit` must count.
    */
-  const limit = createMiddleware(async function limit(c, next) {
+  function lengthStated(c: Context): boolean {
     const length = c.req.header("content-length");
-    if (length === undefined || c.req.header("transfer-encoding") !== undefined) return await streamLimit(c, next);
+    if (length === undefined || c.req.header("transfer-encoding") !== undefined) return false;
     if (parseInt(length, 10) > maxBodyBytes) tooLarge();
-    await next();
+    return true;
+  }
+  const limit = createMiddleware(async function limit(c, next) {
+    if (lengthStated(c)) await next();
+    else await streamLimit(c, next);
   });
   /** The request body, at most `maxBodyBytes` (behind `limit`); 422 when it holds nothing but whitespace. */
   async function nonEmptyBody(c: Context): Promise<Uint8Array> {
@@ -161,23 +166,22 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     if (!result.success) throw restProxyError(400, 400, `Invalid batch: ${describeIssues(result.issues)}`);
   });
 
-  /** Publish one request record; never rejects. */
-  async function produce(
+  /** Publish one request record; never rejects. (Promise callbacks, not an async function: see `kafka()`'s publish.) */
+  function produce(
     kafka: BoundProducer,
     topic: AnyTopic,
     input: unknown,
     schema?: v.GenericSchema<unknown, ProduceRecord>,
-  ) {
+  ): Promise<ProduceResponse | ErrorOutcome> {
     const prepared = prepareRecord(topic, input, schema);
-    if (isErrorOutcome(prepared)) return prepared;
-    try {
-      const report = await kafka.publish(topic, prepared.value, prepared.options);
-      return produceResponse(clusterId, topic, prepared, report);
-    } catch (error) {
-      const outcome = publishFailure(error, { retryAfterSeconds, valuePath: "value.data" });
-      if (outcome.status === 500) logUnexpected(options.logger ?? console, kafka, topic, error);
-      return outcome;
-    }
+    if (isErrorOutcome(prepared)) return Promise.resolve(prepared);
+    return kafka.publish(topic, prepared.value, prepared.options)
+      .then((report): ProduceResponse | ErrorOutcome => produceResponse(clusterId, topic, prepared, report))
+      .catch((error: unknown) => {
+        const outcome = publishFailure(error, { retryAfterSeconds, valuePath: "value.data" });
+        if (outcome.status === 500) logUnexpected(options.logger ?? console, kafka, topic, error);
+        return outcome;
+      });
   }
 
   const app = new Hono<KafkaEnv>();
@@ -201,15 +205,16 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   // `records` and `records:batch` (its colon also percent-encoded) are one route: Hono's RegExpRouter
   // cannot have a static segment and a pattern at the same position, and an app with a route it cannot
   // take is routed by the slower TrieRouter, for every request. The first handler answers `records`
-  // itself, with Hono's bodyLimit run inside it rather than chained before it (a mounted app wraps every
+  // itself, with the body limit inside it rather than chained before it (a mounted app wraps every
   // handler of a route in its error handler, and each wrapper costs per request); a batch goes on down.
   app.post(
     "/v3/clusters/:cluster_id/topics/:topic_name/:records{records(?:(?::|%3[Aa])batch)?}",
     async function produceRecords(c, next) {
       const topic = checkProduceRequest(c);
       if (c.req.param("records") !== "records") return await next();
+      if (lengthStated(c)) return await answerRecords(c, topic, await nonEmptyBody(c));
       let response: Response | undefined;
-      await limit(c, async () => {
+      await streamLimit(c, async () => {
         response = await answerRecords(c, topic, await nonEmptyBody(c));
       });
       return response!;
