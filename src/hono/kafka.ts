@@ -107,12 +107,10 @@ export function kafka<E extends Env = Env>(options: KafkaOptions<E>): Middleware
       throw restProxyError(403, 40301, "The caller's Kafka security context is invalid");
     }
     c.set("kafka", new RequestProducer(registry, ctx, fingerprint, metrics));
-    metrics?.requestsInFlight(1);
-    try {
-      await next();
-    } finally {
-      metrics?.requestsInFlight(-1);
-    }
+    // The rest of the request is returned, not awaited: this frame is not held while the request runs.
+    if (!metrics) return next();
+    metrics.requestsInFlight(1);
+    return next().finally(() => metrics.requestsInFlight(-1));
   });
 }
 
