@@ -211,8 +211,9 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     "/v3/clusters/:cluster_id/topics/:topic_name/:records{records(?:(?::|%3[Aa])batch)?}",
     async function produceRecords(c, next) {
       const topic = checkProduceRequest(c);
-      if (c.req.param("records") !== "records") return await next();
-      if (lengthStated(c)) return await answerRecords(c, topic, await nonEmptyBody(c));
+      if (c.req.param("records") !== "records") return next();
+      // Returned, not awaited: no frame of this handler is held while the publish is under way.
+      if (lengthStated(c)) return nonEmptyBody(c).then((body) => answerRecords(c, topic, body));
       let response: Response | undefined;
       await streamLimit(c, async () => {
         response = await answerRecords(c, topic, await nonEmptyBody(c));
@@ -245,7 +246,7 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   );
 
   /** Publish the record, or each of the concatenated records (streaming mode), of a produce request. */
-  async function answerRecords(c: Context<KafkaEnv>, topic: AnyTopic, body: Uint8Array): Promise<Response> {
+  function answerRecords(c: Context<KafkaEnv>, topic: AnyTopic, body: Uint8Array): Promise<Response> | Response {
     const kafka = c.var.kafka;
     // Publishes start in request order (the producer keeps that order per partition); answers follow in the same order.
     const results: Promise<ProduceResponse | ErrorOutcome>[] = [];
@@ -264,8 +265,7 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
       results.push(produce(kafka, topic, input));
     }
     if (results.length === 1) {
-      const result = await results[0]!;
-      return "status" in result ? errorResponse(result) : c.json(result, 200);
+      return results[0]!.then((result) => "status" in result ? errorResponse(result) : c.json(result, 200));
     }
     c.header("Content-Type", "application/json");
     return stream(c, async (out) => {
