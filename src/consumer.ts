@@ -29,9 +29,9 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from "./driver.ts";
-import { ClosedError, ValidationError } from "./errors.ts";
+import { ClosedError, ConnectError, ValidationError } from "./errors.ts";
 import type { Topic } from "./topic.ts";
-import { delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
+import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
 
 /** A message as a handler receives it: decoded and validated. */
 export interface ConsumedMessage<T> {
@@ -173,6 +173,8 @@ export class SharedConsumer implements Consumer {
   #active = new Set<Promise<void>>();
   /** Partitions with a handled offset not yet marked for commit ({@link PartitionQueue.handled}). */
   #unmarked = new Set<PartitionQueue>();
+  /** Replacing a client that hit a fatal error (see {@link #fatal}). */
+  #recovering: Promise<void> | undefined;
 
   constructor(fingerprint: string, groupId: string, owner: ConsumerOwner) {
     this.fingerprint = fingerprint;
@@ -217,16 +219,66 @@ export class SharedConsumer implements Consumer {
   }
 
   async #start(): Promise<void> {
+    let client: ConsumerClient | undefined;
+    let early: Error | undefined;
     const events: ConsumerEvents = {
-      onAssign: (partitions) => this.#assigned(partitions),
-      onRevoke: (partitions) => this.#revoked(partitions),
-      onFatal: (error) => this.#owner.logger.error("kshare: consumer hit a fatal error", { group: this.groupId, error: error.message }),
+      onAssign: (partitions) => client === this.#client && this.#assigned(partitions),
+      onRevoke: (partitions) => client === this.#client && this.#revoked(partitions),
+      onFatal: (error) => client ? this.#fatal(client, error) : (early = error),
       onError: (error) => this.#owner.logger.warn("kshare: consumer error", { group: this.groupId, error: error.message }),
     } satisfies ConsumerEvents & ClientEvents;
-    this.#client = await this.#owner.connect(events);
+    client = await this.#owner.connect(events);
+    if (early) {
+      await client.close().catch(() => {});
+      throw new ConnectError(`Consumer of group "${this.groupId}" failed at start`, { cause: early });
+    }
+    this.#client = client;
     if (this.#closing) return;
     await this.#subscribe();
-    this.#loop = this.#run(this.#client);
+    this.#loop = this.#run(client);
+  }
+
+  /**
+   * A fatal error ends a client for good (e.g. fenced by a newer instance of
+   * its static member id). Its messages not yet started are dropped (their
+   * offsets were never stored, so the group delivers them again), its loop
+   * ends, and a new member joins with the same subscriptions, retried with
+   * backoff until it connects or the consumer closes. Handlers in progress
+   * finish; the offsets they mark go to the new member.
+   */
+  #fatal(client: ConsumerClient, error: Error): void {
+    if (this.#client !== client || this.#closing) return;
+    this.#owner.logger.error("kshare: consumer hit a fatal error; a new member replaces it", { group: this.groupId, error: error.message });
+    this.#client = undefined;
+    this.#unmarked.clear();
+    for (const sub of this.#subs.values()) {
+      sub.assigned.clear();
+      for (const queue of sub.partitions.values()) {
+        sub.buffered -= (queue.running ? queue.messages.splice(1) : queue.messages.splice(0)).length;
+      }
+      // The new member starts with nothing paused; the bound pauses it again if need be.
+      sub.paused = false;
+      sub.resumePending = false;
+    }
+    this.#wake.resolve();
+    this.#recovering = this.#replace(client);
+  }
+
+  async #replace(dead: ConsumerClient): Promise<void> {
+    const loop = this.#loop;
+    this.#loop = undefined;
+    await loop; // ends: its client is no longer this.#client
+    await dead.close().catch((e) => this.#owner.logger.warn("kshare: closing a failed consumer failed", { group: this.groupId, error: messageOf(e) }));
+    for (let attempt = 1; !this.#closing; attempt++) {
+      try {
+        this.#starting = this.#start();
+        await this.#starting;
+        return;
+      } catch (error) {
+        this.#owner.logger.warn("kshare: replacing a failed consumer failed; retrying", { group: this.groupId, attempt, error: messageOf(error) });
+        await delay(backoff(attempt, 100, 10_000), this.#stop.promise);
+      }
+    }
   }
 
   async #subscribe(): Promise<void> {
@@ -250,7 +302,7 @@ export class SharedConsumer implements Consumer {
 
   /** The poll loop. Ends when the consumer closes. */
   async #run(client: ConsumerClient): Promise<void> {
-    while (!this.#closing) {
+    while (!this.#closing && this.#client === client) {
       this.#markHandled();
       this.#applyResumes();
       const max = this.#batchLimit();
@@ -270,7 +322,7 @@ export class SharedConsumer implements Consumer {
         await delay(POLL_TIMEOUT_MS, this.#stop.promise);
         continue;
       }
-      if (batch.length > 0) {
+      if (batch.length > 0 && this.#client === client) {
         this.#dispatch(batch);
         // A backlog makes every poll return at once: let timers and I/O (an HTTP server's requests) run between batches.
         await yieldToEventLoop();
@@ -371,7 +423,7 @@ export class SharedConsumer implements Consumer {
    * every message before it.
    */
   #markHandled(): void {
-    if (this.#unmarked.size === 0) return;
+    if (this.#unmarked.size === 0 || !this.#client) return; // no client: kept for the next one
     const offsets: TopicPartitionOffset[] = [];
     for (const queue of this.#unmarked) offsets.push({ topic: queue.topic, partition: queue.partition, offset: queue.handled });
     this.#unmarked.clear();
@@ -515,6 +567,7 @@ export class SharedConsumer implements Consumer {
 
   async #close(): Promise<void> {
     this.#stop.resolve();
+    await this.#recovering;
     try {
       await this.#starting;
     } catch {

@@ -302,7 +302,7 @@ class KafkaRegistry implements Registry {
         try {
           const client = await driver.createConsumer(consumerConfig(resolved, groupId), events);
           counters.clientsCreated++;
-          counters.liveConsumers++;
+          if (!live) counters.liveConsumers++; // a replacement after a fatal error is the same live consumer
           live = true;
           return client;
         } catch (error) {

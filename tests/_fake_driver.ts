@@ -9,9 +9,11 @@ import type {
   ConsumerConfig,
   ConsumerEvents,
   DeliveryReport,
+  IncomingMessage,
   KafkaDriver,
   OutgoingRecord,
   ProducerClient,
+  TopicPartitionOffset,
 } from "../src/driver.ts";
 
 export interface FakeProducer extends ProducerClient {
@@ -26,6 +28,7 @@ export class FakeDriver implements KafkaDriver {
   readonly librdkafkaVersion = "0.0.0";
   readonly producers: FakeProducer[] = [];
   readonly consumers: ConsumerConfig[] = [];
+  readonly consumerClients: FakeConsumer[] = [];
   /** How many of the next connects fail. */
   failNext = 0;
   /** Resolves pending connects; set to hold connects open. */
@@ -59,15 +62,51 @@ export class FakeDriver implements KafkaDriver {
     return producer;
   }
 
-  createConsumer(config: ConsumerConfig, _events: ConsumerEvents): Promise<ConsumerClient> {
+  createConsumer(config: ConsumerConfig, events: ConsumerEvents): Promise<ConsumerClient> {
     this.consumers.push(config);
-    return Promise.resolve({
-      subscribe: () => Promise.resolve(),
-      poll: () => new Promise((resolve) => setTimeout(() => resolve([]), 5)),
+    const consumer: FakeConsumer = {
+      config,
+      events,
+      closed: false,
+      subscribed: [],
+      inbox: [],
+      commits: [],
+      subscribe(topics) {
+        consumer.subscribed = [...topics];
+        return Promise.resolve();
+      },
+      poll: (max) =>
+        consumer.inbox.length > 0
+          ? Promise.resolve(consumer.inbox.splice(0, max))
+          : new Promise((resolve) => setTimeout(() => resolve(consumer.inbox.splice(0, max)), 5)),
       pause() {},
       resume() {},
-      commit() {},
-      close: () => Promise.resolve(),
-    });
+      commit(offsets) {
+        consumer.commits.push(...offsets);
+      },
+      close() {
+        consumer.closed = true;
+        return Promise.resolve();
+      },
+    };
+    this.consumerClients.push(consumer);
+    for (const waiter of this.#consumerWaiters.splice(0)) waiter(consumer);
+    return Promise.resolve(consumer);
   }
+
+  /** Resolves with the next consumer client created. */
+  nextConsumer(): Promise<FakeConsumer> {
+    return new Promise((resolve) => this.#consumerWaiters.push(resolve));
+  }
+  #consumerWaiters: Array<(consumer: FakeConsumer) => void> = [];
+}
+
+/** A consumer client whose `poll` returns what a test put in its `inbox`. */
+export interface FakeConsumer extends ConsumerClient {
+  readonly config: ConsumerConfig;
+  readonly events: ConsumerEvents;
+  closed: boolean;
+  subscribed: string[];
+  readonly inbox: IncomingMessage[];
+  readonly commits: TopicPartitionOffset[];
 }

@@ -200,6 +200,40 @@ test("a backlog does not starve the event loop: a timer set at the first message
   assert.ok(handledWhenTimerFired < total, `the timer fired only after all ${total} messages were handled`);
 });
 
+// A few seconds: the fatal error waits for a heartbeat, and the new member's join for the mock coordinator's rebalance delay.
+test("a consumer fenced by the broker (a fatal error) is replaced by a new member and goes on consuming", { timeout: 30_000 }, async () => {
+  const t = topic("fenced");
+  const replaced = gate();
+  const lines: string[] = [];
+  const record = (level: string) => (message: string, fields?: unknown) => {
+    lines.push(`${level} ${message} ${JSON.stringify(fields)}`);
+    if (/a new member replaces it/.test(message)) replaced.open();
+  };
+  const own = createRegistry({ logger: { warn: record("warn"), error: record("error") } });
+  const seen = new Set<number>();
+  const done = new Countdown();
+  const consumer = own.consumer(ctx, "fenced-group").subscribe(t, (m) => {
+    seen.add(m.value.n);
+    done.increment();
+  });
+  await consumer.start();
+  const write = (from: number, to: number) =>
+    kcatWrite(broker.bootstrapServers, t.name, Array.from({ length: to - from }, (_, i) => `k-${from + i}:${JSON.stringify({ id: `k-${from + i}`, n: from + i })}`));
+  await write(0, 10);
+  await done.reached(10);
+  // The coordinator answers the member's next heartbeat with FENCED_INSTANCE_ID: fatal for librdkafka.
+  broker.pushRequestErrors(12 /* Heartbeat */, [82 /* FENCED_INSTANCE_ID */]);
+  await replaced.wait;
+  await write(10, 20);
+  while (seen.size < 20) await done.reached(done.count + 1);
+  const stats = Object.values(own.stats().contexts)[0]!;
+  await own.close();
+  assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+  assert.equal(stats.clientsCreated, 2, lines.join("\n"));
+  assert.equal(stats.liveConsumers, 1);
+  assert.ok(lines.some((l) => /^error kshare: consumer hit a fatal error/.test(l)), lines.join("\n"));
+});
+
 test("an invalid message goes to onInvalid and the loop goes on", async () => {
   const t = topic("poison");
   await kcatWrite(broker.bootstrapServers, t.name, ["a:not json", 'b:{"id":"b","n":"x"}', 'c:{"id":"c","n":3}']);

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { ClosedError, ConnectError, createRegistry, defineTopic, ValidationError } from "../mod.ts";
 import { FakeDriver } from "./_fake_driver.ts";
+import { Countdown } from "./_helpers.ts";
 
 const silent = { warn() {}, error() {} };
 const ctx = { bootstrapServers: "fake:9092" };
@@ -71,6 +72,47 @@ test("failed contexts are remembered up to a bound: wrong credentials per reques
   assert.equal(after.length, 258);
   await kafka.close();
   await assert.rejects(again, ClosedError);
+});
+
+test("a consumer whose client hit a fatal error is replaced by a new member with the same subscriptions", async () => {
+  const driver = new FakeDriver();
+  const kafka = createRegistry({ driver, logger: silent });
+  const seen: number[] = [];
+  const handled = new Countdown();
+  const consumer = kafka.consumer(ctx, "billing").subscribe(orders, (m) => {
+    seen.push(m.value.total);
+    handled.increment();
+  });
+  await consumer.start();
+  const first = driver.consumerClients[0]!;
+  assert.deepEqual(first.subscribed, ["orders"]);
+  const message = (offset: number) => ({
+    topic: "orders",
+    partition: 0,
+    offset,
+    key: null,
+    value: new TextEncoder().encode(JSON.stringify({ id: `o-${offset}`, total: offset })),
+    headers: [],
+  });
+  first.inbox.push(message(0));
+  await handled.reached(1);
+
+  const replaced = driver.nextConsumer();
+  first.events.onFatal(new Error("Fatal consumer error: Broker: Static consumer fenced by other consumer with same group.instance.id (fake)"));
+  const second = await replaced;
+  // The old client's late messages are not handled; the new member's are.
+  first.inbox.push(message(1));
+  second.inbox.push(message(1), message(2));
+  await handled.reached(3);
+  assert.deepEqual(seen, [0, 1, 2]);
+  assert.equal(first.closed, true);
+  assert.deepEqual(second.subscribed, ["orders"]);
+  const stats = Object.values(kafka.stats().contexts)[0]!;
+  assert.equal(stats.clientsCreated, 2);
+  assert.equal(stats.liveConsumers, 1);
+  await kafka.close();
+  assert.equal(second.closed, true);
+  assert.equal(Object.values(kafka.stats().contexts)[0]!.liveConsumers, 0);
 });
 
 test("a producer that hit a fatal error is retired; the next call gets a fresh client", async () => {

@@ -79,8 +79,16 @@ function cleanError(error: unknown, config: ClientConfig): Error & { code?: numb
   return clean;
 }
 
-/** Route the binding's error events: fatal once to `onFatal`, the rest to `onError`. */
-function watchErrors(client: Confluent.Producer | Consumer, config: ClientConfig, events: ClientEvents): void {
+/**
+ * Route the binding's error events: fatal once to `onFatal`, the rest to
+ * `onError`. Returns the router, for errors that arrive another way (a
+ * consumer's fatal error comes as a failed `consume`).
+ */
+function watchErrors(
+  client: Confluent.Producer | Consumer,
+  config: ClientConfig,
+  events: ClientEvents,
+): (error: Confluent.LibrdKafkaError) => void {
   let fatal = false;
   const onError = (error: Confluent.LibrdKafkaError) => {
     const clean = cleanError(error, config);
@@ -92,6 +100,7 @@ function watchErrors(client: Confluent.Producer | Consumer, config: ClientConfig
     }
   };
   (client as Confluent.Producer).on("event.error", onError);
+  return onError;
 }
 
 function connect(client: Confluent.Producer | Consumer, config: ClientConfig): Promise<void> {
@@ -241,7 +250,7 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
       }
     },
   } as unknown as Confluent.ConsumerGlobalConfig) as Consumer;
-  watchErrors(consumer, config, events);
+  const route = watchErrors(consumer, config, events);
   await connect(consumer, config);
   // consume(n) waits for the first message only, then takes what is ready.
   consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
@@ -257,7 +266,11 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
       consumer.setDefaultConsumeTimeout(timeoutMs);
       return new Promise((resolve, reject) => {
         consumer.consume(max, (error, messages) => {
-          if (error) reject(cleanError(error, config));
+          if (error?.code === ERR_FATAL) {
+            // The client is dead: its owner hears it once, as a fatal error, and replaces it.
+            route(error);
+            resolve([]);
+          } else if (error) reject(cleanError(error, config));
           else resolve((messages as BindingMessage[]).map(toIncoming));
         });
       });
