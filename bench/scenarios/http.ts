@@ -11,7 +11,8 @@
  *   publishes the record and closes it, per request;
  * - `bare`: a Hono handler that reads the body and answers 202, no Kafka:
  *   the ceiling of the HTTP stack alone;
- * - `bare-auth`: the same behind Hono's `basicAuth` with the gateway's user:
+ * - `bare-auth`: the same behind the gateway's authentication (Hono's
+ *   `basicAuth` with kshare/hono's `verifyUsers`) and the gateway's user:
  *   the ceiling of an authenticated endpoint, which shows what the gateway's
  *   authentication costs apart from Kafka.
  *
@@ -23,6 +24,7 @@
 import { Hono } from "hono";
 import { basicAuth } from "hono/basic-auth";
 import { createRegistry, type SecurityContext } from "../../mod.ts";
+import { verifyUsers } from "../../hono.ts";
 import { createGatewayApp } from "../../gateway/app.ts";
 import { serve } from "../../gateway/serve.ts";
 import { orders, topics } from "../../gateway/topics.ts";
@@ -107,7 +109,7 @@ export async function serveHttp(options: HttpScenario, probe: Probe): Promise<Ht
     });
   } else {
     const bare = new Hono();
-    if (options.app === "bare-auth") bare.use(HTTP_PATH, basicAuth({ username: HTTP_USER.username, password: HTTP_USER.password }));
+    if (options.app === "bare-auth") bare.use(HTTP_PATH, basicAuth({ verifyUser: verifyUsers([HTTP_USER]) }));
     app = bare.post(HTTP_PATH, async (c) => {
       await c.req.arrayBuffer();
       return c.body(null, 202);
