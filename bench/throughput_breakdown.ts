@@ -28,7 +28,8 @@
  *
  * Options: --bootstrap host:port,… (default: `bench/broker.ts` in a child
  * process, so the broker's threads are not this process's CPU)  --messages N (300,000)  --in-flight N (10,000)  --driver
- * default|ffi|confluent  --layers publish,core,driver,raw,raw-batch
+ * default|ffi|confluent  --layers publish,core,driver,raw,raw-batch  --linger-ms N
+ * (librdkafka's linger.ms for every layer; default kshare's, 0)
  *
  * @module
  */
@@ -73,6 +74,7 @@ const { values } = parseArgs({
     "in-flight": { type: "string", default: "10000" },
     driver: { type: "string", default: "default" },
     layers: { type: "string", default: "publish,core,driver,raw,raw-batch" },
+    "linger-ms": { type: "string" },
   },
 });
 const messages = Number(values.messages);
@@ -87,7 +89,9 @@ const broker = values.bootstrap
   ? undefined
   : await spawnBroker({ brokers: 3, topics: Object.fromEntries(layers.map((layer) => [topicOf(layer), PARTITIONS])) });
 const bootstrapServers = values.bootstrap ?? broker!.bootstrapServers;
-const ctx = { bootstrapServers };
+// Every layer with the same producer settings: kshare's defaults, or those plus --linger-ms.
+const producerSettings: Record<string, string> = values["linger-ms"] === undefined ? {} : { "linger.ms": values["linger-ms"] };
+const ctx = { bootstrapServers, producer: producerSettings };
 
 async function realDriver(): Promise<KafkaDriver> {
   const useFfi = choice === "ffi" || (choice === "default" && runtimeName() !== "node");
