@@ -524,6 +524,10 @@ function explanations(results: Results): string[] {
       ]
       : [];
   });
+  const sharedMany = runtimes.flatMap((runtime) => {
+    const row = publishRow(runtime, "shared", "defaults", maxCallers);
+    return row ? [`${RUNTIME_LABEL[runtime]} ${rate(row.result.opsPerSecond)}`] : [];
+  });
   if (perMessage.length) {
     out.push(
       `- **What a producer per message costs** (p50 of create + connect + publish + close, kshare's defaults): ${perMessage.join("; ")}. ` +
@@ -534,7 +538,11 @@ function explanations(results: Results): string[] {
         `request per partition leader per round trip, while ${maxCallers} fresh producers compete for the cores with their librdkafka threads (see the ` +
         "peak threads), so the gap is widest at RTT 0 and shrinks as round trips, not CPU, dominate. The Confluent driver (Node) asks for metadata " +
         "once more after `connect()` so the idempotent producer gets its producer id at once (`src/drivers/confluent.ts`, commit f0d074d; before it, " +
-        "the first publish waited librdkafka's 500 ms PID retry timer); that extra round trip is part of Node's per-message figure.",
+        "the first publish waited librdkafka's 500 ms PID retry timer); that extra round trip is part of Node's per-message figure." +
+        (sharedMany.length
+          ? ` With ${maxCallers} callers at RTT 0 the shared path itself is bound by the driver's cost per record (${sharedMany.join(", ")} ` +
+            "publishes/s; compare the throughput table), so the runtime with the costliest driver has the smallest ratio there."
+          : ""),
     );
   }
   if (results.lookup.length) {
