@@ -9,6 +9,8 @@ import { measureConsume } from "../bench/scenarios/consume.ts";
 import { HTTP_BODY, HTTP_HEADERS, HTTP_PATH, HTTP_TOPIC, serveHttp } from "../bench/scenarios/http.ts";
 import { measureLookup } from "../bench/scenarios/lookup.ts";
 import { measurePublish, type PublishScenario } from "../bench/scenarios/publish.ts";
+import { measureThroughput } from "../bench/_throughput.ts";
+import { kcat } from "./_helpers.ts";
 
 const broker = await startEmbeddedBroker({ brokers: 3, groupInitialRebalanceDelayMs: 0 });
 after(() => broker.stop());
@@ -127,5 +129,26 @@ test("http: the gateway and the bare handler open nothing under load; the naive 
       assert.equal(result.clientsCreated, 0);
       assert.equal(measured.connections, 0);
     }
+  }
+});
+
+test("throughput: every record published (and one warm-up per partition) is on the broker, with both linger settings", async () => {
+  for (const linger of [undefined, "5"]) {
+    const name = topic("smoke-throughput");
+    const result = await measureThroughput({
+      bootstrapServers: broker.bootstrapServers,
+      topic: name,
+      partitions: 3,
+      messages: 2_000,
+      inFlight: 500,
+      driver: "default",
+      producer: linger === undefined ? {} : { "linger.ms": linger },
+    });
+    assert.equal(result.messages, 2_000);
+    assert.ok(result.messagesPerSecond > 0);
+    // The broker's end offsets, read by kcat: what it holds, whoever wrote it.
+    const offsets = await kcat(["-b", broker.bootstrapServers, "-Q", ...[0, 1, 2].flatMap((p) => ["-t", `${name}:${p}:-1`])]);
+    const stored = [...offsets.matchAll(/offset (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    assert.equal(stored, 2_000 + result.warmup);
   }
 });
