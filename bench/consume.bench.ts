@@ -17,7 +17,7 @@
  * @module
  */
 import { startEmbeddedBroker } from "../mod.ts";
-import { bench, type BenchContext, teardown } from "./scenarios/_deno_bench.ts";
+import { bench, type BenchContext, teardown } from "./scenarios/_deno_bench_api.ts";
 import { between, type BrokerCounters, brokerProbe, type Probe } from "./scenarios/_probe.ts";
 import { measureConsume } from "./scenarios/consume.ts";
 

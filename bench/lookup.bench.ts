@@ -10,7 +10,7 @@
  */
 import { createRegistry, type Producer, type SecurityContext, startEmbeddedBroker } from "../mod.ts";
 import { benchDriver } from "./scenarios/_driver.ts";
-import { bench, teardown } from "./scenarios/_deno_bench.ts";
+import { bench, teardown } from "./scenarios/_deno_bench_api.ts";
 
 const broker = await startEmbeddedBroker({ brokers: 3, groupInitialRebalanceDelayMs: 0 });
 const registry = createRegistry({ driver: await benchDriver() });

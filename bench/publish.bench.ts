@@ -16,7 +16,7 @@
  */
 import { startEmbeddedBroker } from "../mod.ts";
 import { benchDriver, countingLogger } from "./scenarios/_driver.ts";
-import { bench, teardown } from "./scenarios/_deno_bench.ts";
+import { bench, teardown } from "./scenarios/_deno_bench_api.ts";
 import { publishContext, type Publisher, publisher } from "./scenarios/publish.ts";
 
 const PARTITIONS = 3;
