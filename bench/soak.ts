@@ -153,7 +153,7 @@ try {
   let consumed = 0;
   let redelivered = 0;
   let missed = 0;
-  const samples: Array<{ consumed: number; rss: number; heap: number }> = [];
+  const samples: Array<{ consumed: number; rss: number; heap: number; external: number }> = [];
   const step = Math.max(mark, Math.floor(messages / 10));
   let nextSample = mark;
   let lastConsumedAt = 0;
@@ -175,7 +175,7 @@ try {
     lastConsumedAt = performance.now();
     // RSS at the mark and at every tenth of the run, to tell a leak (steady growth) from warm-up (a step).
     if (consumed >= nextSample) {
-      samples.push({ consumed, rss: rssBytes(), heap: process.memoryUsage().heapTotal });
+      { const m = process.memoryUsage(); samples.push({ consumed, rss: rssBytes(), heap: m.heapTotal, external: m.external }); }
       nextSample = nextSample < step ? step : nextSample + step;
     }
     if (caughtUp && produced - consumed - missed <= maxLag / 2) {
@@ -212,6 +212,7 @@ try {
   console.log(`RSS by messages consumed: ${samples.map((s) => `${int(s.consumed)}: ${mib(s.rss)}`).join(", ")}`);
   // The JavaScript heap's share (what the engine reserved for it): the rest of RSS is native (librdkafka's buffers, malloc arenas, code).
   console.log(`JS heap (total) by messages consumed: ${samples.map((s) => `${int(s.consumed)}: ${mib(s.heap)}`).join(", ")}`);
+  console.log(`JS external (ArrayBuffers) by messages consumed: ${samples.map((s) => `${int(s.consumed)}: ${mib(s.external)}`).join(", ")}`);
   const growth = (rssEnd - rssMark) / rssMark;
   const rssOk = growth <= RSS_TOLERANCE;
   console.log(
