@@ -234,6 +234,31 @@ test("a consumer fenced by the broker (a fatal error) is replaced by a new membe
   assert.ok(lines.some((l) => /^error kshare: consumer hit a fatal error/.test(l)), lines.join("\n"));
 });
 
+test("bytes a handler keeps stay its own: 3,000 raw values, held until the end, each still reads as written", async () => {
+  // A deserializer that hands the handler the fetched bytes themselves (drivers may copy them into shared slabs).
+  const name = `raw-bytes-${++topicSeq}`;
+  broker.createTopic(name, 3);
+  const raw = defineTopic({
+    name,
+    schema: v.instance(Uint8Array),
+    serializer: { serialize: (bytes) => bytes as Uint8Array, deserialize: (bytes) => bytes },
+  });
+  const total = 3_000;
+  await kcatWrite(broker.bootstrapServers, name, Array.from({ length: total }, (_, i) => `k-${i % 7}:value-${i}-${"x".repeat(i % 50)}`));
+  const kept: Uint8Array[] = [];
+  const done = new Countdown();
+  const consumer = kafka.consumer(ctx, "raw-bytes-group").subscribe(raw, (m) => {
+    kept.push(m.value);
+    done.increment();
+  });
+  await consumer.start();
+  await done.reached(total);
+  await consumer.close();
+  const texts = kept.map((bytes) => new TextDecoder().decode(bytes)).sort();
+  const expected = Array.from({ length: total }, (_, i) => `value-${i}-${"x".repeat(i % 50)}`).sort();
+  assert.deepEqual(texts, expected);
+});
+
 test("an invalid message goes to onInvalid and the loop goes on", async () => {
   const t = topic("poison");
   await kcatWrite(broker.bootstrapServers, t.name, ["a:not json", 'b:{"id":"b","n":"x"}', 'c:{"id":"c","n":3}']);
