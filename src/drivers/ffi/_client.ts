@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { ClientConfig, TopicPartition } from "../../driver.ts";
+import type { ClientConfig, ClientEvents, TopicPartition } from "../../driver.ts";
 import { redact } from "../../errors.ts";
 import { cString, fromCBuffer, type NativeRuntime, type NativeSymbols, type Pointer } from "./_native.ts";
 import { openEventQueue } from "./_queue.ts";
@@ -18,6 +18,7 @@ import {
   ADMIN_OP_ANY,
   type CLIENT_SYMBOLS,
   type CORE_SYMBOLS,
+  ERR__FATAL,
   ERR__TIMED_OUT,
   ERRSTR_SIZE,
   EVENT_DESCRIBETOPICS_RESULT,
@@ -45,6 +46,12 @@ export interface Client {
   takeError(error: Pointer | null): KafkaError | null;
   /** The client's fatal error (`rd_kafka_fatal_error`), as an Error. */
   fatalError(fallbackCode: number, fallbackMessage: string | null): KafkaError;
+  /**
+   * Route an `RD_KAFKA_EVENT_ERROR` (owned by the caller, read before it is
+   * destroyed): a fatal error to `events.onFatal`, once per client; any other
+   * to `events.onError`.
+   */
+  errorEvent(event: Pointer, events: ClientEvents): void;
   /** Resolve once a broker answered a metadata request, within `timeoutMs`. */
   ping(timeoutMs: number): Promise<void>;
   /** Free the handle (once). Joins librdkafka's threads: off the JavaScript thread where possible. */
@@ -95,6 +102,7 @@ export function createClient(
   }
 
   let destroyed: Promise<void> | undefined;
+  let fatalReported = false;
   const client: Client = {
     rdkafka,
     native,
@@ -120,6 +128,19 @@ export function createClient(
       const e = code !== 0 ? error(code, fromCBuffer(buffer)) : error(fallbackCode, fallbackMessage);
       e.fatal = true;
       return e;
+    },
+    errorEvent(event, events) {
+      const code = c.rd_kafka_event_error(event);
+      // The string belongs to the event.
+      const text = native.readCString(c.rd_kafka_event_error_string(event));
+      if (c.rd_kafka_event_error_is_fatal(event) || code === ERR__FATAL) {
+        if (!fatalReported) {
+          fatalReported = true;
+          events.onFatal(client.fatalError(code, text));
+        }
+      } else {
+        events.onError?.(error(code, text));
+      }
     },
     ping: (timeoutMs) => ping(client, timeoutMs),
     destroy(flags) {

@@ -30,12 +30,11 @@ import type {
   TopicPartitionOffset,
 } from "../../driver.ts";
 import { type Client, createClient, readPartitionList, withPartitionList } from "./_client.ts";
-import type { NativeRuntime, Pointer } from "./_native.ts";
+import { getI64, getU64, type NativeRuntime, type Pointer } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
   DESTROY_F_NO_CONSUMER_CLOSE,
   ERR__ASSIGN_PARTITIONS,
-  ERR__FATAL,
   ERR__PARTITION_EOF,
   ERR__REVOKE_PARTITIONS,
   ERR__STATE,
@@ -87,7 +86,6 @@ class FfiConsumer implements ConsumerClient {
   #busy: Promise<unknown> = Promise.resolve();
   #closing = false;
   #closed: Promise<void> | undefined;
-  #fatal = false;
   /** Out-parameters (8 bytes each) of librdkafka calls, reused: only read right after the call. */
   readonly #out = {
     message: outParameter(),
@@ -171,19 +169,9 @@ class FfiConsumer implements ConsumerClient {
         case EVENT_REBALANCE:
           this.#rebalance(c.rd_kafka_event_error(event), c.rd_kafka_event_topic_partition_list(event));
           break;
-        case EVENT_ERROR: {
-          const code = c.rd_kafka_event_error(event);
-          const text = native.readCString(c.rd_kafka_event_error_string(event));
-          if (c.rd_kafka_event_error_is_fatal(event) || code === ERR__FATAL) {
-            if (!this.#fatal) {
-              this.#fatal = true;
-              this.#events.onFatal(this.#client.fatalError(code, text));
-            }
-          } else {
-            this.#events.onError?.(this.#client.error(code, text));
-          }
+        case EVENT_ERROR:
+          this.#client.errorEvent(event, this.#events);
           break;
-        }
       }
     } finally {
       c.rd_kafka_event_destroy(event);
@@ -204,7 +192,7 @@ class FfiConsumer implements ConsumerClient {
       if (err !== ERR__PARTITION_EOF) this.#events.onError?.(this.#client.error(err));
       return null;
     }
-    const rkt = u64(fields, MESSAGE.rkt);
+    const rkt = getU64(fields, MESSAGE.rkt);
     let topic = this.#topics.get(rkt);
     if (topic === undefined) {
       // The name belongs to the message's topic handle.
@@ -215,7 +203,7 @@ class FfiConsumer implements ConsumerClient {
     return {
       topic,
       partition: fields.getInt32(MESSAGE.partition, true),
-      offset: i64(fields, MESSAGE.offset),
+      offset: getI64(fields, MESSAGE.offset),
       key: this.#slabs.at(fields, MESSAGE.key, MESSAGE.keyLen),
       value: this.#slabs.at(fields, MESSAGE.payload, MESSAGE.len),
       headers: this.#headers(message),
@@ -234,7 +222,7 @@ class FfiConsumer implements ConsumerClient {
       const value = native.pointerAt(out.value.view.getBigUint64(0, true));
       headers.push([
         native.readCString(native.pointerAt(out.name.view.getBigUint64(0, true))) ?? "",
-        value === null ? new Uint8Array(0) : this.#slabs.copy(value, u64(out.size.view, 0)),
+        value === null ? new Uint8Array(0) : this.#slabs.copy(value, getU64(out.size.view, 0)),
       ]);
     }
     return headers;
@@ -330,16 +318,6 @@ function outParameter(): { readonly bytes: Uint8Array; readonly view: DataView }
   return { bytes, view: new DataView(bytes.buffer) };
 }
 
-/** The `uint64_t` (a size or an address) at `at`, as a number: exact below 2^53, no BigInt. */
-function u64(view: DataView, at: number): number {
-  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
-}
-
-/** The `int64_t` at `at`, as a number: exact within ±2^53, no BigInt. */
-function i64(view: DataView, at: number): number {
-  return view.getUint32(at, true) + view.getInt32(at + 4, true) * 2 ** 32;
-}
-
 /**
  * Copies of fetched bytes (keys, values, header values), the small ones
  * carved out of shared 8 KiB slabs, as Node's `Buffer` pool does: one
@@ -373,8 +351,8 @@ class Slabs {
 
   /** A copy of the bytes a message struct points to at `at` (length at `lengthAt`); null for NULL. */
   at(fields: DataView, at: number, lengthAt: number): Uint8Array | null {
-    if (u64(fields, at) === 0) return null;
-    return this.copy(this.#native.pointerAt(fields.getBigUint64(at, true))!, u64(fields, lengthAt));
+    if (getU64(fields, at) === 0) return null;
+    return this.copy(this.#native.pointerAt(fields.getBigUint64(at, true))!, getU64(fields, lengthAt));
   }
 }
 

@@ -273,7 +273,31 @@ export function outWord(): Uint8Array {
 
 /** The unsigned 64-bit value in an {@link outWord}, as a number (exact below 2^53). */
 export function readOutWord(word: Uint8Array): number {
-  return Number(new DataView(word.buffer, word.byteOffset, 8).getBigUint64(0, true));
+  return getU64(new DataView(word.buffer, word.byteOffset, 8), 0);
+}
+
+/*
+ * 64-bit fields of C structs as numbers, two 32-bit halves at a time: no
+ * BigInt on hot paths. Exact while the magnitude stays below 2^53, which
+ * holds for sizes, offsets, ids and user-space addresses.
+ */
+const TWO_32 = 2 ** 32;
+
+/** The little-endian `uint64_t` (a size or an address) at `at`, as a number. */
+export function getU64(view: DataView, at: number): number {
+  return view.getUint32(at + 4, true) * TWO_32 + view.getUint32(at, true);
+}
+
+/** The little-endian `int64_t` at `at`, as a number. */
+export function getI64(view: DataView, at: number): number {
+  return view.getInt32(at + 4, true) * TWO_32 + view.getUint32(at, true);
+}
+
+/** Write `value` (an integer) at `at` as a little-endian `int64_t`. */
+export function setI64(view: DataView, at: number, value: number): void {
+  const high = Math.floor(value / TWO_32);
+  view.setUint32(at, value - high * TWO_32, true);
+  view.setInt32(at + 4, high, true);
 }
 
 /** Read the `count` pointers of a C array `T **` starting at `array`. */

@@ -30,10 +30,9 @@ import type { ClientConfig, ClientEvents, DeliveryReport, OutgoingRecord, Produc
 import { ClosedError } from "../../errors.ts";
 import { signal } from "../../_util.ts";
 import { type Client, createClient } from "./_client.ts";
-import { cString, type Pointer } from "./_native.ts";
+import { cString, getI64, type Pointer, setI64 } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
-  ERR__FATAL,
   ERR__QUEUE_FULL,
   ERR__TIMED_OUT,
   EVENT_DR,
@@ -65,19 +64,6 @@ const DR_BATCH = 1024;
  * ever-new topic names holds a bounded number of handles.
  */
 const MAX_TOPIC_HANDLES = 1024;
-const TWO_32 = 2 ** 32;
-
-/** Write an integer of magnitude below 2^53 as a little-endian `int64_t` (no BigInt). */
-function setI64(view: DataView, at: number, value: number): void {
-  const high = Math.floor(value / TWO_32);
-  view.setUint32(at, value - high * TWO_32, true);
-  view.setInt32(at + 4, high, true);
-}
-
-/** Read a little-endian `int64_t` as a number (exact below 2^53; no BigInt). */
-function getI64(view: DataView, at: number): number {
-  return view.getInt32(at + 4, true) * TWO_32 + view.getUint32(at, true);
-}
 
 interface Pending {
   readonly topic: string;
@@ -138,7 +124,6 @@ class FfiProducer implements ProducerClient {
   #expiry: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
-  #fatal = false;
   readonly #pump: Promise<void>;
   readonly #deliveryTimeoutMs: number;
 
@@ -205,16 +190,7 @@ class FfiProducer implements ProducerClient {
       this.#progress.resolve();
       this.#progress = signal();
     } else if (type === EVENT_ERROR) {
-      const code = c.rd_kafka_event_error(event);
-      const text = native.readCString(c.rd_kafka_event_error_string(event));
-      if (c.rd_kafka_event_error_is_fatal(event) || code === ERR__FATAL) {
-        if (!this.#fatal) {
-          this.#fatal = true;
-          this.#events.onFatal(this.#client.fatalError(code, text));
-        }
-      } else {
-        this.#events.onError?.(this.#client.error(code, text));
-      }
+      this.#client.errorEvent(event, this.#events);
     }
   }
 
@@ -348,18 +324,12 @@ class FfiProducer implements ProducerClient {
       setI64(view, at + 8, 0); // NULL payload: a tombstone
       setI64(view, at + 16, 0);
     } else {
-      setI64(view, at + 8, base + data);
-      setI64(view, at + 16, value.length);
-      this.#scratch.set(value, data);
-      data += value.length;
+      data = this.#bytes(at + 8, value, data);
     }
     at += VU_SIZE;
     if (key != null) {
       view.setInt32(at, VTYPE_KEY, true);
-      setI64(view, at + 8, base + data);
-      setI64(view, at + 16, key.length);
-      this.#scratch.set(key, data);
-      data += key.length;
+      data = this.#bytes(at + 8, key, data);
       at += VU_SIZE;
     }
     view.setInt32(at, VTYPE_OPAQUE, true);
@@ -378,14 +348,23 @@ class FfiProducer implements ProducerClient {
         view.setInt32(at, VTYPE_HEADER, true);
         setI64(view, at + 8, base + data);
         data = this.#text(name, data);
-        setI64(view, at + 16, base + data);
-        setI64(view, at + 24, bytes.length);
-        this.#scratch.set(bytes, data);
-        data += bytes.length;
+        data = this.#bytes(at + 16, bytes, data);
         at += VU_SIZE;
       }
     }
     return count;
+  }
+
+  /**
+   * Copy `bytes` to `data` in #scratch and write their address and length as
+   * the pair of 64-bit fields at `at` (a union's pointer and size); returns
+   * the next free byte.
+   */
+  #bytes(at: number, bytes: Uint8Array, data: number): number {
+    setI64(this.#view, at, this.#base + data);
+    setI64(this.#view, at + 8, bytes.length);
+    this.#scratch.set(bytes, data);
+    return data + bytes.length;
   }
 
   /** Write `text` NUL-terminated at `at` in #scratch; returns the next free byte. */
