@@ -253,9 +253,7 @@ export class SharedConsumer implements Consumer {
     this.#unmarked.clear();
     for (const sub of this.#subs.values()) {
       sub.assigned.clear();
-      for (const queue of sub.partitions.values()) {
-        sub.buffered -= (queue.running ? queue.messages.splice(1) : queue.messages.splice(0)).length;
-      }
+      for (const queue of sub.partitions.values()) dropUnstarted(sub, queue);
       // The new member starts with nothing paused; the bound pauses it again if need be.
       sub.paused = false;
       sub.resumePending = false;
@@ -428,7 +426,7 @@ export class SharedConsumer implements Consumer {
     for (const queue of this.#unmarked) offsets.push({ topic: queue.topic, partition: queue.partition, offset: queue.handled });
     this.#unmarked.clear();
     try {
-      this.#client?.commit(offsets);
+      this.#client.commit(offsets);
     } catch (error) {
       // A partition was revoked meanwhile: its new owner will see the messages again (at-least-once).
       this.#owner.logger.warn("kshare: could not mark offsets", {
@@ -550,10 +548,7 @@ export class SharedConsumer implements Consumer {
       sub.assigned.delete(partition);
       // Messages not yet started belong to the partition's next owner now.
       const queue = sub.partitions.get(partition);
-      if (queue) {
-        const dropped = queue.running ? queue.messages.splice(1) : queue.messages.splice(0);
-        sub.buffered -= dropped.length;
-      }
+      if (queue) dropUnstarted(sub, queue);
     }
     for (const sub of this.#subs.values()) {
       if (sub.paused && sub.buffered <= Math.floor(sub.topic.consumer.maxBufferedMessages / 2)) this.#resumeSoon(sub);
@@ -583,4 +578,13 @@ export class SharedConsumer implements Consumer {
       this.#owner.closed(this);
     }
   }
+}
+
+/**
+ * Drop the messages of `queue` no handler has started (all but the one in
+ * progress, if any): the partition's next owner, or a new member, gets them
+ * again since their offsets were never stored.
+ */
+function dropUnstarted(sub: Subscription, queue: PartitionQueue): void {
+  sub.buffered -= queue.messages.splice(queue.running ? 1 : 0).length;
 }
