@@ -216,8 +216,6 @@ class KafkaRegistry implements Registry {
           }),
       });
     } catch (error) {
-      entry.failures++;
-      entry.retryAt = Date.now() + backoff(entry.failures, this.#options.retryBackoffMs ?? 100, this.#options.maxRetryBackoffMs ?? 10_000);
       counters.connectFailures++;
       this.#noteFailure(entry);
       throw new ConnectError(`Could not connect a producer for ${resolved.description}`, { cause: error });
@@ -225,8 +223,6 @@ class KafkaRegistry implements Registry {
     counters.clientsCreated++;
     if (fatal) {
       // Fatal before we could hand it out: never give a caller a dead client.
-      entry.failures++;
-      entry.retryAt = Date.now() + backoff(entry.failures, this.#options.retryBackoffMs ?? 100, this.#options.maxRetryBackoffMs ?? 10_000);
       this.#noteFailure(entry);
       await client.close(0).catch(() => {});
       throw new ConnectError(`Producer for ${resolved.description} failed at start`, { cause: fatal });
@@ -247,8 +243,13 @@ class KafkaRegistry implements Registry {
     return handle;
   }
 
-  /** Remember `entry` as failed; forget the least recent failed entry past {@link MAX_FAILED_PRODUCERS}. */
+  /**
+   * A connect of `entry` failed: the next waits a jittered exponential backoff.
+   * Remember it as failed; forget the least recent failed entry past {@link MAX_FAILED_PRODUCERS}.
+   */
   #noteFailure(entry: ProducerEntry): void {
+    entry.failures++;
+    entry.retryAt = Date.now() + backoff(entry.failures, this.#options.retryBackoffMs ?? 100, this.#options.maxRetryBackoffMs ?? 10_000);
     const fingerprint = entry.resolved.fingerprint;
     this.#failed.delete(fingerprint);
     this.#failed.add(fingerprint);
