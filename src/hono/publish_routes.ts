@@ -103,9 +103,14 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   if (topics.size !== options.topics.length) throw new TypeError("publishRoutes: topic names must be unique");
   if (topics.size === 0) throw new TypeError("publishRoutes: needs at least one topic");
 
+  /** 404 for a path whose cluster id is not this cluster's. */
+  function checkCluster(c: Context<KafkaEnv>): void {
+    if (c.req.param("cluster_id") !== clusterId) throw restProxyError(404, 404, "Cluster not found");
+  }
+
   /** The topic of a produce path: 404 for another cluster id (first), 404 / `40403` for a topic not in `options.topics`. */
   function topicOf(c: Context<KafkaEnv>): AnyTopic {
-    if (c.req.param("cluster_id") !== clusterId) throw restProxyError(404, 404, "Cluster not found");
+    checkCluster(c);
     const topic = topics.get(c.req.param("topic_name")!);
     if (!topic) throw restProxyError(404, UNKNOWN_TOPIC_PARTITION, "This server does not host this topic-partition.");
     return topic;
@@ -198,7 +203,7 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
 
   app.get("/v3/clusters/:cluster_id", (c) => {
     requireContext(c);
-    if (c.req.param("cluster_id") !== clusterId) throw restProxyError(404, 404, "Cluster not found");
+    checkCluster(c);
     return c.json(cluster(c, clusterId));
   });
 
