@@ -66,6 +66,7 @@ export type {
   IncomingMessage,
   KafkaDriver,
   OutgoingRecord,
+  Payload,
   ProducerClient,
   TopicPartition,
   TopicPartitionOffset,

@@ -42,14 +42,21 @@ export interface ConsumerEvents extends ClientEvents {
   onRevoke(partitions: TopicPartition[]): void;
 }
 
+/**
+ * Bytes to produce: raw bytes, or text sent as its UTF-8 bytes (a driver
+ * encodes it straight into its own buffer, so the core need not allocate
+ * an intermediate array per record).
+ */
+export type Payload = Uint8Array | string;
+
 /** One record to produce. */
 export interface OutgoingRecord {
   /** Topic name. */
   readonly topic: string;
-  /** Value bytes, or null for a tombstone. */
-  readonly value: Uint8Array | null;
-  /** Key bytes; none by default. */
-  readonly key?: Uint8Array | null;
+  /** Value, or null for a tombstone. */
+  readonly value: Payload | null;
+  /** Key; none by default. */
+  readonly key?: Payload | null;
   /** Headers in order; names may repeat. */
   readonly headers?: ReadonlyArray<readonly [name: string, value: Uint8Array]>;
   /** Explicit partition; undefined lets the partitioner choose. */

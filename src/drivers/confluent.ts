@@ -25,6 +25,7 @@ import type {
   IncomingMessage,
   KafkaDriver,
   OutgoingRecord,
+  Payload,
   ProducerClient,
   TopicPartition,
   TopicPartitionOffset,
@@ -109,7 +110,8 @@ function connect(client: Confluent.Producer | Consumer, config: ClientConfig): P
   });
 }
 
-const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const toBuffer = (bytes: Payload) =>
+  typeof bytes === "string" ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 interface Pending {
   resolve(report: DeliveryReport): void;

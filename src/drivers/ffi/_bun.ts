@@ -143,7 +143,7 @@ export async function bunRuntime(): Promise<NativeRuntime> {
       return pointer === null ? 0n : BigInt(address(pointer));
     },
     pointerAt(value) {
-      return value === 0n ? null : (Number(value) as unknown as Pointer);
+      return value == 0 ? null : (Number(value) as unknown as Pointer);
     },
     bufferAddress(buffer) {
       return BigInt(ffi.ptr(buffer));

@@ -164,7 +164,8 @@ export function denoRuntime(): NativeRuntime {
       return pointer === null ? 0n : BigInt(Deno.UnsafePointer.value(pointer as unknown as DenoPointer));
     },
     pointerAt(address) {
-      return address === 0n ? null : (Deno.UnsafePointer.create(address) as Pointer | null);
+      // create() takes a number too (its declared type says bigint only).
+      return address == 0 ? null : (Deno.UnsafePointer.create(address as bigint) as Pointer | null);
     },
     bufferAddress(buffer) {
       return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));

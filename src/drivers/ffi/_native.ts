@@ -201,8 +201,12 @@ export interface NativeRuntime {
 
   /** The address of `pointer` (0n for `null`), e.g. to store it in a struct built in a buffer. */
   addressOf(pointer: Pointer | null): bigint;
-  /** The pointer at `address` (`null` for 0). Only for addresses obtained from C or {@link bufferAddress}. */
-  pointerAt(address: bigint): Pointer | null;
+  /**
+   * The pointer at `address` (`null` for 0). Only for addresses obtained from
+   * C or {@link bufferAddress}; as a number (see {@link getU64}) it costs no
+   * BigInt.
+   */
+  pointerAt(address: number | bigint): Pointer | null;
   /**
    * The address of the first byte of `buffer`'s memory. Valid only while the
    * caller keeps `buffer` alive and does not transfer or resize its

@@ -130,7 +130,7 @@ export function nodeRuntime(): NativeRuntime {
       return pointer === null ? 0n : (pointer as unknown as bigint);
     },
     pointerAt(address) {
-      return address === 0n ? null : (address as unknown as Pointer);
+      return address == 0 ? null : (BigInt(address) as unknown as Pointer);
     },
     bufferAddress(buffer) {
       return koffi.address(buffer);

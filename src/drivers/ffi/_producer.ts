@@ -26,11 +26,11 @@
  *
  * @module
  */
-import type { ClientConfig, ClientEvents, DeliveryReport, OutgoingRecord, ProducerClient } from "../../driver.ts";
+import type { ClientConfig, ClientEvents, DeliveryReport, OutgoingRecord, Payload, ProducerClient } from "../../driver.ts";
 import { ClosedError } from "../../errors.ts";
 import { signal } from "../../_util.ts";
 import { type Client, createClient } from "./_client.ts";
-import { cString, getI64, type Pointer, setI64 } from "./_native.ts";
+import { cString, getI64, getU64, type Pointer, setI64 } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
   ERR__QUEUE_FULL,
@@ -65,16 +65,14 @@ const DR_BATCH = 1024;
  */
 const MAX_TOPIC_HANDLES = 1024;
 
-interface Pending {
-  readonly topic: string;
-  resolve(report: DeliveryReport): void;
-  reject(error: Error): void;
-}
+type Resolve = (report: DeliveryReport) => void;
+type Reject = (error: Error) => void;
 
 /** A record waiting for room in librdkafka's queue. */
 interface Blocked {
   readonly record: OutgoingRecord;
-  readonly pending: Pending;
+  readonly resolve: Resolve;
+  readonly reject: Reject;
   /** Past this (ms since the epoch) it fails with queue-full instead of waiting longer. */
   readonly deadline: number;
 }
@@ -102,14 +100,39 @@ export async function createFfiProducer(
   return producer;
 }
 
+/** Bytes `payload` takes at most in UTF-8 (a UTF-16 unit encodes to at most 3). */
+function payloadBound(payload: Payload | null | undefined): number {
+  return payload == null ? 0 : typeof payload === "string" ? payload.length * 3 : payload.length;
+}
+
 class FfiProducer implements ProducerClient {
   readonly #client: Client;
   readonly #events: ClientEvents;
   /** The main queue (our reference; released by #queue.close()). */
   readonly #queue: EventQueue;
-  /** Records handed to librdkafka and not yet reported, by opaque id. Each settles exactly once. */
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
+  /**
+   * Records handed to librdkafka and not yet reported, in slots: a record's
+   * slot number is its opaque, which its delivery report brings back. A
+   * settled record's slot is reused, so the table grows to the most records
+   * ever in flight and then allocates nothing per record (a Map keyed by an
+   * ever-growing id, plus an object per record, made every record garbage the
+   * collector had to promote while it was in flight).
+   */
+  readonly #resolves: (Resolve | undefined)[] = [];
+  readonly #rejects: (Reject | undefined)[] = [];
+  readonly #topicNames: string[] = [];
+  /** Slots free for reuse. */
+  readonly #freeSlots: number[] = [];
+  /** Records in slots. */
+  #inFlight = 0;
+  /** The resolving functions of the promise being created (see #capture). */
+  #nextResolve: Resolve | undefined;
+  #nextReject: Reject | undefined;
+  /** One executor for every produce() promise: no closure per record. */
+  readonly #capture = (resolve: Resolve, reject: Reject) => {
+    this.#nextResolve = resolve;
+    this.#nextReject = reject;
+  };
   /** Woken by every batch of delivery reports: flush waits on it. */
   #progress = signal();
   /**
@@ -181,10 +204,7 @@ class FfiProducer implements ProducerClient {
       // The messages belong to the event; every field is copied out before it is destroyed.
       for (;;) {
         const count = Number(c.rd_kafka_event_message_array(event, this.#messages, DR_BATCH));
-        for (let i = 0; i < count; i++) {
-          const message = native.pointerAt(this.#messagesView.getBigUint64(i * 8, true))!;
-          this.#report(message);
-        }
+        for (let i = 0; i < count; i++) this.#report(native.pointerAt(getU64(this.#messagesView, i * 8))!);
         if (count < DR_BATCH) break;
       }
       this.#progress.resolve();
@@ -199,33 +219,53 @@ class FfiProducer implements ProducerClient {
     const { c, native } = this.#client;
     native.copyInto(message, this.#message);
     const fields = this.#messageView;
-    const id = getI64(fields, MESSAGE.opaque);
-    const pending = this.#pending.get(id);
-    if (!pending) return;
-    this.#pending.delete(id);
+    const slot = getI64(fields, MESSAGE.opaque);
+    const resolve = this.#resolves[slot];
+    if (resolve === undefined) return;
+    const reject = this.#rejects[slot]!;
+    const topic = this.#topicNames[slot]!;
+    this.#release(slot);
     const err = fields.getInt32(MESSAGE.err, true);
     if (err !== 0) {
-      pending.reject(this.#client.error(err));
+      reject(this.#client.error(err));
       return;
     }
+    const partition = fields.getInt32(MESSAGE.partition, true);
+    const offset = getI64(fields, MESSAGE.offset);
     const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
-    pending.resolve({
-      topic: pending.topic,
-      partition: fields.getInt32(MESSAGE.partition, true),
-      offset: getI64(fields, MESSAGE.offset),
-      ...(timestamp >= 0 ? { timestamp } : {}),
-    });
+    resolve(timestamp >= 0 ? { topic, partition, offset, timestamp } : { topic, partition, offset });
+  }
+
+  /** A free slot for a record about to be handed to librdkafka. */
+  #acquire(topic: string, resolve: Resolve, reject: Reject): number {
+    const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()! : this.#resolves.length;
+    this.#resolves[slot] = resolve;
+    this.#rejects[slot] = reject;
+    this.#topicNames[slot] = topic;
+    this.#inFlight++;
+    return slot;
+  }
+
+  /** Empty `slot` (its record settles now) for reuse. */
+  #release(slot: number): void {
+    this.#resolves[slot] = undefined;
+    this.#rejects[slot] = undefined;
+    this.#freeSlots.push(slot);
+    this.#inFlight--;
   }
 
   produce(record: OutgoingRecord): Promise<DeliveryReport> {
     if (this.#closed) return Promise.reject(new ClosedError("The producer"));
-    return new Promise<DeliveryReport>((resolve, reject) => {
-      const pending: Pending = { topic: record.topic, resolve, reject };
-      // Behind waiting records a new one waits too: order is kept.
-      if (this.#blockedHead === this.#blocked.length && this.#enqueue(record, pending)) return;
-      this.#blocked.push({ record, pending, deadline: Date.now() + this.#deliveryTimeoutMs });
+    const promise = new Promise<DeliveryReport>(this.#capture);
+    const resolve = this.#nextResolve!;
+    const reject = this.#nextReject!;
+    this.#nextResolve = this.#nextReject = undefined;
+    // Behind waiting records a new one waits too: order is kept.
+    if (this.#blockedHead < this.#blocked.length || !this.#enqueue(record, resolve, reject)) {
+      this.#blocked.push({ record, resolve, reject, deadline: Date.now() + this.#deliveryTimeoutMs });
       this.#armExpiry();
-    });
+    }
+    return promise;
   }
 
   /**
@@ -233,21 +273,19 @@ class FfiProducer implements ProducerClient {
    * the caller keeps the record); otherwise the record is queued, or rejected
    * with librdkafka's error.
    */
-  #enqueue(record: OutgoingRecord, pending: Pending): boolean {
+  #enqueue(record: OutgoingRecord, resolve: Resolve, reject: Reject): boolean {
     const { c, rk } = this.#client;
-    const id = this.#nextId++;
-    const count = this.#encode(record, id);
+    const slot = this.#acquire(record.topic, resolve, reject);
+    const count = this.#encode(record, slot);
     // An error returned by produceva is ours to free: destroyed here or by takeError.
     const error = c.rd_kafka_produceva(rk, this.#scratch, count);
-    if (error === null) {
-      this.#pending.set(id, pending);
-      return true;
-    }
+    if (error === null) return true;
+    this.#release(slot);
     if (c.rd_kafka_error_code(error) === ERR__QUEUE_FULL) {
       c.rd_kafka_error_destroy(error);
       return false;
     }
-    pending.reject(this.#client.takeError(error)!);
+    reject(this.#client.takeError(error)!);
     return true;
   }
 
@@ -257,10 +295,10 @@ class FfiProducer implements ProducerClient {
     while (this.#blockedHead < this.#blocked.length) {
       const head = this.#blocked[this.#blockedHead]!;
       if (this.#closed) {
-        head.pending.reject(new ClosedError("The producer"));
+        head.reject(new ClosedError("The producer"));
       } else if (now >= head.deadline) {
-        head.pending.reject(this.#client.error(ERR__QUEUE_FULL, "Local: Queue full: no room within the delivery timeout"));
-      } else if (!this.#enqueue(head.record, head.pending)) {
+        head.reject(this.#client.error(ERR__QUEUE_FULL, "Local: Queue full: no room within the delivery timeout"));
+      } else if (!this.#enqueue(head.record, head.resolve, head.reject)) {
         break;
       }
       this.#blocked[this.#blockedHead++] = undefined as unknown as Blocked; // let it be collected
@@ -292,12 +330,12 @@ class FfiProducer implements ProducerClient {
    * its bytes after them; returns the entry count. Each entry is an int
    * vtype and, 8 bytes in, its union.
    */
-  #encode(record: OutgoingRecord, id: number): number {
+  #encode(record: OutgoingRecord, slot: number): number {
     const { key, value, headers, partition, timestamp } = record;
     const topic = this.#topicHandle(record.topic);
     const count = 4 + (key != null ? 1 : 0) + (partition !== undefined ? 1 : 0) + (timestamp !== undefined ? 1 : 0) +
       (headers?.length ?? 0);
-    let bound = count * VU_SIZE + (topic ? 0 : record.topic.length * 3 + 1) + (key?.length ?? 0) + (value?.length ?? 0);
+    let bound = count * VU_SIZE + (topic ? 0 : record.topic.length * 3 + 1) + payloadBound(key) + payloadBound(value);
     if (headers) for (const [name, bytes] of headers) bound += name.length * 3 + 1 + bytes.length;
     this.#reserve(bound);
 
@@ -333,7 +371,7 @@ class FfiProducer implements ProducerClient {
       at += VU_SIZE;
     }
     view.setInt32(at, VTYPE_OPAQUE, true);
-    setI64(view, at + 8, id); // comes back as the report's _private
+    setI64(view, at + 8, slot); // comes back as the report's _private
     at += VU_SIZE;
     view.setInt32(at, VTYPE_MSGFLAGS, true);
     view.setInt32(at + 8, MSG_F_COPY, true);
@@ -356,15 +394,21 @@ class FfiProducer implements ProducerClient {
   }
 
   /**
-   * Copy `bytes` to `data` in #scratch and write their address and length as
-   * the pair of 64-bit fields at `at` (a union's pointer and size); returns
-   * the next free byte.
+   * Copy `bytes` (text: its UTF-8) to `data` in #scratch and write their
+   * address and length as the pair of 64-bit fields at `at` (a union's
+   * pointer and size); returns the next free byte.
    */
-  #bytes(at: number, bytes: Uint8Array, data: number): number {
+  #bytes(at: number, bytes: Payload, data: number): number {
+    let length: number;
+    if (typeof bytes === "string") {
+      length = this.#encoder.encodeInto(bytes, this.#scratch.subarray(data)).written!;
+    } else {
+      this.#scratch.set(bytes, data);
+      length = bytes.length;
+    }
     setI64(this.#view, at, this.#base + data);
-    setI64(this.#view, at + 8, bytes.length);
-    this.#scratch.set(bytes, data);
-    return data + bytes.length;
+    setI64(this.#view, at + 8, length);
+    return data + length;
   }
 
   /** Write `text` NUL-terminated at `at` in #scratch; returns the next free byte. */
@@ -404,10 +448,10 @@ class FfiProducer implements ProducerClient {
     // happens here, on delivery reports.
     this.#client.c.rd_kafka_flush(this.#client.rk, 0);
     const deadline = Date.now() + timeoutMs;
-    while (this.#pending.size > 0 || this.#blockedHead < this.#blocked.length) {
+    while (this.#inFlight > 0 || this.#blockedHead < this.#blocked.length) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        throw this.#client.error(ERR__TIMED_OUT, `Flush timed out with ${this.#pending.size} records undelivered`);
+        throw this.#client.error(ERR__TIMED_OUT, `Flush timed out with ${this.#inFlight} records undelivered`);
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([this.#progress.promise, new Promise((r) => (timer = setTimeout(r, remaining)))]);
@@ -438,8 +482,12 @@ class FfiProducer implements ProducerClient {
     await this.#queue.close(); // ends the pump's wait
     await this.#pump;
     this.#retryBlocked(); // closed: rejects every waiting record, clears the timer
-    for (const pending of this.#pending.values()) pending.reject(new ClosedError("The producer"));
-    this.#pending.clear();
+    for (let slot = 0; slot < this.#rejects.length; slot++) {
+      const reject = this.#rejects[slot];
+      if (reject === undefined) continue;
+      this.#release(slot);
+      reject(new ClosedError("The producer"));
+    }
     this.#progress.resolve();
     // Application topic references go before the client: the purged records no longer use them.
     for (const { rkt } of this.#topics.values()) c.rd_kafka_topic_destroy(rkt);
