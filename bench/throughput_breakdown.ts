@@ -247,7 +247,7 @@ async function viaRawFfi(topic: string, batched: boolean): Promise<Measured> {
       try {
         if (c.rd_kafka_event_type(event) !== EVENT_DR) return 0;
         for (;;) {
-          const n = Number(c.rd_kafka_event_message_array(event, batch, 1024));
+          const n = c.rd_kafka_event_message_array(event, batch, 1024);
           for (let i = 0; i < n; i++) {
             // err is the first field of rd_kafka_message_t: one read per report, as a driver needs at least.
             if (native.readI32(native.pointerAt(batchView.getBigUint64(i * 8, true))!, 0) !== 0) failures++;

@@ -132,6 +132,8 @@ export interface ConsumerOwner {
 const POLL_TIMEOUT_MS = 100;
 const MAX_POLL_BATCH = 500;
 const decoder = new TextDecoder();
+/** The headers of every message without any: one shared, frozen object. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 interface PartitionQueue {
   readonly topic: string;
@@ -463,8 +465,12 @@ export class SharedConsumer implements Consumer {
     if (invalid) {
       return this.#skipInvalid(sub, { topic: topic.name, partition: message.partition, offset: message.offset, key, error: invalid });
     }
-    const headers: Record<string, string> = {};
-    for (const [name, bytes] of message.headers) headers[name] = decoder.decode(bytes);
+    let headers: Readonly<Record<string, string>> = NO_HEADERS;
+    if (message.headers.length > 0) {
+      const decoded: Record<string, string> = {};
+      for (const [name, bytes] of message.headers) decoded[name] = decoder.decode(bytes);
+      headers = decoded;
+    }
     const consumed: ConsumedMessage<unknown> = {
       topic: topic.name,
       partition: message.partition,

@@ -30,7 +30,7 @@ import type {
   TopicPartitionOffset,
 } from "../../driver.ts";
 import { type Client, createClient, readPartitionList, withPartitionList } from "./_client.ts";
-import { getI64, getU64, type NativeRuntime, type Pointer } from "./_native.ts";
+import { getI64, getU64, type NativeRuntime, type Pointer, SIZES } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
   DESTROY_F_NO_CONSUMER_CLOSE,
@@ -160,8 +160,8 @@ class FfiConsumer implements ConsumerClient {
         case EVENT_FETCH: {
           // One message, owned by the event; rd_kafka_event_message_array hands out its pointer.
           const slot = this.#out.message;
-          if (Number(c.rd_kafka_event_message_array(event, slot.bytes, 1)) !== 1) break;
-          const message = native.pointerAt(slot.view.getBigUint64(0, true))!;
+          if (c.rd_kafka_event_message_array(event, slot.bytes, SIZES[1]!) !== 1) break;
+          const message = native.pointerAt(getU64(slot.view, 0))!;
           const incoming = this.#read(message);
           if (incoming && out) out.push(incoming);
           break;
@@ -212,11 +212,11 @@ class FfiConsumer implements ConsumerClient {
   }
 
   /** The headers of `message`, copied (the header list belongs to the message). */
-  #headers(message: Pointer): Array<readonly [string, Uint8Array]> {
+  #headers(message: Pointer): ReadonlyArray<readonly [string, Uint8Array]> {
     const { c, native } = this.#client;
     const out = this.#out;
+    if (c.rd_kafka_message_headers(message, out.headers.bytes) !== 0) return NO_HEADERS; // ERR__NOENT: none
     const headers: Array<readonly [string, Uint8Array]> = [];
-    if (c.rd_kafka_message_headers(message, out.headers.bytes) !== 0) return headers; // ERR__NOENT: none
     const list = native.pointerAt(out.headers.view.getBigUint64(0, true))!;
     for (let i = 0; c.rd_kafka_header_get_all(list, i, out.name.bytes, out.value.bytes, out.size.bytes) === 0; i++) {
       const value = native.pointerAt(out.value.view.getBigUint64(0, true));
@@ -352,8 +352,11 @@ class Slabs {
   /** A copy of the bytes a message struct points to at `at` (length at `lengthAt`); null for NULL. */
   at(fields: DataView, at: number, lengthAt: number): Uint8Array | null {
     if (getU64(fields, at) === 0) return null;
-    return this.copy(this.#native.pointerAt(fields.getBigUint64(at, true))!, getU64(fields, lengthAt));
+    return this.copy(this.#native.pointerAt(getU64(fields, at))!, getU64(fields, lengthAt));
   }
 }
 
 const SLAB_BYTES = 8 * 1024;
+
+/** The headers of every message without any: one shared, frozen array. */
+const NO_HEADERS: ReadonlyArray<readonly [string, Uint8Array]> = Object.freeze([]);

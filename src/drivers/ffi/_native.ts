@@ -36,6 +36,13 @@ declare const pointerBrand: unique symbol;
  */
 export type Pointer = { readonly [pointerBrand]: true };
 
+/**
+ * `size_t` arguments as BigInts, made once: a number given for a 64-bit
+ * argument costs Deno a BigInt per call (~40 bytes of garbage), so the hot
+ * paths pass these. `SIZES[n]` is `BigInt(n)`.
+ */
+export const SIZES: readonly bigint[] = Object.freeze(Array.from({ length: 1025 }, (_, n) => BigInt(n)));
+
 /** Argument and result types, in one neutral spelling for every runtime. */
 export type NativeType =
   | "void"

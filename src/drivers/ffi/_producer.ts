@@ -30,7 +30,7 @@ import type { ClientConfig, ClientEvents, DeliveryReport, OutgoingRecord, Payloa
 import { ClosedError } from "../../errors.ts";
 import { signal } from "../../_util.ts";
 import { type Client, createClient } from "./_client.ts";
-import { cString, getI64, getU64, type Pointer, setI64 } from "./_native.ts";
+import { cString, getI64, getU64, type Pointer, setI64, SIZES } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
   ERR__QUEUE_FULL,
@@ -203,7 +203,7 @@ class FfiProducer implements ProducerClient {
     if (type === EVENT_DR) {
       // The messages belong to the event; every field is copied out before it is destroyed.
       for (;;) {
-        const count = Number(c.rd_kafka_event_message_array(event, this.#messages, DR_BATCH));
+        const count = c.rd_kafka_event_message_array(event, this.#messages, SIZES[DR_BATCH]!);
         for (let i = 0; i < count; i++) this.#report(native.pointerAt(getU64(this.#messagesView, i * 8))!);
         if (count < DR_BATCH) break;
       }
@@ -278,7 +278,7 @@ class FfiProducer implements ProducerClient {
     const slot = this.#acquire(record.topic, resolve, reject);
     const count = this.#encode(record, slot);
     // An error returned by produceva is ours to free: destroyed here or by takeError.
-    const error = c.rd_kafka_produceva(rk, this.#scratch, count);
+    const error = c.rd_kafka_produceva(rk, this.#scratch, SIZES[count] ?? count);
     if (error === null) return true;
     this.#release(slot);
     if (c.rd_kafka_error_code(error) === ERR__QUEUE_FULL) {

@@ -76,8 +76,9 @@ export const CLIENT_SYMBOLS = {
   rd_kafka_event_type: { args: ["ptr"], ret: "i32" },
   // void rd_kafka_event_destroy(rd_kafka_event_t *): frees the event and what it owns (messages, lists)
   rd_kafka_event_destroy: { args: ["ptr"], ret: "void" },
-  // size_t rd_kafka_event_message_array(rd_kafka_event_t *, const rd_kafka_message_t **msgs, size_t size): messages owned by the event
-  rd_kafka_event_message_array: { args: ["ptr", "buffer", "usize"], ret: "usize" },
+  // size_t rd_kafka_event_message_array(rd_kafka_event_t *, const rd_kafka_message_t **msgs, size_t size): messages owned by the event.
+  // The count (≤ size) is read as the result register's low 32 bits: a 64-bit result costs Deno a BigInt per call.
+  rd_kafka_event_message_array: { args: ["ptr", "buffer", "usize"], ret: "u32" },
   // rd_kafka_resp_err_t rd_kafka_event_error(rd_kafka_event_t *)
   rd_kafka_event_error: { args: ["ptr"], ret: "i32" },
   // const char *rd_kafka_event_error_string(rd_kafka_event_t *): owned by the event
