@@ -432,7 +432,8 @@ try {
                 { timeoutMs: plan.consume.timeoutMs + 120_000 },
               );
               noteDriver(result);
-              const measured = between(marks.warm!, marks.done!);
+              // Up to after the registry closed: at `done` a connection may still be setting up (counted late).
+              const measured = between(marks.warm!, marks.closed ?? marks.done!);
               results.consume.push({ runtime, rttMs, topics: count, mode, result, measured });
               log(
                 `${what}: ${result.firstMessagesSeconds?.toFixed(2) ?? "timed out"} s, ${result.assignments} assignments, ${measured.joinGroups} JoinGroups, ` +
