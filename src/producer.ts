@@ -158,6 +158,10 @@ function encode<S extends v.GenericSchema>(
   if (partition !== undefined && (!Number.isInteger(partition) || partition < 0)) {
     throw new TypeError(`Topic "${topic.name}": partition must be a non-negative integer, got ${partition}`);
   }
+  const timestamp = options?.timestamp;
+  if (timestamp !== undefined && (typeof timestamp !== "number" || !Number.isFinite(timestamp) || timestamp < 0)) {
+    throw new TypeError(`Topic "${topic.name}": timestamp must be milliseconds since the epoch (a finite number ≥ 0), got ${String(timestamp)}`);
+  }
   const key = options?.key !== undefined ? options.key : topic.key?.(value);
   return {
     topic: topic.name,
@@ -167,7 +171,7 @@ function encode<S extends v.GenericSchema>(
     key: key ?? null,
     headers: topic.headers || options?.headers ? encodeHeaders({ ...topic.headers?.(value), ...options?.headers }) : undefined,
     partition,
-    timestamp: options?.timestamp,
+    timestamp,
   };
 }
 

@@ -241,7 +241,7 @@ test("one consumer per (context, group)", () => {
   return kafka.close();
 });
 
-test("a custom serializer encodes values; a bad partition is refused before sending", async () => {
+test("a custom serializer encodes values; a bad partition or timestamp is refused before sending", async () => {
   const driver = new FakeDriver();
   const kafka = createRegistry({ driver, logger: silent });
   const csv = defineTopic({
@@ -258,6 +258,8 @@ test("a custom serializer encodes values; a bad partition is refused before send
   assert.ok(value instanceof Uint8Array, "a custom serializer's bytes go to the driver as they are");
   assert.equal(new TextDecoder().decode(value), "a,1");
   await assert.rejects(producer.publish(csv, ["b", 2], { partition: -1 }), /partition must be a non-negative integer/);
+  await assert.rejects(producer.publish(csv, ["b", 2], { timestamp: Number.NaN }), /timestamp must be milliseconds since the epoch.*got NaN/);
+  await assert.rejects(producer.publish(csv, ["b", 2], { timestamp: -1 }), /timestamp must be milliseconds since the epoch.*got -1/);
   assert.equal(driver.producers[0]!.records.length, 1);
   await kafka.close();
 });

@@ -56,6 +56,7 @@ const TimestampSchema = v.union([
     v.isoTimestamp("expected an ISO 8601 date-time"),
     v.transform((s) => Date.parse(s)),
     v.check((ms) => Number.isFinite(ms), "expected an ISO 8601 date-time"),
+    v.minValue(0, "expected a date-time from 1970 on (Kafka timestamps are not negative)"),
   ),
   v.pipe(v.number(), v.integer(), v.minValue(0)),
 ], "expected an ISO 8601 date-time or milliseconds since the epoch");

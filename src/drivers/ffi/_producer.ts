@@ -276,7 +276,15 @@ class FfiProducer implements ProducerClient {
   #enqueue(record: OutgoingRecord, resolve: Resolve, reject: Reject): boolean {
     const { c, rk } = this.#client;
     const slot = this.#acquire(record.topic, resolve, reject);
-    const count = this.#encode(record, slot);
+    let count: number;
+    try {
+      count = this.#encode(record, slot);
+    } catch (error) {
+      // Never leave a slot behind: flush() waits for every slot to empty.
+      this.#release(slot);
+      reject(error as Error);
+      return true;
+    }
     // An error returned by produceva is ours to free: destroyed here or by takeError.
     const error = c.rd_kafka_produceva(rk, this.#scratch, SIZES[count] ?? count);
     if (error === null) return true;
