@@ -34,6 +34,8 @@ interface BunFfi {
     i32(pointer: number, byteOffset?: number): number;
     i16(pointer: number, byteOffset?: number): number;
     i64(pointer: number, byteOffset?: number): bigint;
+    u32(pointer: number, byteOffset?: number): number;
+    u8(pointer: number, byteOffset?: number): number;
   };
   JSCallback: new (
     fn: (...args: never[]) => unknown,
@@ -65,6 +67,9 @@ const TYPES: Record<NativeType, string> = {
   // bun:ffi passes a TypedArray given for a `ptr` argument by address, without copying.
   buffer: "ptr",
 };
+
+/** Copies up to this many bytes are read word by word (see copyInto). */
+const WORD_COPY_MAX = 128;
 
 function address(pointer: Pointer): number {
   return pointer as unknown as number;
@@ -136,7 +141,24 @@ export async function bunRuntime(): Promise<NativeRuntime> {
       return new Uint8Array(ffi.toArrayBuffer(address(pointer), offset, length)).slice();
     },
     copyInto(pointer, target, offset = 0) {
-      target.set(new Uint8Array(ffi.toArrayBuffer(address(pointer), offset, target.length)));
+      const at = address(pointer);
+      const length = target.length;
+      if (length > WORD_COPY_MAX) {
+        target.set(new Uint8Array(ffi.toArrayBuffer(at, offset, length)));
+        return;
+      }
+      // Small copies (a message struct, most keys and values) word by word:
+      // toArrayBuffer makes an ArrayBuffer per call, about twice the time for
+      // 72 bytes. Little-endian, as everywhere in this folder.
+      const words = length & ~3;
+      for (let i = 0; i < words; i += 4) {
+        const word = ffi.read.u32(at, offset + i);
+        target[i] = word;
+        target[i + 1] = word >>> 8;
+        target[i + 2] = word >>> 16;
+        target[i + 3] = word >>> 24;
+      }
+      for (let i = words; i < length; i++) target[i] = ffi.read.u8(at, offset + i);
     },
 
     addressOf(pointer) {
