@@ -141,6 +141,23 @@ test("produce with key, headers and partition; kcat reads it back", () =>
     assert.equal(read.stdout, "2|0|order-1|total=42|source=ffi,trace=abc|1700000000000\n");
   }));
 
+test("text keys and values go out as their UTF-8 bytes, an empty text as an empty value (not a tombstone)", () =>
+  withSetup(async (kafka, driver) => {
+    kafka.createTopic("texts", 1);
+    const producer = await driver.createProducer(producerConfig(kafka), producerEvents);
+    try {
+      await producer.produce({ topic: "texts", partition: 0, key: "clé-1", value: '{"total":"42 €","note":"ü𝄞"}' });
+      await producer.produce({ topic: "texts", partition: 0, key: "k2", value: "" });
+    } finally {
+      await producer.close(5_000);
+    }
+    // %S: the value's size in bytes (-1 for a tombstone).
+    const read = await kcat(["-b", kafka.bootstrapServers, "-C", "-t", "texts", "-o", "0", "-c", "2", "-q", "-f", "%k|%s|%S\n"]);
+    assert.equal(read.code, 0, read.stderr);
+    const value = '{"total":"42 €","note":"ü𝄞"}';
+    assert.equal(read.stdout, `clé-1|${value}|${new TextEncoder().encode(value).length}\nk2||0\n`);
+  }));
+
 test("kcat-produced messages reach poll()", () =>
   withSetup(async (kafka, driver) => {
     kafka.createTopic("inbox", 2);
