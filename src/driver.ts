@@ -45,7 +45,14 @@ export interface ConsumerEvents extends ClientEvents {
 /**
  * Bytes to produce: raw bytes, or text sent as its UTF-8 bytes (a driver
  * encodes it straight into its own buffer, so the core need not allocate
- * an intermediate array per record).
+ * an intermediate array per record). A custom {@link KafkaDriver} accepts both.
+ *
+ * @example
+ * ```ts
+ * import type { OutgoingRecord } from "@kshare/kshare";
+ * const asText: OutgoingRecord = { topic: "orders", key: "o-1", value: '{"id":"o-1"}' }; // UTF-8 on the wire
+ * const asBytes: OutgoingRecord = { topic: "orders", value: new Uint8Array([0x01, 0x02]) }; // sent as is
+ * ```
  */
 export type Payload = Uint8Array | string;
 
