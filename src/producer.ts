@@ -7,7 +7,7 @@
 import * as v from "valibot";
 import type { DeliveryReport, OutgoingRecord, ProducerClient } from "./driver.ts";
 import { ClosedError, PublishBatchError, ValidationError } from "./errors.ts";
-import { type Bytes, jsonSerializer, type Topic, toBytes } from "./topic.ts";
+import { type Bytes, serializeValue, type Topic, toBytes } from "./topic.ts";
 
 export type { DeliveryReport } from "./driver.ts";
 
@@ -165,9 +165,7 @@ function encode<S extends v.GenericSchema>(
   const key = options?.key !== undefined ? options.key : topic.key?.(value);
   return {
     topic: topic.name,
-    // JSON goes to the driver as text, which encodes it into its own buffer
-    // (`?? ""`: like jsonSerializer, undefined becomes an empty value).
-    value: topic.serializer === jsonSerializer ? JSON.stringify(value) ?? "" : topic.serializer.serialize(value),
+    value: serializeValue(topic.serializer, value),
     key: key ?? null,
     headers: topic.headers || options?.headers ? encodeHeaders({ ...topic.headers?.(value), ...options?.headers }) : undefined,
     partition,

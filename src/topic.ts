@@ -5,6 +5,7 @@
  * @module
  */
 import type * as v from "valibot";
+import type { Payload } from "./driver.ts";
 
 /** Encodes values to bytes and back. The default is {@link jsonSerializer}. */
 export interface Serializer {
@@ -122,6 +123,15 @@ export function defineTopic<S extends v.GenericSchema>(definition: TopicDefiniti
     serializer,
     consumer: Object.freeze({ maxBufferedMessages }),
   });
+}
+
+/**
+ * A validated value as `serializer` writes it. The default JSON serializer's
+ * output is returned as text (drivers encode it straight into their
+ * buffers); like `jsonSerializer`, undefined becomes an empty value.
+ */
+export function serializeValue(serializer: Serializer, value: unknown): Payload {
+  return serializer === jsonSerializer ? JSON.stringify(value) ?? "" : serializer.serialize(value);
 }
 
 /** Bytes of a key or header value. */

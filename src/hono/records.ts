@@ -15,7 +15,7 @@
 import * as v from "valibot";
 import type { PublishOptions } from "../producer.ts";
 import type { DeliveryReport } from "../driver.ts";
-import { type Bytes, jsonSerializer, type Topic } from "../topic.ts";
+import { type Bytes, serializeValue, type Topic } from "../topic.ts";
 import { describeIssues, type ErrorOutcome, invalid, type RestProxyErrorBody, RestProxyErrorBodySchema } from "./errors.ts";
 
 /**
@@ -316,8 +316,8 @@ export function produceResponse<S extends v.GenericSchema>(
 
 /** Bytes of `value` as the topic's serializer writes it; for the default serializer counted rather than encoded again. */
 function serializedSize(topic: AnyTopic, value: unknown): number {
-  if (topic.serializer === jsonSerializer) return utf8Length(JSON.stringify(value) ?? "");
-  return topic.serializer.serialize(value).byteLength;
+  const payload = serializeValue(topic.serializer, value);
+  return typeof payload === "string" ? utf8Length(payload) : payload.byteLength;
 }
 
 /** Bytes of `text` in UTF-8, as `TextEncoder` writes it (a lone surrogate as U+FFFD, 3 bytes), without encoding it. */
