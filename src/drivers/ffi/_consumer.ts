@@ -181,7 +181,7 @@ class FfiConsumer implements ConsumerClient {
   /**
    * Copy a fetched message out of librdkafka (`message` is owned by its
    * event): one copy of the struct into a reused buffer, then its fields are
-   * read from that copy; only pointers that are followed become BigInts.
+   * read from that copy, 64-bit fields and pointers as numbers (no BigInt).
    */
   #read(message: Pointer): IncomingMessage | null {
     const { c, native } = this.#client;
@@ -196,7 +196,7 @@ class FfiConsumer implements ConsumerClient {
     let topic = this.#topics.get(rkt);
     if (topic === undefined) {
       // The name belongs to the message's topic handle.
-      topic = native.readCString(rkt === 0 ? null : c.rd_kafka_topic_name(native.pointerAt(fields.getBigUint64(MESSAGE.rkt, true)))) ?? "";
+      topic = native.readCString(rkt === 0 ? null : c.rd_kafka_topic_name(native.pointerAt(rkt))) ?? "";
       if (rkt !== 0) this.#topics.set(rkt, topic);
     }
     const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
@@ -217,11 +217,11 @@ class FfiConsumer implements ConsumerClient {
     const out = this.#out;
     if (c.rd_kafka_message_headers(message, out.headers.bytes) !== 0) return NO_HEADERS; // ERR__NOENT: none
     const headers: Array<readonly [string, Uint8Array]> = [];
-    const list = native.pointerAt(out.headers.view.getBigUint64(0, true))!;
+    const list = native.pointerAt(getU64(out.headers.view, 0))!;
     for (let i = 0; c.rd_kafka_header_get_all(list, i, out.name.bytes, out.value.bytes, out.size.bytes) === 0; i++) {
-      const value = native.pointerAt(out.value.view.getBigUint64(0, true));
+      const value = native.pointerAt(getU64(out.value.view, 0));
       headers.push([
-        native.readCString(native.pointerAt(out.name.view.getBigUint64(0, true))) ?? "",
+        native.readCString(native.pointerAt(getU64(out.name.view, 0))) ?? "",
         value === null ? new Uint8Array(0) : this.#slabs.copy(value, getU64(out.size.view, 0)),
       ]);
     }

@@ -407,23 +407,28 @@ class FfiProducer implements ProducerClient {
    * pointer and size); returns the next free byte.
    */
   #bytes(at: number, bytes: Payload, data: number): number {
-    let length: number;
+    let end: number;
     if (typeof bytes === "string") {
-      length = this.#encoder.encodeInto(bytes, this.#scratch.subarray(data)).written!;
+      end = this.#utf8(bytes, data);
     } else {
       this.#scratch.set(bytes, data);
-      length = bytes.length;
+      end = data + bytes.length;
     }
     setI64(this.#view, at, this.#base + data);
-    setI64(this.#view, at + 8, length);
-    return data + length;
+    setI64(this.#view, at + 8, end - data);
+    return end;
   }
 
   /** Write `text` NUL-terminated at `at` in #scratch; returns the next free byte. */
   #text(text: string, at: number): number {
-    const end = at + this.#encoder.encodeInto(text, this.#scratch.subarray(at)).written!;
+    const end = this.#utf8(text, at);
     this.#scratch[end] = 0;
     return end + 1;
+  }
+
+  /** Write `text`'s UTF-8 at `at` in #scratch (room reserved by the caller); returns the byte after it. */
+  #utf8(text: string, at: number): number {
+    return at + this.#encoder.encodeInto(text, this.#scratch.subarray(at)).written!;
   }
 
   /** The topic handle for `name`, created on first use; undefined past {@link MAX_TOPIC_HANDLES} or if refused. */
