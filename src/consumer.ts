@@ -41,14 +41,37 @@ export interface ConsumedMessage<T> {
   readonly partition: number;
   /** Offset of the message in its partition. */
   readonly offset: number;
-  /** Key as UTF-8 text, or null when the record has none. */
+  /** Key as UTF-8 text, or null when the record has none (the bytes are `raw.key`). */
   readonly key: string | null;
-  /** Headers as UTF-8 text; of repeated names, the last wins. */
+  /** Headers as UTF-8 text; of repeated names, the last wins (every one is in `raw.headers`). */
   readonly headers: Readonly<Record<string, string>>;
   /** The value after the topic's schema (its output type). */
   readonly value: T;
   /** Record timestamp in ms since the epoch, when the broker reported one. */
   readonly timestamp?: number;
+  /**
+   * The record as fetched, before any decoding: key and value bytes, and
+   * every header in order (names may repeat, values are bytes). `key` and
+   * `headers` above are UTF-8 text views of it; read `raw` for binary keys or
+   * header values, repeated header names, or to forward the record unchanged.
+   * Do not modify its bytes.
+   *
+   * @example A binary key and every value of a repeated header
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineTopic, type MessageHandler } from "@kshare/kshare";
+   *
+   * const events = defineTopic({ name: "events", schema: v.object({ id: v.string() }) });
+   * const handler: MessageHandler<v.InferOutput<typeof events.schema>> = (message) => {
+   *   const keyBytes = message.raw.key; // Uint8Array | null, exactly as written
+   *   const traces = message.raw.headers
+   *     .filter(([name]) => name === "trace")
+   *     .map(([, bytes]) => new TextDecoder().decode(bytes));
+   *   console.log(keyBytes?.length, traces);
+   * };
+   * ```
+   */
+  readonly raw: IncomingMessage;
 }
 
 /** A message whose value could not be decoded or failed its schema. */
@@ -63,6 +86,12 @@ export interface InvalidMessage {
   readonly key: string | null;
   /** A {@link ValidationError} (schema) or the serializer's error (decoding). */
   readonly error: Error;
+  /**
+   * The record as fetched: key, value and headers as bytes, so it can be set
+   * aside unchanged (for example published to a dead-letter topic whose
+   * serializer passes bytes through). Do not modify its bytes.
+   */
+  readonly raw: IncomingMessage;
 }
 
 /** A topic's handler. A rejected promise or throw triggers the retry policy. */
@@ -463,7 +492,14 @@ export class SharedConsumer implements Consumer {
       else invalid = new ValidationError(topic.name, result.issues);
     }
     if (invalid) {
-      return this.#skipInvalid(sub, { topic: topic.name, partition: message.partition, offset: message.offset, key, error: invalid });
+      return this.#skipInvalid(sub, {
+        topic: topic.name,
+        partition: message.partition,
+        offset: message.offset,
+        key,
+        error: invalid,
+        raw: message,
+      });
     }
     let headers: Readonly<Record<string, string>> = NO_HEADERS;
     if (message.headers.length > 0) {
@@ -479,6 +515,7 @@ export class SharedConsumer implements Consumer {
       headers,
       value,
       timestamp: message.timestamp,
+      raw: message,
     };
     let result: void | Promise<void>;
     try {

@@ -9,7 +9,7 @@ export interface KcatRun {
 }
 
 /** Run kcat to completion, feeding `input` on stdin; never rejects for a non-zero exit. */
-export function runKcat(args: readonly string[], input = ""): Promise<KcatRun> {
+export function runKcat(args: readonly string[], input: string | Uint8Array = ""): Promise<KcatRun> {
   return new Promise((resolve, reject) => {
     const child = spawn("kcat", args, { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -23,7 +23,7 @@ export function runKcat(args: readonly string[], input = ""): Promise<KcatRun> {
 }
 
 /** Run kcat with `args`, feeding it `input` on stdin; resolves with stdout, rejects on a non-zero exit. */
-export async function kcat(args: readonly string[], input?: string): Promise<string> {
+export async function kcat(args: readonly string[], input?: string | Uint8Array): Promise<string> {
   const run = await runKcat(args, input);
   if (run.code !== 0) throw new Error(`kcat ${args.join(" ")} exited ${run.code}: ${run.stderr}`);
   return run.stdout;

@@ -4,8 +4,8 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { createRegistry, defineTopic, startEmbeddedBroker, ValidationError } from "../mod.ts";
-import { Countdown, gate, kcatRead, kcatWrite, quietLogger } from "./_helpers.ts";
+import { type ConsumedMessage, createRegistry, defineTopic, startEmbeddedBroker, ValidationError } from "../mod.ts";
+import { Countdown, gate, kcat, kcatRead, kcatWrite, quietLogger } from "./_helpers.ts";
 
 // No initial rebalance delay: each test joins fresh groups, and waiting 3 s per group proves nothing here.
 const broker = await startEmbeddedBroker({ brokers: 3, groupInitialRebalanceDelayMs: 0 });
@@ -271,7 +271,8 @@ test("an invalid message goes to onInvalid and the loop goes on", async () => {
     done.increment();
   }, {
     onInvalid: (m) => {
-      invalid.push(`${m.key}:${m.error.name}`);
+      // The record as fetched comes along, so it could be set aside unchanged (a dead-letter topic).
+      invalid.push(`${m.key}:${m.error.name}:${new TextDecoder().decode(m.raw.value!)}`);
       done.increment();
     },
   });
@@ -279,7 +280,40 @@ test("an invalid message goes to onInvalid and the loop goes on", async () => {
   await done.reached(3);
   await consumer.close();
   assert.deepEqual(valid, ["c"]);
-  assert.deepEqual(invalid.sort(), ["a:SyntaxError", "b:ValidationError"]);
+  assert.deepEqual(invalid.sort(), ["a:SyntaxError:not json", 'b:ValidationError:{"id":"b","n":"x"}']);
+});
+
+test("a handler gets the record as fetched in raw: binary keys and header values, repeated header names, in order", async () => {
+  const t = topic("raw-record");
+  // kcat writes a key that is not UTF-8 and the same header name twice.
+  const binaryKey = Uint8Array.of(0xde, 0xad, 0xbe, 0xef, 0xff, 0x00, 0x80);
+  const line = new Uint8Array([...binaryKey, ...new TextEncoder().encode(':{"id":"k","n":1}\n')]);
+  await kcat(["-b", broker.bootstrapServers, "-P", "-t", t.name, "-K", ":", "-H", "trace=first", "-H", "trace=second"], line);
+  // kshare writes a header value that is not UTF-8.
+  const binaryHeader = Uint8Array.of(0x00, 0xff, 0xc3, 0x28);
+  const producer = await kafka.producer(ctx);
+  await producer.publish(t, { id: "p", n: 2 }, { key: "p", headers: { bin: binaryHeader } });
+
+  const seen = new Map<string, ConsumedMessage<v.InferOutput<typeof Order>>>();
+  const done = new Countdown();
+  const consumer = kafka.consumer(ctx, "group-raw").subscribe(t, (m) => {
+    seen.set(m.value.id, m);
+    done.increment();
+  });
+  await consumer.start();
+  await done.reached(2);
+  await consumer.close();
+
+  const fromKcat = seen.get("k")!;
+  assert.deepEqual([...fromKcat.raw.key!], [...binaryKey]);
+  assert.ok(fromKcat.key!.includes("\uFFFD"), "the text view of a key that is not UTF-8 is lossy; raw is not");
+  assert.deepEqual(fromKcat.raw.headers.map(([name, value]) => [name, new TextDecoder().decode(value)]), [["trace", "first"], ["trace", "second"]]);
+  assert.deepEqual(fromKcat.headers, { trace: "second" });
+  assert.equal(new TextDecoder().decode(fromKcat.raw.value!), '{"id":"k","n":1}');
+
+  const fromKshare = seen.get("p")!;
+  assert.deepEqual(fromKshare.raw.headers.map(([name, value]) => [name, [...value]]), [["bin", [...binaryHeader]]]);
+  assert.deepEqual([...fromKshare.raw.key!], [...new TextEncoder().encode("p")]);
 });
 
 test("a failing handler is retried, then onError; offsets are committed only after success", async () => {
