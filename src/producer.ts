@@ -15,8 +15,13 @@ export type { DeliveryReport } from "./driver.ts";
 export interface PublishOptions {
   /** Record key; default: the topic's `key(value)`, else none. */
   readonly key?: Bytes | null;
-  /** Headers, merged over the topic's headers. */
-  readonly headers?: Readonly<Record<string, Bytes>>;
+  /**
+   * Headers, over the topic's headers: an object (one value per name), or a
+   * list of `[name, value]` pairs sent in its order, where a name may repeat
+   * (as in `message.raw.headers`). Either way a name given here replaces the
+   * topic's header of that name.
+   */
+  readonly headers?: Readonly<Record<string, Bytes>> | ReadonlyArray<readonly [name: string, value: Bytes]>;
   /** Explicit partition; default: librdkafka's partitioner (by key). */
   readonly partition?: number;
   /** Create time in ms since the epoch; default: now. */
@@ -167,13 +172,46 @@ function encode<S extends v.GenericSchema>(
     topic: topic.name,
     value: serializeValue(topic.serializer, value),
     key: key ?? null,
-    headers: topic.headers || options?.headers ? encodeHeaders({ ...topic.headers?.(value), ...options?.headers }) : undefined,
+    headers: topic.headers || options?.headers ? encodeHeaders(topic.name, topic.headers?.(value), options?.headers) : undefined,
     partition,
     timestamp,
   };
 }
 
-function encodeHeaders(headers: Readonly<Record<string, Bytes>>): OutgoingRecord["headers"] {
-  const names = Object.keys(headers);
-  return names.length === 0 ? undefined : names.map((name) => [name, toBytes(headers[name]!)] as const);
+/** The topic's headers, then the publish's, as the driver's list; a name the publish gives replaces the topic's. */
+function encodeHeaders(
+  topic: string,
+  fromTopic: Readonly<Record<string, Bytes>> | undefined,
+  own: PublishOptions["headers"],
+): OutgoingRecord["headers"] {
+  const list: Array<readonly [string, Uint8Array]> = [];
+  if (!Array.isArray(own)) {
+    const merged = { ...fromTopic, ...own as Readonly<Record<string, Bytes>> | undefined };
+    for (const name of Object.keys(merged)) list.push([name, headerValue(topic, name, merged[name])]);
+    return list.length === 0 ? undefined : list;
+  }
+  const pairs = own as ReadonlyArray<readonly [string, Bytes]>;
+  const given = new Set<string>();
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || typeof pair[0] !== "string") {
+      throw new TypeError(`Topic "${topic}": headers must be [name, value] pairs with a string name, got ${describe(pair)}`);
+    }
+    given.add(pair[0]);
+  }
+  if (fromTopic) for (const name of Object.keys(fromTopic)) if (!given.has(name)) list.push([name, headerValue(topic, name, fromTopic[name])]);
+  for (const [name, value] of pairs) list.push([name, headerValue(topic, name, value)]);
+  return list.length === 0 ? undefined : list;
+}
+
+/** A header's value as bytes; a clear error for anything but text or bytes. */
+function headerValue(topic: string, name: string, value: unknown): Uint8Array {
+  if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+    throw new TypeError(`Topic "${topic}": header "${name}" must be a string or Uint8Array, got ${describe(value)}`);
+  }
+  return toBytes(value);
+}
+
+/** What a wrong value was, for an error message: its type, never its content. */
+function describe(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
 }

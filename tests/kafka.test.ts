@@ -316,6 +316,32 @@ test("a handler gets the record as fetched in raw: binary keys and header values
   assert.deepEqual([...fromKshare.raw.key!], [...new TextEncoder().encode("p")]);
 });
 
+test("an invalid record set aside from onInvalid's raw goes out unchanged: key bytes, value, every header in order", async () => {
+  const t = topic("dead-letter-source");
+  const deadLetters = defineTopic({
+    name: `dead-letters-${++topicSeq}`,
+    schema: v.nullable(v.custom<Uint8Array>((value) => value instanceof Uint8Array, "expected bytes")),
+    serializer: { serialize: (bytes) => bytes as Uint8Array, deserialize: (bytes) => bytes },
+  });
+  broker.createTopic(deadLetters.name, 1);
+  const line = new Uint8Array([0xfe, 0x01, 0x3b, ...new TextEncoder().encode(":not json\n")]);
+  await kcat(["-b", broker.bootstrapServers, "-P", "-t", t.name, "-K", ":", "-H", "trace=first", "-H", "trace=second"], line);
+  const producer = await kafka.producer(ctx);
+  const forwarded = gate();
+  const consumer = kafka.consumer(ctx, "group-dead-letters").subscribe(t, () => {}, {
+    onInvalid: async ({ raw }) => {
+      await producer.publish(deadLetters, raw.value, { key: raw.key, headers: raw.headers });
+      forwarded.open();
+    },
+  });
+  await consumer.start();
+  await forwarded.wait;
+  await consumer.close();
+  // kcat prints the key's length in bytes, the headers in order, and the value.
+  const out = await kcat(["-b", broker.bootstrapServers, "-C", "-t", deadLetters.name, "-o", "beginning", "-e", "-q", "-f", "%K|%h|%s\n"]);
+  assert.equal(out, "3|trace=first,trace=second|not json\n");
+});
+
 test("a failing handler is retried, then onError; offsets are committed only after success", async () => {
   const t = topic("retry");
   const producer = await kafka.producer(ctx);

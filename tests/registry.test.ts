@@ -201,6 +201,33 @@ test("publish encodes JSON, derives the key and merges headers", async () => {
   await kafka.close();
 });
 
+test("publish headers as a list keep their order and repeated names; a name given replaces the topic's; bad pairs are refused", async () => {
+  const driver = new FakeDriver();
+  const kafka = createRegistry({ driver, logger: silent });
+  const topic = defineTopic({ name: "t", schema: v.object({ id: v.string() }), headers: { source: "kshare", env: "test" } });
+  const producer = await kafka.producer(ctx);
+  const binary = Uint8Array.of(0, 255);
+  await producer.publish(topic, { id: "a" }, { headers: [["trace", "1"], ["env", "prod"], ["trace", binary]] });
+  const bytes = (text: string) => [...new TextEncoder().encode(text)];
+  const [record] = driver.producers[0]!.records;
+  assert.deepEqual(record!.headers?.map(([name, value]) => [name, [...value]]), [
+    ["source", bytes("kshare")],
+    ["trace", bytes("1")],
+    ["env", bytes("prod")],
+    ["trace", [0, 255]],
+  ]);
+  await assert.rejects(
+    producer.publish(topic, { id: "b" }, { headers: [["ok", "1"], "trace=2" as unknown as [string, string]] }),
+    (error: Error) => error instanceof TypeError && /Topic "t": headers must be \[name, value\] pairs.*got string/.test(error.message),
+  );
+  await assert.rejects(
+    producer.publish(topic, { id: "c" }, { headers: { count: 3 as unknown as string } }),
+    (error: Error) => error instanceof TypeError && /Topic "t": header "count" must be a string or Uint8Array, got number/.test(error.message),
+  );
+  assert.equal(driver.producers[0]!.records.length, 1, "nothing of a refused publish is sent");
+  await kafka.close();
+});
+
 test("close is idempotent, closes every client, and later calls are refused", async () => {
   const driver = new FakeDriver();
   const kafka = createRegistry({ driver, logger: silent });

@@ -70,12 +70,8 @@ const recordEntries = {
       v.minValue(0, "expected a partition number >= 0"),
     ),
   ),
-  headers: v.nullish(
-    v.pipe(
-      v.array(HeaderSchema, "expected an array of { name, value }"),
-      v.check((headers) => new Set(headers.map((h) => h.name)).size === headers.length, "header names must be unique"),
-    ),
-  ),
+  // In order; a name may repeat, as Kafka allows.
+  headers: v.nullish(v.array(HeaderSchema, "expected an array of { name, value }")),
   key: v.nullish(PayloadSchema),
   value: v.nullish(PayloadSchema),
   timestamp: v.nullish(TimestampSchema),
@@ -222,7 +218,7 @@ export function prepareRecord<S extends v.GenericSchema>(
   else if (record.key?.type === "BINARY") key = fromBase64(record.key.data);
 
   const headers = record.headers && record.headers.length > 0
-    ? Object.fromEntries(record.headers.map((h) => [h.name, fromBase64(h.value)]))
+    ? record.headers.map((h) => [h.name, fromBase64(h.value)] as const)
     : undefined;
   const options: PublishOptions = {
     ...(key !== undefined && { key }),
