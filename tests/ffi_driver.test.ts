@@ -236,6 +236,85 @@ test("pause stops delivery of a partition and resume continues it", () =>
     }
   }));
 
+// Two members of one group, the second joining while the first owns every partition.
+// Eager ("range"): at a rebalance a member gives up all of its partitions, then the group
+// is assigned anew. Cooperative ("cooperative-sticky"): a member gives up only the
+// partitions that move and keeps the rest (rd_kafka_incremental_assign/unassign).
+// The mock coordinator may take one rebalance or two to settle; the checks hold for either.
+for (const [strategy, protocol] of [["range", "eager"], ["cooperative-sticky", "cooperative"]] as const) {
+  test(`a second member takes partitions over (${protocol} rebalance): no partition is owned twice, every record is read`, () =>
+    withSetup(async (kafka, driver) => {
+      kafka.createTopic("shared", 4);
+      const base = consumerConfig(kafka, `pair-${protocol}`);
+      const config = { ...base, properties: { ...base.properties, "partition.assignment.strategy": strategy } };
+      const owned = [new Set<number>(), new Set<number>()];
+      /** Per member, each revocation: what it gave up, and what it owned just before. */
+      const revocations: Array<Array<{ gaveUp: number[]; owned: number[] }>> = [[], []];
+      const problems: string[] = [];
+      const events = (member: number): ConsumerEvents => ({
+        onFatal: (error) => problems.push(`member ${member} fatal: ${error.message}`),
+        onError: (error) => problems.push(`member ${member} error: ${error.message}`),
+        onAssign: (partitions) => {
+          for (const { partition } of partitions) {
+            if (owned[1 - member]!.has(partition)) problems.push(`partition ${partition} assigned to member ${member} while the other owns it`);
+            owned[member]!.add(partition);
+          }
+        },
+        onRevoke: (partitions) => {
+          const gaveUp = partitions.map((p) => p.partition).sort();
+          revocations[member]!.push({ gaveUp, owned: [...owned[member]!].sort() });
+          for (const partition of gaveUp) owned[member]!.delete(partition);
+        },
+      });
+      const members = [await driver.createConsumer(config, events(0))];
+      const received: IncomingMessage[][] = [[], []];
+      /** Poll every member (rebalance events arrive through poll), checking each record against its member's partitions. */
+      const pollAll = async () => {
+        const batches = await Promise.all(members.map((member) => member.poll(100, 100)));
+        batches.forEach((batch, member) => {
+          for (const m of batch) {
+            if (!owned[member]!.has(m.partition)) problems.push(`member ${member} read partition ${m.partition}, which it does not own`);
+          }
+          received[member]!.push(...batch);
+        });
+      };
+      const until = async (done: () => boolean, what: string) => {
+        for (let polls = 0; !done(); polls++) {
+          assert.ok(polls < 200, `gave up waiting for ${what}`);
+          await pollAll();
+        }
+      };
+      const producer = await driver.createProducer(producerConfig(kafka), producerEvents);
+      try {
+        await members[0]!.subscribe(["shared"]);
+        await until(() => owned[0]!.size === 4, "the first member to own all 4 partitions");
+
+        members.push(await driver.createConsumer(config, events(1)));
+        await members[1]!.subscribe(["shared"]);
+        await until(() => owned[0]!.size === 2 && owned[1]!.size === 2, "the partitions to be split between the two members");
+
+        await Promise.all(Array.from({ length: 40 }, (_, i) =>
+          producer.produce({ topic: "shared", partition: i % 4, value: encoder.encode(`r${i}`) })));
+        const values = () => new Set([...received[0]!, ...received[1]!].map((m) => text(m.value)));
+        await until(() => values().size === 40, "all 40 records");
+        assert.ok(received[1]!.length > 0, "the second member read the records of its partitions");
+
+        assert.deepEqual(problems, []);
+        assert.ok(revocations[0]!.length > 0, "the first member gave partitions up");
+        for (const { gaveUp, owned: before } of revocations[0]!) {
+          if (protocol === "eager") {
+            assert.deepEqual(gaveUp, before, "eager: a revocation takes every partition the member owns");
+          } else {
+            assert.ok(gaveUp.length < before.length, `cooperative: gave up ${gaveUp} of ${before}, not all`);
+          }
+        }
+      } finally {
+        await Promise.all(members.map((member) => member.close()));
+        await producer.close(5_000);
+      }
+    }));
+}
+
 test("commit stores offsets that close commits to the group", () =>
   withSetup(async (kafka, driver) => {
     kafka.createTopic("ledger", 1);
