@@ -182,6 +182,51 @@ test("every message kcat writes reaches its handler exactly once per group", asy
   }
 });
 
+// Two processes' worth of one group: two registries, each with its shared consumer. The second joins
+// while records flow; with either assignment protocol every record is handled, and after the join
+// both members handle records (kshare's consumer applies eager and incremental assignments alike).
+for (const strategy of ["range", "cooperative-sticky"]) {
+  test(`a second member of the group (${strategy}) takes partitions over; every record kcat writes is handled`, { timeout: 30_000 }, async () => {
+    const t = topic(`pair-${strategy}`);
+    const memberCtx = { ...ctx, consumer: { ...ctx.consumer, "partition.assignment.strategy": strategy } };
+    const handled = [new Set<number>(), new Set<number>()];
+    const done = new Countdown();
+    const member = (registry: ReturnType<typeof createRegistry>, index: number) =>
+      registry.consumer(memberCtx, `pair-${strategy}`).subscribe(t, (m) => {
+        if (!handled[0]!.has(m.value.n) && !handled[1]!.has(m.value.n)) done.increment();
+        handled[index]!.add(m.value.n);
+      });
+    let written = 0;
+    const write = async (count: number) => {
+      const from = written;
+      written += count;
+      await kcatWrite(broker.bootstrapServers, t.name, Array.from({ length: count }, (_, i) => `k-${from + i}:${JSON.stringify({ id: `k-${from + i}`, n: from + i })}`));
+      await done.reached(written);
+    };
+    const other = createRegistry({ logger });
+    try {
+      await member(kafka, 0).start();
+      await write(30);
+      assert.equal(handled[1]!.size, 0);
+      await member(other, 1).start();
+      // Rounds of records until the second member handled some: it then owns partitions.
+      for (let round = 0; handled[1]!.size === 0; round++) {
+        assert.ok(round < 100, "the second member never handled a record");
+        await write(30);
+      }
+      const firstBefore = handled[0]!.size;
+      const secondBefore = handled[1]!.size;
+      await write(60);
+      const all = new Set([...handled[0]!, ...handled[1]!]);
+      assert.deepEqual([...all].sort((a, b) => a - b), Array.from({ length: written }, (_, i) => i));
+      assert.ok(handled[0]!.size > firstBefore, "the first member still handles records after the join");
+      assert.ok(handled[1]!.size > secondBefore, "and so does the second");
+    } finally {
+      await other.close();
+    }
+  });
+}
+
 test("a backlog does not starve the event loop: a timer set at the first message fires before the last is handled", async () => {
   const t = topic("backlog");
   const total = 20_000;
