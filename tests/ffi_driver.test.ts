@@ -409,6 +409,21 @@ test("configuration errors name the property and never show a secret value", () 
     );
   }));
 
+test("close fails the records the broker never took, within its bound, and leaves nothing waiting", () =>
+  withSetup(async (kafka, driver) => {
+    kafka.createTopic("stranded", 1);
+    const producer = await driver.createProducer(producerConfig(kafka), producerEvents);
+    await producer.produce({ topic: "stranded", value: encoder.encode("delivered") });
+    kafka.brokerDown(kafka.brokerIds[0]!);
+    const stranded = Array.from({ length: 3 }, (_, i) =>
+      producer.produce({ topic: "stranded", value: encoder.encode(`stranded-${i}`) }).then(
+        () => "delivered",
+        (error: Error) => error.message,
+      ));
+    await producer.close(300); // the flush gives up after 300 ms; the rest is purged
+    assert.deepEqual(await Promise.all(stranded), Array(3).fill("The producer is closed"));
+  }));
+
 test("close is clean", () =>
   withSetup(async (kafka, driver) => {
     kafka.createTopic("done", 1);
