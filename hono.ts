@@ -11,6 +11,7 @@
  *
  * @example
  * ```ts
+ * import process from "node:process";
  * import { Hono } from "hono";
  * import { basicAuth } from "hono/basic-auth";
  * import * as v from "valibot";
@@ -31,10 +32,10 @@
  * app.notFound(restProxyNotFound);
  * app.route("/", opsRoutes({ registry, metrics, openapi: openApiDocument({ topics: [orders] }) }));
  * app.use("/v3/*", basicAuth({
- *   verifyUser: verifyUsers([{ username: "alice", password: "s3cret" }]),
+ *   verifyUser: verifyUsers([{ username: "alice", password: process.env.ALICE_PASSWORD! }]),
  *   onAuthSuccess: (c, user) => c.set("user", user),
  * }));
- * app.use("/v3/*", kafka({ registry, metrics, resolveContext: (c) => contexts.get(c.var.user) }));
+ * app.use("/v3/*", kafka<{ Variables: { user: string } }>({ registry, metrics, resolveContext: (c) => contexts.get(c.var.user) }));
  * app.route("/", publishRoutes({ topics: [orders] }));
  * ```
  *

@@ -80,9 +80,11 @@ export type { EmbeddedBroker, EmbeddedBrokerOptions, TrackedRequest } from "./sr
  *
  * @example
  * ```ts
+ * import process from "node:process";
  * import { registry } from "@kshare/kshare";
  * const producer = await registry.producer({ bootstrapServers: "localhost:9092" });
- * addEventListener("unload", () => registry.close());
+ * // At shutdown: flush producers, commit and leave groups (node:process works on Deno, Bun and Node).
+ * process.once("SIGTERM", () => registry.close().finally(() => process.exit(0)));
  * ```
  */
 export const registry: Registry = createRegistry();

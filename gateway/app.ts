@@ -55,13 +55,14 @@ export type GatewayEnv = { Variables: { user: string } };
  *
  * @example
  * ```ts
+ * import process from "node:process";
  * import { createRegistry } from "../mod.ts";
- * import { createGatewayApp } from "./gateway/app.ts";
- * import { topics } from "./gateway/topics.ts";
+ * import { createGatewayApp } from "./app.ts";
+ * import { topics } from "./topics.ts";
  *
  * const app = createGatewayApp({
  *   registry: createRegistry(),
- *   users: [{ username: "alice", password: "s3cret" }],
+ *   users: [{ username: "alice", password: process.env.ALICE_PASSWORD! }],
  *   contexts: new Map([["alice", { bootstrapServers: "localhost:9092", clientId: "gateway-alice" }]]),
  *   topics,
  *   clusterId: "kshare",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Static checks: TypeScript (Node view), Deno's type check, JSDoc on every
-# public export, and JSR's publish checks (no slow types).
+# Static checks: TypeScript (Node view), Deno's type check, JSDoc with an
+# example on every public export (the examples type-checked too), and JSR's
+# publish checks (no slow types).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1
@@ -12,6 +13,9 @@ if grep -q "missing-jsdoc" <<<"$doc"; then
   grep -A3 "missing-jsdoc" <<<"$doc" >&2
   exit 1
 fi
+npx deno run --quiet --allow-run --allow-read scripts/check_examples.ts mod.ts hono.ts
+# The examples of the public modules, each fenced block type-checked as its own module.
+npx deno check --quiet --doc-only mod.ts hono.ts src/*.ts src/hono/*.ts
 if ! publish=$(npx deno publish --dry-run --allow-dirty 2>&1); then
   echo "$publish" >&2
   exit 1

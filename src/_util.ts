@@ -1,6 +1,18 @@
-/** Internal helpers shared by the core. Not part of the public API. */
+/** Helpers shared by the core; of them only {@link Logger} is public (exported by `mod.ts`). */
 
-/** Where kshare reports what it skipped or could not do. `console` fits. */
+/**
+ * Where kshare reports what it skipped or could not do. `console` fits.
+ *
+ * @example One JSON line per event
+ * ```ts
+ * import { createRegistry, type Logger } from "@kshare/kshare";
+ * const jsonLogger: Logger = {
+ *   warn: (message, fields) => console.log(JSON.stringify({ level: "warn", message, ...fields })),
+ *   error: (message, fields) => console.log(JSON.stringify({ level: "error", message, ...fields })),
+ * };
+ * const kafka = createRegistry({ logger: jsonLogger });
+ * ```
+ */
 export interface Logger {
   /** Something was skipped or retried; the process goes on. */
   warn(message: string, fields?: Record<string, unknown>): void;

@@ -33,7 +33,22 @@ import { ClosedError, ConnectError, ValidationError } from "./errors.ts";
 import type { Topic } from "./topic.ts";
 import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
 
-/** A message as a handler receives it: decoded and validated. */
+/**
+ * A message as a handler receives it: decoded and validated.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { type ConsumedMessage, defineTopic, registry } from "@kshare/kshare";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }) });
+ * function onOrder(message: ConsumedMessage<v.InferOutput<typeof orders.schema>>): void {
+ *   console.log(message.value.total, message.key, message.headers["trace"]); // typed value; key and headers as text
+ *   console.log(`${message.topic}[${message.partition}] at offset ${message.offset}`, message.timestamp);
+ * }
+ * await registry.consumer({ bootstrapServers: "localhost:9092" }, "billing").subscribe(orders, onOrder).start();
+ * ```
+ */
 export interface ConsumedMessage<T> {
   /** Topic the message came from. */
   readonly topic: string;
@@ -74,7 +89,29 @@ export interface ConsumedMessage<T> {
   readonly raw: IncomingMessage;
 }
 
-/** A message whose value could not be decoded or failed its schema. */
+/**
+ * A message whose value could not be decoded or failed its schema.
+ *
+ * @example Set invalid records aside on a dead-letter topic, unchanged
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, type InvalidMessage, registry } from "@kshare/kshare";
+ *
+ * const ctx = { bootstrapServers: "localhost:9092" };
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const deadLetters = defineTopic({ // bytes in, bytes out
+ *   name: "orders.dead-letters",
+ *   schema: v.nullable(v.custom<Uint8Array>((x) => x instanceof Uint8Array, "expected bytes")),
+ *   serializer: { serialize: (bytes) => bytes as Uint8Array, deserialize: (bytes) => bytes },
+ * });
+ * const producer = await registry.producer(ctx);
+ * const setAside = async ({ raw, error }: InvalidMessage) => {
+ *   console.warn(`orders[${raw.partition}] at offset ${raw.offset}: ${error.message}`);
+ *   await producer.publish(deadLetters, raw.value, { key: raw.key, headers: raw.headers });
+ * };
+ * registry.consumer(ctx, "billing").subscribe(orders, (m) => console.log(m.value.id), { onInvalid: setAside });
+ * ```
+ */
 export interface InvalidMessage {
   /** Topic the message came from. */
   readonly topic: string;
@@ -94,10 +131,43 @@ export interface InvalidMessage {
   readonly raw: IncomingMessage;
 }
 
-/** A topic's handler. A rejected promise or throw triggers the retry policy. */
+/**
+ * A topic's handler. A rejected promise or throw triggers the retry policy.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, type MessageHandler, registry } from "@kshare/kshare";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }) });
+ * const charge: MessageHandler<v.InferOutput<typeof orders.schema>> = async (message) => {
+ *   const response = await fetch("https://billing.example/charges", { method: "POST", body: JSON.stringify(message.value) });
+ *   if (!response.ok) throw new Error(`billing answered ${response.status}`); // retried, then onError
+ * };
+ * registry.consumer({ bootstrapServers: "localhost:9092" }, "billing").subscribe(orders, charge);
+ * ```
+ */
 export type MessageHandler<T> = (message: ConsumedMessage<T>) => void | Promise<void>;
 
-/** How one topic's messages are handled when something goes wrong. */
+/**
+ * How one topic's messages are handled when something goes wrong.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, registry, type SubscribeOptions } from "@kshare/kshare";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const options: SubscribeOptions = {
+ *   retries: 5, // after the first failure: 6 attempts in all
+ *   retryBackoffMs: 200, // then 200, 400, 800, 1600, 3200 ms
+ *   onError: (error, message) => console.error(`gave up on ${message.topic} at offset ${message.offset}`, error),
+ *   onInvalid: ({ offset, error }) => console.warn(`skipped offset ${offset}: ${error.message}`),
+ * };
+ * registry.consumer({ bootstrapServers: "localhost:9092" }, "billing")
+ *   .subscribe(orders, (message) => console.log(message.value.id), options);
+ * ```
+ */
 export interface SubscribeOptions {
   /** Called for a message that failed decoding or its schema; then it is skipped. Default: log a warning. */
   readonly onInvalid?: (message: InvalidMessage) => void | Promise<void>;
@@ -109,7 +179,23 @@ export interface SubscribeOptions {
   readonly retryBackoffMs?: number;
 }
 
-/** Counters of one shared consumer. */
+/**
+ * Counters of one shared consumer.
+ *
+ * @example Report backpressure per topic
+ * ```ts
+ * import { type ConsumerStats, registry } from "@kshare/kshare";
+ *
+ * const consumer = registry.consumer({ bootstrapServers: "localhost:9092" }, "billing");
+ * setInterval(() => {
+ *   const stats: ConsumerStats = consumer.stats();
+ *   for (const topic of stats.topics) {
+ *     const state = stats.paused.includes(topic) ? "paused" : "flowing";
+ *     console.log(topic, state, `buffered ${stats.buffered[topic]} (peak ${stats.peakBuffered[topic]})`);
+ *   }
+ * }, 10_000);
+ * ```
+ */
 export interface ConsumerStats {
   /** Topics registered on this consumer. */
   readonly topics: readonly string[];
@@ -127,6 +213,21 @@ export interface ConsumerStats {
  * The one consumer of a group in a security context. Get it with
  * `registry.consumer(ctx, groupId)`; register topics with `subscribe`, then
  * `start()`.
+ *
+ * @example One group member for two topics
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, registry } from "@kshare/kshare";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const refunds = defineTopic({ name: "refunds", schema: v.object({ orderId: v.string() }) });
+ * const consumer = registry.consumer({ bootstrapServers: "localhost:9092" }, "billing")
+ *   .subscribe(orders, (message) => console.log("order", message.value.id))
+ *   .subscribe(refunds, (message) => console.log("refund", message.value.orderId));
+ * await consumer.start();
+ * // ...at shutdown (or close the whole registry):
+ * await consumer.close(); // handlers finish, offsets are committed, the member leaves the group
+ * ```
  */
 export interface Consumer {
   /** The consumer group this member belongs to. */

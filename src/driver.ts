@@ -13,7 +13,22 @@
  * @module
  */
 
-/** librdkafka configuration of one client, as normalised from a security context. */
+/**
+ * librdkafka configuration of one client, as normalised from a security context.
+ *
+ * @example Redact a binding's error before it leaves the driver
+ * ```ts
+ * import type { ClientConfig } from "@kshare/kshare";
+ *
+ * function driverError(config: ClientConfig, message: string): Error {
+ *   for (const name of config.secretProperties) {
+ *     const secret = config.properties[name];
+ *     if (secret) message = message.split(secret).join("[redacted]");
+ *   }
+ *   return new Error(`${config.label}: ${message}`); // label is already redacted
+ * }
+ * ```
+ */
 export interface ClientConfig {
   /**
    * librdkafka properties (security, tuning, `client.id`), every value a string.
@@ -26,7 +41,23 @@ export interface ClientConfig {
   readonly secretProperties: readonly string[];
 }
 
-/** Events a driver reports about one client. Called on the JavaScript thread. */
+/**
+ * Events a driver reports about one client. Called on the JavaScript thread.
+ *
+ * @example Route a binding's errors
+ * ```ts
+ * import type { ClientEvents } from "@kshare/kshare";
+ *
+ * function errorRouter(events: ClientEvents): (error: Error, fatal: boolean) => void {
+ *   let dead = false;
+ *   return (error, fatal) => {
+ *     if (!fatal) return events.onError?.(error); // librdkafka recovers by itself
+ *     if (!dead) events.onFatal(error); // at most once: the registry replaces the client
+ *     dead = true;
+ *   };
+ * }
+ * ```
+ */
 export interface ClientEvents {
   /** The client hit a fatal error and can no longer be used. Called at most once. */
   onFatal(error: Error): void;
@@ -34,7 +65,25 @@ export interface ClientEvents {
   onError?(error: Error): void;
 }
 
-/** Events of a consumer client: the fatal/error events plus group rebalances. */
+/**
+ * Events of a consumer client: the fatal/error events plus group rebalances.
+ *
+ * @example A driver's rebalance callback
+ * ```ts
+ * import type { ConsumerEvents, TopicPartition } from "@kshare/kshare";
+ * declare const binding: { assign(p: TopicPartition[]): void; unassign(): void }; // your binding's consumer
+ *
+ * function rebalanced(events: ConsumerEvents, assigned: boolean, partitions: TopicPartition[]): void {
+ *   if (assigned) {
+ *     binding.assign(partitions);
+ *     events.onAssign(partitions); // after assigning: kshare re-applies its pauses
+ *   } else {
+ *     events.onRevoke(partitions); // before unassigning: kshare marks what it handled
+ *     binding.unassign();
+ *   }
+ * }
+ * ```
+ */
 export interface ConsumerEvents extends ClientEvents {
   /** Partitions were assigned to this member (after the driver assigned them). */
   onAssign(partitions: TopicPartition[]): void;
@@ -56,7 +105,22 @@ export interface ConsumerEvents extends ClientEvents {
  */
 export type Payload = Uint8Array | string;
 
-/** One record to produce. */
+/**
+ * One record to produce.
+ *
+ * @example In a driver's `produce`
+ * ```ts
+ * import type { OutgoingRecord, Payload } from "@kshare/kshare";
+ * declare const binding: { produce(message: Record<string, unknown>): void }; // your binding
+ *
+ * const bytes = (p: Payload | null | undefined) => p == null ? null : typeof p === "string" ? new TextEncoder().encode(p) : p;
+ * function produce(record: OutgoingRecord): void {
+ *   const { topic, headers, timestamp } = record;
+ *   // Text goes out as its UTF-8 bytes; partition -1 lets the partitioner choose.
+ *   binding.produce({ topic, partition: record.partition ?? -1, value: bytes(record.value), key: bytes(record.key), headers, timestamp });
+ * }
+ * ```
+ */
 export interface OutgoingRecord {
   /** Topic name. */
   readonly topic: string;
@@ -72,7 +136,21 @@ export interface OutgoingRecord {
   readonly timestamp?: number;
 }
 
-/** Where the broker stored a record. */
+/**
+ * Where the broker stored a record.
+ *
+ * @example What a publish resolves with
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, type DeliveryReport, registry } from "@kshare/kshare";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const producer = await registry.producer({ bootstrapServers: "localhost:9092" });
+ * const report: DeliveryReport = await producer.publish(orders, { id: "o-1" });
+ * console.log(`${report.topic}[${report.partition}] at offset ${report.offset}`);
+ * if (report.timestamp !== undefined) console.log(new Date(report.timestamp).toISOString());
+ * ```
+ */
 export interface DeliveryReport {
   /** Topic the record was written to. */
   readonly topic: string;
@@ -84,7 +162,24 @@ export interface DeliveryReport {
   readonly timestamp?: number;
 }
 
-/** A producer connection. */
+/**
+ * A producer connection.
+ *
+ * @example An in-memory producer for tests
+ * ```ts
+ * import type { OutgoingRecord, ProducerClient } from "@kshare/kshare";
+ *
+ * function memoryProducer(sent: OutgoingRecord[]): ProducerClient {
+ *   return {
+ *     // Acknowledged at once; a real driver resolves on the delivery report.
+ *     produce: (record) => Promise.resolve({ topic: record.topic, partition: record.partition ?? 0, offset: sent.push(record) - 1 }),
+ *     flush: () => Promise.resolve(),
+ *     ping: () => Promise.resolve(),
+ *     close: () => Promise.resolve(),
+ *   };
+ * }
+ * ```
+ */
 export interface ProducerClient {
   /**
    * Enqueue one record and resolve with its delivery report once the broker
@@ -100,7 +195,20 @@ export interface ProducerClient {
   close(timeoutMs: number): Promise<void>;
 }
 
-/** A topic partition. */
+/**
+ * A topic partition.
+ *
+ * @example What a consumer client's `pause` and `resume` receive
+ * ```ts
+ * import type { TopicPartition } from "@kshare/kshare";
+ *
+ * const paused = new Set<string>();
+ * function pause(partitions: readonly TopicPartition[]): void {
+ *   for (const { topic, partition } of partitions) paused.add(`${topic}/${partition}`);
+ * }
+ * pause([{ topic: "orders", partition: 0 }, { topic: "orders", partition: 1 }]);
+ * ```
+ */
 export interface TopicPartition {
   /** Topic name. */
   readonly topic: string;
@@ -108,13 +216,42 @@ export interface TopicPartition {
   readonly partition: number;
 }
 
-/** A topic partition with an offset. */
+/**
+ * A topic partition with an offset.
+ *
+ * @example What a consumer client's `commit` receives
+ * ```ts
+ * import type { IncomingMessage, TopicPartitionOffset } from "@kshare/kshare";
+ * declare const last: IncomingMessage; // the last message handled on its partition
+ *
+ * // The next offset to read: the last one handled + 1.
+ * const mark: TopicPartitionOffset = { topic: last.topic, partition: last.partition, offset: last.offset + 1 };
+ * ```
+ */
 export interface TopicPartitionOffset extends TopicPartition {
   /** Offset in the partition. */
   readonly offset: number;
 }
 
-/** A message as fetched, before decoding. */
+/**
+ * A message as fetched, before decoding.
+ *
+ * @example What a driver's `poll` returns for one record
+ * ```ts
+ * import type { IncomingMessage } from "@kshare/kshare";
+ * const utf8 = (text: string) => new TextEncoder().encode(text);
+ *
+ * const message: IncomingMessage = {
+ *   topic: "orders",
+ *   partition: 0,
+ *   offset: 42,
+ *   key: utf8("o-1"),
+ *   value: utf8('{"id":"o-1"}'),
+ *   headers: [["trace", utf8("a")], ["trace", utf8("b")]], // in order; names may repeat
+ *   timestamp: Date.now(),
+ * };
+ * ```
+ */
 export interface IncomingMessage {
   /** Topic name. */
   readonly topic: string;
@@ -132,7 +269,22 @@ export interface IncomingMessage {
   readonly timestamp?: number;
 }
 
-/** A consumer group member connection. */
+/**
+ * A consumer group member connection.
+ *
+ * @example Drive a client the way kshare does (to try out a driver)
+ * ```ts
+ * import type { ConsumerClient, TopicPartitionOffset } from "@kshare/kshare";
+ * declare const client: ConsumerClient; // from your driver's createConsumer
+ *
+ * await client.subscribe(["orders"]);
+ * const batch = await client.poll(100, 1_000); // [] after 1 s without messages
+ * const next = new Map<string, TopicPartitionOffset>();
+ * for (const m of batch) next.set(`${m.topic}/${m.partition}`, { topic: m.topic, partition: m.partition, offset: m.offset + 1 });
+ * client.commit([...next.values()]); // one offset per partition: the next to read
+ * await client.close(); // commits what was marked, leaves the group
+ * ```
+ */
 export interface ConsumerClient {
   /** Replace the subscription with exactly these topics. */
   subscribe(topics: readonly string[]): Promise<void>;
@@ -154,13 +306,46 @@ export interface ConsumerClient {
   close(): Promise<void>;
 }
 
-/** What a driver needs to create a consumer: a client config and its group. */
+/**
+ * What a driver needs to create a consumer: a client config and its group.
+ *
+ * @example In a driver's `createConsumer`
+ * ```ts
+ * import type { ConsumerConfig } from "@kshare/kshare";
+ * declare function openConsumer(properties: Record<string, string>): Promise<unknown>; // your binding
+ *
+ * async function connect(config: ConsumerConfig) {
+ *   console.log(`joining group ${config.groupId} as ${config.label}`); // label is redacted: safe to log
+ *   return await openConsumer({ ...config.properties }); // properties already hold "group.id"
+ * }
+ * ```
+ */
 export interface ConsumerConfig extends ClientConfig {
   /** The consumer group to join. */
   readonly groupId: string;
 }
 
-/** A Kafka binding. */
+/**
+ * A Kafka binding.
+ *
+ * @example A custom driver for a registry
+ * ```ts
+ * import {
+ *   type ClientEvents, type ConsumerClient, type ConsumerEvents, createRegistry, type KafkaDriver, type ProducerClient,
+ * } from "@kshare/kshare";
+ * // Your binding: it connects, then reports errors (and a consumer's rebalances) through `events`.
+ * declare function openProducer(properties: Record<string, string>, events: ClientEvents): Promise<ProducerClient>;
+ * declare function openConsumer(properties: Record<string, string>, events: ConsumerEvents): Promise<ConsumerClient>;
+ *
+ * const myDriver: KafkaDriver = {
+ *   name: "my-binding",
+ *   librdkafkaVersion: "2.12.0",
+ *   createProducer: (config, events) => openProducer({ ...config.properties }, events),
+ *   createConsumer: (config, events) => openConsumer({ ...config.properties }, events),
+ * };
+ * const kafka = createRegistry({ driver: myDriver });
+ * ```
+ */
 export interface KafkaDriver {
   /** Driver name, e.g. `confluent-node` or `ffi-deno`. */
   readonly name: string;

@@ -22,7 +22,17 @@ import {
 } from "./drivers/ffi/_symbols.ts";
 import { loadLibrdkafka } from "./drivers/ffi/library.ts";
 
-/** Options of {@link startEmbeddedBroker}. */
+/**
+ * Options of {@link startEmbeddedBroker}.
+ *
+ * @example One broker, consumer groups that join at once
+ * ```ts
+ * import { type EmbeddedBrokerOptions, startEmbeddedBroker } from "@kshare/kshare";
+ * const options: EmbeddedBrokerOptions = { brokers: 1, groupInitialRebalanceDelayMs: 0 };
+ * await using broker = await startEmbeddedBroker(options);
+ * console.log(broker.brokerIds); // [1]
+ * ```
+ */
 export interface EmbeddedBrokerOptions {
   /** Number of brokers, with ids 1..n. Default 3. */
   brokers?: number;
@@ -36,7 +46,23 @@ export interface EmbeddedBrokerOptions {
   groupInitialRebalanceDelayMs?: number;
 }
 
-/** One request a broker received while request tracking was on. */
+/**
+ * One request a broker received while request tracking was on.
+ *
+ * @example Counting the Produce requests of a publish
+ * ```ts
+ * import * as v from "valibot";
+ * import { createRegistry, defineTopic, startEmbeddedBroker, type TrackedRequest } from "@kshare/kshare";
+ * await using broker = await startEmbeddedBroker({ brokers: 1 });
+ * await using kafka = createRegistry();
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * broker.startRequestTracking();
+ * const producer = await kafka.producer({ bootstrapServers: broker.bootstrapServers });
+ * await producer.publish(orders, { id: "o-1" });
+ * const produces: TrackedRequest[] = broker.requests().filter((r) => r.apiKey === 0); // 0 = Produce
+ * console.log(produces.length, produces.map((r) => r.brokerId)); // 1 [1]
+ * ```
+ */
 export interface TrackedRequest {
   /** Id of the broker that received it. */
   brokerId: number;
@@ -44,7 +70,26 @@ export interface TrackedRequest {
   apiKey: number;
 }
 
-/** A running in-process Kafka cluster. Stop it with {@link EmbeddedBroker.stop} or `await using`. */
+/**
+ * A running in-process Kafka cluster. Stop it with {@link EmbeddedBroker.stop} or `await using`.
+ *
+ * @example A test helper with fault injection
+ * ```ts
+ * import { type EmbeddedBroker, startEmbeddedBroker } from "@kshare/kshare";
+ *
+ * async function withBroker(test: (broker: EmbeddedBroker) => Promise<void>): Promise<void> {
+ *   await using broker = await startEmbeddedBroker({ brokers: 3 });
+ *   broker.createTopic("orders", 6);
+ *   await test(broker); // the broker stops when this returns or throws
+ * }
+ * await withBroker(async (broker) => {
+ *   broker.setRtt(-1, 20); // every broker answers 20 ms late
+ *   broker.brokerDown(2); // broker 2 refuses connections
+ *   // ... run the client under test against broker.bootstrapServers ...
+ *   broker.brokerUp(2);
+ * });
+ * ```
+ */
 export interface EmbeddedBroker {
   /** `host:port` of every broker, comma-separated: `127.0.0.1:port,127.0.0.1:port,...`. */
   readonly bootstrapServers: string;
@@ -104,7 +149,7 @@ export interface EmbeddedBroker {
  *
  * @example
  * ```ts
- * import { startEmbeddedBroker } from "./src/embedded_broker.ts";
+ * import { startEmbeddedBroker } from "@kshare/kshare";
  *
  * await using kafka = await startEmbeddedBroker({ brokers: 1 });
  * kafka.createTopic("orders", 3);

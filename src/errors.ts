@@ -6,7 +6,21 @@
  */
 import type * as v from "valibot";
 
-/** One problem found in a security context: the field's path and what was expected. Never the value. */
+/**
+ * One problem found in a security context: the field's path and what was expected. Never the value.
+ *
+ * @example Reporting every bad field
+ * ```ts
+ * import { type ContextProblem, InvalidSecurityContextError, resolveSecurityContext } from "@kshare/kshare";
+ * try {
+ *   resolveSecurityContext({ bootstrapServers: "localhost:9092", sasl: { mechanism: "PLAIN", username: "alice", password: "" } });
+ * } catch (e) {
+ *   if (!(e instanceof InvalidSecurityContextError)) throw e;
+ *   const problems: readonly ContextProblem[] = e.problems;
+ *   for (const { path, message } of problems) console.error(`${path}: ${message}`); // "sasl.password: a password must not be empty"
+ * }
+ * ```
+ */
 export interface ContextProblem {
   /** Dotted path of the field, e.g. `sasl.password`. */
   readonly path: string;

@@ -11,7 +11,22 @@ import { type Bytes, serializeValue, type Topic, toBytes } from "./topic.ts";
 
 export type { DeliveryReport } from "./driver.ts";
 
-/** Per-record options of a publish. */
+/**
+ * Per-record options of a publish.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, type PublishOptions, registry } from "@kshare/kshare";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const producer = await registry.producer({ bootstrapServers: "localhost:9092" });
+ * const byName: PublishOptions = { key: "o-1", headers: { source: "web" }, partition: 0 };
+ * const inOrder: PublishOptions = { headers: [["trace", "a"], ["trace", "b"]] }; // a name may repeat
+ * await producer.publish(orders, { id: "o-1" }, byName);
+ * await producer.publish(orders, { id: "o-2" }, inOrder);
+ * ```
+ */
 export interface PublishOptions {
   /** Record key; default: the topic's `key(value)`, else none. */
   readonly key?: Bytes | null;
@@ -28,7 +43,23 @@ export interface PublishOptions {
   readonly timestamp?: number;
 }
 
-/** One record of a {@link Producer.publishBatch}. */
+/**
+ * One record of a {@link Producer.publishBatch}.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, type PublishRecord, registry } from "@kshare/kshare";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }) });
+ * const records: PublishRecord<v.InferInput<typeof orders.schema>>[] = [
+ *   { value: { id: "o-1", total: 10 }, key: "o-1" },
+ *   { value: { id: "o-2", total: 20 }, key: "o-2", headers: { source: "import" } },
+ * ];
+ * const producer = await registry.producer({ bootstrapServers: "localhost:9092" });
+ * const reports = await producer.publishBatch(orders, records); // in input order
+ * ```
+ */
 export interface PublishRecord<T> extends PublishOptions {
   /** The value, validated against the topic's schema. */
   readonly value: T;
@@ -37,6 +68,23 @@ export interface PublishRecord<T> extends PublishOptions {
 /**
  * A handle on the shared producer of one security context. Obtain it with
  * `registry.producer(ctx)`; do not close it — the registry owns the client.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, type Producer, registry, ValidationError } from "@kshare/kshare";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }), key: (o) => o.id });
+ * const producer: Producer = await registry.producer({ bootstrapServers: "localhost:9092" });
+ * await producer.ping(); // ready: a broker answered within 5 s
+ * try {
+ *   const report = await producer.publish(orders, { id: "o-1", total: 42 });
+ *   console.log(report.partition, report.offset);
+ * } catch (error) {
+ *   if (error instanceof ValidationError) console.error(error.message); // nothing was sent
+ *   else throw error;
+ * }
+ * ```
  */
 export interface Producer {
   /** Fingerprint of the security context this producer publishes with. */

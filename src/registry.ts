@@ -17,7 +17,21 @@ import {
 } from "./security_context.ts";
 import { backoff, delay, type Logger, messageOf, signal } from "./_util.ts";
 
-/** Options of {@link createRegistry}. */
+/**
+ * Options of {@link createRegistry}.
+ *
+ * @example A registry with its own bounds and logger
+ * ```ts
+ * import { createRegistry, type RegistryOptions } from "@kshare/kshare";
+ * const options: RegistryOptions = {
+ *   closeTimeoutMs: 5_000,
+ *   retryBackoffMs: 250,
+ *   maxRetryBackoffMs: 30_000,
+ *   logger: { warn: () => {}, error: (message, fields) => console.error(message, fields) },
+ * };
+ * const kafka = createRegistry(options);
+ * ```
+ */
 export interface RegistryOptions {
   /**
    * The Kafka driver, or a function that loads it. Default: the Confluent
@@ -34,7 +48,19 @@ export interface RegistryOptions {
   readonly logger?: Logger;
 }
 
-/** Counters of one security context. */
+/**
+ * Counters of one security context.
+ *
+ * @example Watching reuse
+ * ```ts
+ * import { type ContextStats, registry } from "@kshare/kshare";
+ * const line = (s: ContextStats) =>
+ *   `${s.description}: ${s.clientsCreated} created, ${s.handlesReused} reused, ${s.connectFailures} failed`;
+ * for (const [fingerprint, stats] of Object.entries(registry.stats().contexts)) {
+ *   console.log(fingerprint, line(stats), stats.liveProducers, stats.liveConsumers);
+ * }
+ * ```
+ */
 export interface ContextStats {
   /** Redacted description of the context. */
   readonly description: string;
@@ -50,7 +76,19 @@ export interface ContextStats {
   readonly liveConsumers: number;
 }
 
-/** Everything {@link Registry.stats} reports. */
+/**
+ * Everything {@link Registry.stats} reports.
+ *
+ * @example A health summary
+ * ```ts
+ * import { registry, type RegistryStats } from "@kshare/kshare";
+ * const stats: RegistryStats = registry.stats();
+ * console.log(stats.driver ? `${stats.driver.name} (librdkafka ${stats.driver.librdkafkaVersion})` : "driver not loaded yet");
+ * const contexts = Object.values(stats.contexts);
+ * const live = contexts.reduce((n, c) => n + c.liveProducers + c.liveConsumers, 0);
+ * console.log(`${live} live clients over ${contexts.length} security contexts`);
+ * ```
+ */
 export interface RegistryStats {
   /** The driver in use, once loaded. */
   readonly driver: { readonly name: string; readonly librdkafkaVersion: string } | null;
@@ -58,7 +96,24 @@ export interface RegistryStats {
   readonly contexts: Readonly<Record<string, ContextStats>>;
 }
 
-/** Shared Kafka clients keyed by security context. */
+/**
+ * Shared Kafka clients keyed by security context.
+ *
+ * @example Passing a registry to the code that publishes
+ * ```ts
+ * import * as v from "valibot";
+ * import { createRegistry, defineTopic, type Registry } from "@kshare/kshare";
+ *
+ * const audit = defineTopic({ name: "audit", schema: v.object({ event: v.string() }) });
+ * async function record(kafka: Registry, event: string): Promise<void> {
+ *   const producer = await kafka.producer({ bootstrapServers: "localhost:9092" });
+ *   await producer.publish(audit, { event });
+ * }
+ *
+ * await using kafka = createRegistry(); // closed at the end of the scope
+ * await record(kafka, "login");
+ * ```
+ */
 export interface Registry extends AsyncDisposable {
   /**
    * The shared producer of `ctx`. Connects on first use; concurrent first

@@ -155,10 +155,35 @@ export const SecurityContextSchema: v.GenericSchema<SecurityContext, NormalizedS
   ),
 );
 
-/** The security protocols librdkafka speaks. */
+/**
+ * The security protocols librdkafka speaks.
+ *
+ * @example Set explicitly, or inferred
+ * ```ts
+ * import { resolveSecurityContext, type SecurityContext, type SecurityProtocol } from "@kshare/kshare";
+ * const local: SecurityContext = { bootstrapServers: "localhost:9092", securityProtocol: "PLAINTEXT" };
+ * const inferred: SecurityProtocol = resolveSecurityContext({ bootstrapServers: "broker-1:9093", tls: {} })
+ *   .context.securityProtocol;
+ * console.log(inferred); // "SSL": inferred from `tls` (with `sasl` it would be "SASL_SSL")
+ * ```
+ */
 export type SecurityProtocol = "PLAINTEXT" | "SSL" | "SASL_PLAINTEXT" | "SASL_SSL";
 
-/** SASL with a username and password. */
+/**
+ * SASL with a username and password.
+ *
+ * @example SCRAM credentials from the environment
+ * ```ts
+ * import process from "node:process";
+ * import type { PasswordSasl, SecurityContext } from "@kshare/kshare";
+ * const sasl: PasswordSasl = {
+ *   mechanism: "SCRAM-SHA-512",
+ *   username: "billing",
+ *   password: process.env.KAFKA_PASSWORD!,
+ * };
+ * const ctx: SecurityContext = { bootstrapServers: "broker-1:9093", sasl }; // SASL_SSL inferred
+ * ```
+ */
 export interface PasswordSasl {
   /** SASL mechanism. */
   readonly mechanism: "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512";
@@ -168,7 +193,23 @@ export interface PasswordSasl {
   readonly password: string;
 }
 
-/** SASL OAUTHBEARER with OIDC client credentials, run by librdkafka itself. */
+/**
+ * SASL OAUTHBEARER with OIDC client credentials, run by librdkafka itself.
+ *
+ * @example Client credentials from the environment
+ * ```ts
+ * import process from "node:process";
+ * import type { OAuthBearerSasl, SecurityContext } from "@kshare/kshare";
+ * const sasl: OAuthBearerSasl = {
+ *   mechanism: "OAUTHBEARER",
+ *   clientId: "billing-service",
+ *   clientSecret: process.env.KAFKA_CLIENT_SECRET!,
+ *   tokenEndpointUrl: "https://idp.example.com/oauth2/token",
+ *   scope: "kafka",
+ * };
+ * const ctx: SecurityContext = { bootstrapServers: "broker-1:9093", sasl }; // SASL_SSL inferred
+ * ```
+ */
 export interface OAuthBearerSasl {
   /** SASL mechanism. */
   readonly mechanism: "OAUTHBEARER";
@@ -182,7 +223,23 @@ export interface OAuthBearerSasl {
   readonly scope?: string;
 }
 
-/** TLS material, as PEM strings. */
+/**
+ * TLS material, as PEM strings.
+ *
+ * @example Mutual TLS with PEM files
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import process from "node:process";
+ * import type { SecurityContext, TlsSettings } from "@kshare/kshare";
+ * const tls: TlsSettings = {
+ *   ca: readFileSync("certs/ca.pem", "utf8"),
+ *   cert: readFileSync("certs/client.pem", "utf8"),
+ *   key: readFileSync("certs/client.key", "utf8"),
+ *   keyPassword: process.env.KAFKA_KEY_PASSWORD!,
+ * };
+ * const ctx: SecurityContext = { bootstrapServers: "broker-1:9093", tls }; // SSL inferred
+ * ```
+ */
 export interface TlsSettings {
   /** CA certificate(s); default: the system's. */
   readonly ca?: string;
@@ -196,7 +253,20 @@ export interface TlsSettings {
   readonly verifyHostname?: boolean;
 }
 
-/** librdkafka properties: names to string, number or boolean values. */
+/**
+ * librdkafka properties: names to string, number or boolean values.
+ *
+ * @example Producer tuning for bulk streaming
+ * ```ts
+ * import type { SecurityContext, TuningProperties } from "@kshare/kshare";
+ * const bulk: TuningProperties = { "linger.ms": 5, "compression.type": "zstd", "batch.num.messages": 10_000 };
+ * const ctx: SecurityContext = {
+ *   bootstrapServers: "localhost:9092",
+ *   producer: bulk, // 5 and "5" are the same setting, and the same context
+ *   consumer: { "fetch.min.bytes": 1 },
+ * };
+ * ```
+ */
 export type TuningProperties = Readonly<Record<string, string | number | boolean>>;
 
 /**
@@ -205,10 +275,11 @@ export type TuningProperties = Readonly<Record<string, string | number | boolean
  *
  * @example
  * ```ts
+ * import process from "node:process";
  * import type { SecurityContext } from "@kshare/kshare";
  * const ctx: SecurityContext = {
  *   bootstrapServers: ["broker-1:9093", "broker-2:9093"],
- *   sasl: { mechanism: "SCRAM-SHA-512", username: "billing", password: "s3cret" },
+ *   sasl: { mechanism: "SCRAM-SHA-512", username: "billing", password: process.env.KAFKA_PASSWORD! },
  *   producer: { "linger.ms": 5 },
  * };
  * ```
@@ -232,7 +303,21 @@ export interface SecurityContext {
   readonly consumer?: TuningProperties;
 }
 
-/** A security context after normalisation: defaults spelled out, servers sorted, tuning as strings. Holds secrets. */
+/**
+ * A security context after normalisation: defaults spelled out, servers sorted, tuning as strings. Holds secrets.
+ *
+ * @example What a context normalises to
+ * ```ts
+ * import { type NormalizedSecurityContext, resolveSecurityContext } from "@kshare/kshare";
+ * const ctx: NormalizedSecurityContext = resolveSecurityContext({
+ *   bootstrapServers: "B:9092, a",
+ *   producer: { "linger.ms": 5 },
+ * }).context;
+ * console.log(ctx.bootstrapServers); // ["a:9092", "b:9092"]
+ * console.log(ctx.securityProtocol, ctx.clientId); // "PLAINTEXT" "kshare"
+ * console.log(ctx.producer); // { acks: "all", "enable.idempotence": "true", "linger.ms": "5" }
+ * ```
+ */
 export interface NormalizedSecurityContext {
   /** Sorted, de-duplicated, lower-case `host:port`. */
   readonly bootstrapServers: readonly string[];
@@ -244,7 +329,7 @@ export interface NormalizedSecurityContext {
   readonly tls?: TlsSettings & { readonly verifyHostname: boolean };
   /** Failure-domain label. */
   readonly isolation?: string;
-  /** Identifier (not secret). */
+  /** librdkafka's `client.id` (default `kshare`); not secret. */
   readonly clientId: string;
   /** Producer tuning with kshare defaults, sorted. */
   readonly producer: Readonly<Record<string, string>>;
@@ -255,6 +340,18 @@ export interface NormalizedSecurityContext {
 /**
  * A validated context: its fingerprint (the registry key), a redacted
  * description for logs, and the normalised context.
+ *
+ * @example Logging a context without its secrets
+ * ```ts
+ * import process from "node:process";
+ * import { registry, resolveSecurityContext, type ResolvedSecurityContext } from "@kshare/kshare";
+ * const resolved: ResolvedSecurityContext = resolveSecurityContext({
+ *   bootstrapServers: "broker-1:9093",
+ *   sasl: { mechanism: "PLAIN", username: "alice", password: process.env.KAFKA_PASSWORD! },
+ * });
+ * console.log(resolved.description); // "SASL_SSL broker-1:9093 sasl=PLAIN user=alice password=[redacted] client=kshare"
+ * console.log(registry.stats().contexts[resolved.fingerprint]?.clientsCreated ?? 0);
+ * ```
  */
 export interface ResolvedSecurityContext {
   /** 32 hex digits; equal for equal contexts, never derived from a secret in recoverable form. */

@@ -7,7 +7,20 @@
 import type * as v from "valibot";
 import type { Payload } from "./driver.ts";
 
-/** Encodes values to bytes and back. The default is {@link jsonSerializer}. */
+/**
+ * Encodes values to bytes and back. The default is {@link jsonSerializer}.
+ *
+ * @example Bytes passed through, e.g. for a dead-letter topic
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, type Serializer } from "@kshare/kshare";
+ * const rawBytes: Serializer = {
+ *   serialize: (value) => value as Uint8Array, // the schema below made sure it is
+ *   deserialize: (bytes) => bytes,
+ * };
+ * const deadLetters = defineTopic({ name: "orders.dlq", schema: v.instance(Uint8Array), serializer: rawBytes });
+ * ```
+ */
 export interface Serializer {
   /** Encode a validated value. */
   serialize(value: unknown): Uint8Array;
@@ -33,7 +46,18 @@ export const jsonSerializer: Serializer = Object.freeze({
   deserialize: (bytes: Uint8Array) => JSON.parse(decoder.decode(bytes)),
 });
 
-/** Per-topic consumer settings. */
+/**
+ * Per-topic consumer settings.
+ *
+ * @example A smaller buffer for a slow handler
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, type TopicConsumerSettings } from "@kshare/kshare";
+ * const slow: Partial<TopicConsumerSettings> = { maxBufferedMessages: 50 };
+ * const thumbnails = defineTopic({ name: "thumbnails", schema: v.object({ url: v.string() }), consumer: slow });
+ * console.log(thumbnails.consumer.maxBufferedMessages); // 50 (default 1000)
+ * ```
+ */
 export interface TopicConsumerSettings {
   /**
    * How many of this topic's messages may be waiting or in a handler at once,
@@ -43,10 +67,40 @@ export interface TopicConsumerSettings {
   readonly maxBufferedMessages: number;
 }
 
-/** A record key or header value: a string (UTF-8) or raw bytes. */
+/**
+ * A record key or header value: a string (UTF-8) or raw bytes.
+ *
+ * @example A binary key and a text header
+ * ```ts
+ * import * as v from "valibot";
+ * import { type Bytes, defineTopic, registry } from "@kshare/kshare";
+ * const events = defineTopic({ name: "events", schema: v.object({ id: v.string() }) });
+ * const tenant: Bytes = new Uint8Array([0x00, 0x2a]); // sent as is
+ * const traceId: Bytes = crypto.randomUUID(); // sent as UTF-8
+ * const producer = await registry.producer({ bootstrapServers: "localhost:9092" });
+ * await producer.publish(events, { id: "e-1" }, { key: tenant, headers: { "trace-id": traceId } });
+ * ```
+ */
 export type Bytes = string | Uint8Array;
 
-/** What {@link defineTopic} takes. */
+/**
+ * What {@link defineTopic} takes.
+ *
+ * @example A definition written out, then defined
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, type TopicDefinition } from "@kshare/kshare";
+ * const Payment = v.object({ id: v.string(), amount: v.number() });
+ * const definition: TopicDefinition<typeof Payment> = {
+ *   name: "payments",
+ *   schema: Payment,
+ *   key: (payment) => payment.id,
+ *   headers: { source: "checkout" },
+ *   consumer: { maxBufferedMessages: 200 },
+ * };
+ * const payments = defineTopic(definition);
+ * ```
+ */
 export interface TopicDefinition<S extends v.GenericSchema> {
   /** Kafka topic name: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`. */
   readonly name: string;
@@ -62,7 +116,23 @@ export interface TopicDefinition<S extends v.GenericSchema> {
   readonly consumer?: Partial<TopicConsumerSettings>;
 }
 
-/** A defined topic. Create with {@link defineTopic}. */
+/**
+ * A defined topic. Create with {@link defineTopic}.
+ *
+ * @example A publish function bound to one topic
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, registry, type SecurityContext, type Topic } from "@kshare/kshare";
+ *
+ * function publisherOf<S extends v.GenericSchema>(topic: Topic<S>, ctx: SecurityContext) {
+ *   return async (value: v.InferInput<S>) => (await registry.producer(ctx)).publish(topic, value);
+ * }
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const publishOrder = publisherOf(orders, { bootstrapServers: "localhost:9092" });
+ * await publishOrder({ id: "o-1" });
+ * console.log(orders.name, orders.consumer.maxBufferedMessages); // "orders" 1000
+ * ```
+ */
 export interface Topic<S extends v.GenericSchema = v.GenericSchema> {
   /** Kafka topic name. */
   readonly name: string;

@@ -14,7 +14,27 @@ import * as v from "valibot";
 import { issuePath } from "../errors.ts";
 import type { Logger } from "../_util.ts";
 
-/** The body of every error response, as Confluent REST Proxy v3 sends it. */
+/**
+ * The body of every error response, as Confluent REST Proxy v3 sends it.
+ *
+ * @example A client telling a retriable failure from a final one
+ * ```ts
+ * import process from "node:process";
+ * import type { RestProxyErrorBody } from "@kshare/kshare/hono";
+ *
+ * const auth = `Basic ${btoa(`alice:${process.env.GATEWAY_PASSWORD!}`)}`;
+ * const res = await fetch("http://localhost:8082/v3/clusters/kshare/topics/orders/records", {
+ *   method: "POST",
+ *   headers: { "Content-Type": "application/json", Authorization: auth },
+ *   body: JSON.stringify({ value: { data: { id: "o-1", customer: "c-7", total: 42 } } }),
+ * });
+ * if (!res.ok) {
+ *   const { error_code, message } = (await res.json()) as RestProxyErrorBody;
+ *   if (error_code === 50003) console.warn(`Kafka unavailable, retry in ${res.headers.get("Retry-After")} s`);
+ *   else throw new Error(`produce failed: ${error_code} ${message}`);
+ * }
+ * ```
+ */
 export interface RestProxyErrorBody {
   /** The HTTP status, or REST Proxy's five-digit refinement of it (`40403`, `50003`). */
   readonly error_code: number;
@@ -25,7 +45,23 @@ export interface RestProxyErrorBody {
 /** {@link RestProxyErrorBody} as a schema (for the OpenAPI document). */
 export const RestProxyErrorBodySchema = v.object({ error_code: v.number(), message: v.string() });
 
-/** How one failed publish is answered: status, body and, for a 503, `Retry-After` seconds. */
+/**
+ * How one failed publish is answered: status, body and, for a 503, `Retry-After` seconds.
+ *
+ * @example Turning an outcome into a response
+ * ```ts
+ * import { ClosedError } from "@kshare/kshare";
+ * import { type ErrorOutcome, publishFailure } from "@kshare/kshare/hono";
+ *
+ * function toResponse({ status, body, retryAfterSeconds }: ErrorOutcome): Response {
+ *   const headers: Record<string, string> = {};
+ *   if (retryAfterSeconds !== undefined) headers["Retry-After"] = String(retryAfterSeconds);
+ *   return Response.json(body, { status, headers });
+ * }
+ * // { status: 503, body: { error_code: 50003, message: "Kafka is unavailable" }, retryAfterSeconds: 5 }
+ * const response = toResponse(publishFailure(new ClosedError("The registry")));
+ * ```
+ */
 export interface ErrorOutcome {
   /** HTTP status. */
   readonly status: ContentfulStatusCode;
@@ -113,6 +149,26 @@ const RETRIABLE = new Set([
  * - anything else → 500 / `50002` with a fixed message.
  *
  * `valuePath` prefixes the issue paths (`value.data`).
+ *
+ * @example A handler of its own answering a failed publish as the produce API would
+ * ```ts
+ * import { Hono } from "hono";
+ * import * as v from "valibot";
+ * import { defineTopic } from "@kshare/kshare";
+ * import { type KafkaEnv, publishFailure } from "@kshare/kshare/hono";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const app = new Hono<KafkaEnv>(); // mounted behind kafka()
+ * app.post("/orders", async (c) => {
+ *   const order = await c.req.json();
+ *   try {
+ *     return c.json(await c.var.kafka.publish(orders, order), 201);
+ *   } catch (error) {
+ *     const { status, body, retryAfterSeconds } = publishFailure(error, { retryAfterSeconds: 10 });
+ *     return c.json(body, status, retryAfterSeconds === undefined ? {} : { "Retry-After": String(retryAfterSeconds) });
+ *   }
+ * });
+ * ```
  */
 export function publishFailure(
   error: unknown,
@@ -175,7 +231,24 @@ export function describeIssues(issues: readonly v.BaseIssue<unknown>[], prefix =
   }).join("; ");
 }
 
-/** Options of {@link restProxyErrorHandler}. */
+/**
+ * Options of {@link restProxyErrorHandler}.
+ *
+ * @example Unexpected errors as JSON lines
+ * ```ts
+ * import { Hono } from "hono";
+ * import { type ErrorHandlerOptions, restProxyErrorHandler } from "@kshare/kshare/hono";
+ *
+ * const options: ErrorHandlerOptions = {
+ *   logger: {
+ *     warn: (message, fields) => console.warn(JSON.stringify({ level: "warn", message, ...fields })),
+ *     error: (message, fields) => console.error(JSON.stringify({ level: "error", message, ...fields })),
+ *   },
+ * };
+ * const app = new Hono();
+ * app.onError(restProxyErrorHandler(options));
+ * ```
+ */
 export interface ErrorHandlerOptions {
   /** Where unexpected errors are reported (default `console`): their name and message, never a stack. */
   readonly logger?: Logger;

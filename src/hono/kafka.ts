@@ -20,6 +20,24 @@ import type { Metrics } from "./metrics.ts";
  * The shared producer of one request's security context, as `c.var.kafka`.
  * Nothing about the request (path, headers, body) can point it at another
  * context: it is bound when the middleware resolved the context.
+ *
+ * @example A handler publishing a batch through `c.var.kafka`
+ * ```ts
+ * import { Hono } from "hono";
+ * import * as v from "valibot";
+ * import { defineTopic } from "@kshare/kshare";
+ * import { kafka, type KafkaEnv } from "@kshare/kshare/hono";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }), key: (o) => o.id });
+ * const app = new Hono<KafkaEnv>();
+ * app.use("/orders/*", kafka({ resolveContext: () => ({ bootstrapServers: "localhost:9092" }) }));
+ * app.post("/orders/batch", async (c) => {
+ *   const ids: string[] = await c.req.json();
+ *   const reports = await c.var.kafka.publishBatch(orders, ids.map((id) => ({ value: { id } })));
+ *   console.log(`published ${reports.length} orders with context ${c.var.kafka.fingerprint}`);
+ *   return c.json({ offsets: reports.map((report) => report.offset) });
+ * });
+ * ```
  */
 export interface BoundProducer {
   /** Fingerprint of the request's security context (safe to log). */
@@ -37,13 +55,67 @@ export interface BoundProducer {
   ping(timeoutMs?: number): Promise<void>;
 }
 
-/** The context variables the `kafka()` middleware sets: `c.var.kafka`. */
+/**
+ * The context variables the `kafka()` middleware sets: `c.var.kafka`.
+ *
+ * @example Typing an app whose handlers use `c.var.kafka` next to their own variables
+ * ```ts
+ * import { Hono } from "hono";
+ * import { kafka, type KafkaEnv } from "@kshare/kshare/hono";
+ *
+ * type AppEnv = { Variables: { user: string } }; // `user`: set by an auth middleware in front
+ * const app = new Hono<AppEnv & KafkaEnv>();
+ * app.use("/v3/*", kafka<AppEnv>({ resolveContext: () => ({ bootstrapServers: "localhost:9092" }) }));
+ * app.get("/v3/whoami", (c) => c.json({ user: c.var.user, context: c.var.kafka.fingerprint }));
+ * ```
+ */
 export type KafkaEnv = { Variables: { kafka: BoundProducer } };
 
-/** What a `resolveContext` may answer: a context, or nothing for "this caller may not publish". */
+/**
+ * What a `resolveContext` may answer: a context, or nothing for "this caller may not publish".
+ *
+ * @example
+ * ```ts
+ * import process from "node:process";
+ * import type { Context } from "hono";
+ * import type { SecurityContext } from "@kshare/kshare";
+ * import { kafka, type ResolvedContext } from "@kshare/kshare/hono";
+ *
+ * type UserEnv = { Variables: { user: string } };
+ * const contexts = new Map<string, SecurityContext>([
+ *   ["alice", {
+ *     bootstrapServers: "broker:9093",
+ *     sasl: { mechanism: "SCRAM-SHA-512", username: "alice", password: process.env.ALICE_KAFKA_PASSWORD! },
+ *   }],
+ * ]);
+ * // null: this user may not publish, and is answered 403
+ * const contextOf = (c: Context<UserEnv>): ResolvedContext => contexts.get(c.var.user) ?? null;
+ * const middleware = kafka<UserEnv>({ resolveContext: contextOf });
+ * ```
+ */
 export type ResolvedContext = SecurityContext | null | undefined;
 
-/** Options of {@link kafka}. */
+/**
+ * Options of {@link kafka}.
+ *
+ * @example
+ * ```ts
+ * import { createRegistry, type SecurityContext } from "@kshare/kshare";
+ * import { createMetrics, kafka, type KafkaOptions } from "@kshare/kshare/hono";
+ *
+ * type UserEnv = { Variables: { user: string } };
+ * const contexts = new Map<string, SecurityContext>([
+ *   ["alice", { bootstrapServers: "localhost:9092", clientId: "gateway-alice" }],
+ * ]);
+ * const options: KafkaOptions<UserEnv> = {
+ *   resolveContext: (c) => contexts.get(c.var.user), // set by an auth middleware in front
+ *   registry: createRegistry(),
+ *   metrics: createMetrics(),
+ *   logger: console,
+ * };
+ * const middleware = kafka(options);
+ * ```
+ */
 export interface KafkaOptions<E extends Env = Env> {
   /**
    * The security context of this request, typically from what an auth
@@ -73,16 +145,17 @@ export interface KafkaOptions<E extends Env = Env> {
  * import { bearerAuth } from "hono/bearer-auth";
  * import * as v from "valibot";
  * import { defineTopic, type SecurityContext } from "@kshare/kshare";
- * import { kafka } from "@kshare/kshare/hono";
+ * import { kafka, type KafkaEnv } from "@kshare/kshare/hono";
  *
  * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
  * const tenants = new Map<string, SecurityContext>([
  *   ["token-a", { bootstrapServers: "localhost:9092", clientId: "tenant-a" }],
  * ]);
  *
- * const app = new Hono<{ Variables: { token: string } }>();
- * app.use("/orders", bearerAuth({ verifyToken: (token, c) => (c.set("token", token), tenants.has(token)) }));
- * app.use("/orders", kafka({ resolveContext: (c) => tenants.get(c.var.token) }));
+ * type TokenEnv = { Variables: { token: string } };
+ * const app = new Hono<TokenEnv & KafkaEnv>();
+ * app.use("/orders", bearerAuth<TokenEnv>({ verifyToken: (token, c) => (c.set("token", token), tenants.has(token)) }));
+ * app.use("/orders", kafka<TokenEnv>({ resolveContext: (c) => tenants.get(c.var.token) }));
  * app.post("/orders", async (c) => {
  *   const report = await c.var.kafka.publish(orders, await c.req.json());
  *   return c.json({ offset: report.offset });

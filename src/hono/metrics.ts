@@ -13,7 +13,23 @@ import type { RegistryStats } from "../registry.ts";
 /** Upper bounds (seconds) of the publish latency histogram's buckets. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
-/** Counters and gauges a `kafka()` middleware records and `opsRoutes()` serves at `GET /metrics`. */
+/**
+ * Counters and gauges a `kafka()` middleware records and `opsRoutes()` serves at `GET /metrics`.
+ *
+ * @example One collector for the middleware (which records) and the routes (which serve it)
+ * ```ts
+ * import { Hono } from "hono";
+ * import { createMetrics, kafka, type Metrics, opsRoutes } from "@kshare/kshare/hono";
+ *
+ * const metrics: Metrics = createMetrics();
+ * const app = new Hono();
+ * app.route("/", opsRoutes({ metrics })); // GET /metrics
+ * app.use("/v3/*", kafka({ metrics, resolveContext: () => ({ bootstrapServers: "localhost:9092" }) }));
+ *
+ * // Later, e.g. at shutdown or in a test:
+ * console.log(metrics.inFlightRequests, metrics.publishes()); // 0 { orders: { 200: 1200, 503: 3 } }
+ * ```
+ */
 export interface Metrics {
   /** A publish to `topic` settled with `status` (the REST Proxy HTTP status it maps to). */
   published(topic: string, status: number): void;

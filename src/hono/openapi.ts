@@ -10,7 +10,27 @@ import { RestProxyErrorBodySchema } from "./errors.ts";
 import { DEFAULT_MAX_BATCH_ENTRIES } from "./publish_routes.ts";
 import { type AnyTopic, BatchResponseSchema, ProduceResponseSchema, topicBatchSchema, topicRecordSchema } from "./records.ts";
 
-/** Options of {@link openApiDocument}. */
+/**
+ * Options of {@link openApiDocument}.
+ *
+ * @example The document of `publishRoutes({ topics: [orders], clusterId: "local", maxBatchEntries: 25 })`
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic } from "@kshare/kshare";
+ * import { openApiDocument, type OpenApiOptions, opsRoutes } from "@kshare/kshare/hono";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }) });
+ * const options: OpenApiOptions = {
+ *   topics: [orders],
+ *   clusterId: "local",
+ *   maxBatchEntries: 25,
+ *   title: "Orders gateway",
+ *   version: "2.1.0",
+ *   securitySchemes: { basic: { type: "http", scheme: "basic" } },
+ * };
+ * const routes = opsRoutes({ openapi: openApiDocument(options) }); // GET /openapi.json
+ * ```
+ */
 export interface OpenApiOptions {
   /** The topics published (as given to `publishRoutes`). */
   readonly topics: readonly AnyTopic[];

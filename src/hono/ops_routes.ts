@@ -12,7 +12,26 @@ import type { Logger } from "../_util.ts";
 import { DEFAULT_RETRY_AFTER_SECONDS } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
 
-/** Options of {@link opsRoutes}. */
+/**
+ * Options of {@link opsRoutes}.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { createRegistry, defineTopic } from "@kshare/kshare";
+ * import { createMetrics, openApiDocument, opsRoutes, type OpsRoutesOptions } from "@kshare/kshare/hono";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const options: OpsRoutesOptions = {
+ *   registry: createRegistry(), // the one kafka() publishes through
+ *   metrics: createMetrics(), // the one kafka() records in
+ *   readinessContext: { bootstrapServers: "localhost:9092" }, // GET /readyz: its producer connects, a broker answers
+ *   readinessTimeoutMs: 1_000,
+ *   openapi: openApiDocument({ topics: [orders] }),
+ * };
+ * const routes = opsRoutes(options);
+ * ```
+ */
 export interface OpsRoutesOptions {
   /** The registry reported on (default: the module's `registry`). */
   readonly registry?: Registry;

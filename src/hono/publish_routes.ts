@@ -36,7 +36,27 @@ import {
   produceResponse,
 } from "./records.ts";
 
-/** Options of {@link publishRoutes}. */
+/**
+ * Options of {@link publishRoutes}.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic } from "@kshare/kshare";
+ * import { publishRoutes, type PublishRoutesOptions } from "@kshare/kshare/hono";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }), key: (o) => o.id });
+ * const options: PublishRoutesOptions = {
+ *   topics: [orders],
+ *   clusterId: "local", // POST /v3/clusters/local/topics/orders/records
+ *   maxBodyBytes: 256 * 1024,
+ *   maxBatchEntries: 25,
+ *   retryAfterSeconds: 10,
+ *   logger: console,
+ * };
+ * const routes = publishRoutes(options);
+ * ```
+ */
 export interface PublishRoutesOptions {
   /** The topics that can be published to; any other topic name is answered 404 / `40403`. */
   readonly topics: readonly AnyTopic[];
@@ -52,11 +72,56 @@ export interface PublishRoutesOptions {
   readonly logger?: Logger;
 }
 
-/** Default of {@link PublishRoutesOptions.maxBodyBytes}. */
+/**
+ * Default of {@link PublishRoutesOptions.maxBodyBytes}.
+ *
+ * @example Accepting bodies four times the default size
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic } from "@kshare/kshare";
+ * import { DEFAULT_MAX_BODY_BYTES, publishRoutes } from "@kshare/kshare/hono";
+ *
+ * const events = defineTopic({ name: "events", schema: v.object({ kind: v.string(), data: v.unknown() }) });
+ * const routes = publishRoutes({ topics: [events], maxBodyBytes: 4 * DEFAULT_MAX_BODY_BYTES }); // 4 MiB
+ * ```
+ */
 export const DEFAULT_MAX_BODY_BYTES: number = 1024 * 1024;
-/** Default of {@link PublishRoutesOptions.maxBatchEntries}. */
+/**
+ * Default of {@link PublishRoutesOptions.maxBatchEntries}.
+ *
+ * @example A client sending many records in batches a default server accepts
+ * ```ts
+ * import process from "node:process";
+ * import { DEFAULT_MAX_BATCH_ENTRIES } from "@kshare/kshare/hono";
+ *
+ * const auth = `Basic ${btoa(`alice:${process.env.GATEWAY_PASSWORD!}`)}`;
+ * const orders = Array.from({ length: 42 }, (_, i) => ({ id: `o-${i}`, customer: "c-7", total: 9.5 }));
+ * const entries = orders.map((order) => ({ id: order.id, value: { data: order } }));
+ * for (let i = 0; i < entries.length; i += DEFAULT_MAX_BATCH_ENTRIES) {
+ *   await fetch("http://localhost:8082/v3/clusters/kshare/topics/orders/records:batch", {
+ *     method: "POST",
+ *     headers: { "Content-Type": "application/json", Authorization: auth },
+ *     body: JSON.stringify({ entries: entries.slice(i, i + DEFAULT_MAX_BATCH_ENTRIES) }),
+ *   });
+ * }
+ * ```
+ */
 export const DEFAULT_MAX_BATCH_ENTRIES: number = 10;
-/** Upper bound of {@link PublishRoutesOptions.maxBatchEntries}. */
+/**
+ * Upper bound of {@link PublishRoutesOptions.maxBatchEntries}.
+ *
+ * @example Clamping a configured batch size (`publishRoutes` throws a `TypeError` above the bound)
+ * ```ts
+ * import process from "node:process";
+ * import * as v from "valibot";
+ * import { defineTopic } from "@kshare/kshare";
+ * import { DEFAULT_MAX_BATCH_ENTRIES, MAX_BATCH_ENTRIES, publishRoutes } from "@kshare/kshare/hono";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const requested = Number(process.env.MAX_BATCH_ENTRIES ?? DEFAULT_MAX_BATCH_ENTRIES);
+ * const routes = publishRoutes({ topics: [orders], maxBatchEntries: Math.min(requested, MAX_BATCH_ENTRIES) });
+ * ```
+ */
 export const MAX_BATCH_ENTRIES: number = 50;
 
 /**
@@ -75,6 +140,7 @@ export const MAX_BATCH_ENTRIES: number = 50;
  *
  * @example
  * ```ts
+ * import process from "node:process";
  * import { Hono } from "hono";
  * import { basicAuth } from "hono/basic-auth";
  * import * as v from "valibot";
@@ -83,7 +149,7 @@ export const MAX_BATCH_ENTRIES: number = 50;
  *
  * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }), key: (o) => o.id });
  * const app = new Hono();
- * app.use("/v3/*", basicAuth({ verifyUser: verifyUsers([{ username: "alice", password: "s3cret" }]) }));
+ * app.use("/v3/*", basicAuth({ verifyUser: verifyUsers([{ username: "alice", password: process.env.ALICE_PASSWORD! }]) }));
  * app.use("/v3/*", kafka({ resolveContext: () => ({ bootstrapServers: "localhost:9092", clientId: "alice" }) }));
  * app.route("/", publishRoutes({ topics: [orders], clusterId: "local" }));
  * ```

@@ -22,11 +22,37 @@ import { describeIssues, type ErrorOutcome, invalid, type RestProxyErrorBody, Re
  * A topic of any schema. `Topic` alone means `Topic<GenericSchema>`, whose
  * `key(value: unknown)` a topic with a typed key function is not assignable
  * to (parameters are contravariant), so lists of topics use this.
+ *
+ * @example One list of topics of different schemas, for the routes and their document
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic } from "@kshare/kshare";
+ * import { type AnyTopic, openApiDocument, publishRoutes } from "@kshare/kshare/hono";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }), key: (order) => order.id });
+ * const payments = defineTopic({ name: "payments", schema: v.object({ orderId: v.string(), amount: v.number() }) });
+ * const topics: readonly AnyTopic[] = [orders, payments]; // `Topic[]` would refuse `orders` and its typed key
+ *
+ * const routes = publishRoutes({ topics });
+ * const document = openApiDocument({ topics });
+ * ```
  */
 // deno-lint-ignore no-explicit-any
 export type AnyTopic = Topic<any>;
 
-/** How a key or value is encoded in a request: JSON, a UTF-8 string, or base64 bytes. */
+/**
+ * How a key or value is encoded in a request: JSON, a UTF-8 string, or base64 bytes.
+ *
+ * @example The body of a produce request: a binary key and a JSON value
+ * ```ts
+ * import type { PayloadType } from "@kshare/kshare/hono";
+ *
+ * type Payload = { type: PayloadType; data: unknown };
+ * const key: Payload = { type: "BINARY", data: btoa("o-1") }; // base64 of the key's bytes
+ * const value: Payload = { type: "JSON", data: { id: "o-1", customer: "c-7", total: 42 } }; // JSON is the default type
+ * const body = JSON.stringify({ key, value });
+ * ```
+ */
 export type PayloadType = "JSON" | "STRING" | "BINARY";
 
 const Base64 = v.pipe(v.string("expected a base64 string"), v.base64("expected a base64 string"));
@@ -108,7 +134,19 @@ export const EntryIdSchema = v.pipe(
 /** One entry of `POST .../records:batch`: a record with an `id`. */
 export const BatchEntrySchema = v.strictObject({ id: EntryIdSchema, ...recordEntries }, "expected a record object");
 
-/** Where a key or value went: how it was sent and its size in bytes as written. */
+/**
+ * Where a key or value went: how it was sent and its size in bytes as written.
+ *
+ * @example
+ * ```ts
+ * import type { PayloadInfo, ProduceResponse } from "@kshare/kshare/hono";
+ *
+ * const describe = (payload: PayloadInfo | null) => (payload ? `${payload.size} bytes (${payload.type})` : "none");
+ * function logSizes(answer: ProduceResponse): void {
+ *   console.log(`${answer.topic_name}@${answer.offset}: key ${describe(answer.key)}, value ${describe(answer.value)}`);
+ * }
+ * ```
+ */
 export interface PayloadInfo {
   /** How it was sent. */
   readonly type: PayloadType;
@@ -116,7 +154,26 @@ export interface PayloadInfo {
   readonly size: number;
 }
 
-/** The answer to one produced record, as REST Proxy v3 gives it. */
+/**
+ * The answer to one produced record, as REST Proxy v3 gives it.
+ *
+ * @example A client producing one record
+ * ```ts
+ * import process from "node:process";
+ * import type { ProduceResponse } from "@kshare/kshare/hono";
+ *
+ * const auth = `Basic ${btoa(`alice:${process.env.GATEWAY_PASSWORD!}`)}`;
+ * const res = await fetch("http://localhost:8082/v3/clusters/kshare/topics/orders/records", {
+ *   method: "POST",
+ *   headers: { "Content-Type": "application/json", Authorization: auth },
+ *   body: JSON.stringify({ value: { data: { id: "o-1", customer: "c-7", total: 42 } } }),
+ * });
+ * if (res.ok) {
+ *   const { topic_name, partition_id, offset, timestamp } = (await res.json()) as ProduceResponse;
+ *   console.log(`${topic_name}/${partition_id}@${offset}, created ${timestamp}`);
+ * }
+ * ```
+ */
 export interface ProduceResponse {
   /** Always 200. */
   readonly error_code: 200;
@@ -136,7 +193,26 @@ export interface ProduceResponse {
   readonly value: PayloadInfo | null;
 }
 
-/** The answer to `records:batch` (status 207): every entry, by id, in `successes` or `failures`. */
+/**
+ * The answer to `records:batch` (status 207): every entry, by id, in `successes` or `failures`.
+ *
+ * @example A client producing a batch, then picking the entries worth retrying
+ * ```ts
+ * import process from "node:process";
+ * import type { BatchResponse } from "@kshare/kshare/hono";
+ *
+ * const auth = `Basic ${btoa(`alice:${process.env.GATEWAY_PASSWORD!}`)}`;
+ * const orders = [{ id: "o-1", customer: "c-7", total: 42 }, { id: "o-2", customer: "c-9", total: 7 }];
+ * const res = await fetch("http://localhost:8082/v3/clusters/kshare/topics/orders/records:batch", {
+ *   method: "POST",
+ *   headers: { "Content-Type": "application/json", Authorization: auth },
+ *   body: JSON.stringify({ entries: orders.map((order) => ({ id: order.id, value: { data: order } })) }),
+ * });
+ * const { successes, failures } = (await res.json()) as BatchResponse; // when res.status is 207
+ * for (const s of successes) console.log(`${s.id}: partition ${s.partition_id}, offset ${s.offset}`);
+ * const retry = failures.filter((f) => f.error_code === 50003).map((f) => f.id);
+ * ```
+ */
 export interface BatchResponse {
   /** The entries delivered, in request order. */
   readonly successes: ReadonlyArray<Omit<ProduceResponse, "error_code"> & { readonly id: string }>;

@@ -15,7 +15,22 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "@noble/hashes/utils.js";
 
-/** One HTTP Basic user: a name and its password (a secret). */
+/**
+ * One HTTP Basic user: a name and its password (a secret).
+ *
+ * @example Users from `GATEWAY_USERS=user:password,user:password`
+ * ```ts
+ * import process from "node:process";
+ * import { basicAuth } from "hono/basic-auth";
+ * import { type BasicUser, verifyUsers } from "@kshare/kshare/hono";
+ *
+ * const users: BasicUser[] = process.env.GATEWAY_USERS!.split(",").map((pair) => {
+ *   const colon = pair.indexOf(":");
+ *   return { username: pair.slice(0, colon), password: pair.slice(colon + 1) };
+ * });
+ * const auth = basicAuth({ verifyUser: verifyUsers(users) });
+ * ```
+ */
 export interface BasicUser {
   /** The user name. */
   readonly username: string;
@@ -37,13 +52,14 @@ export interface BasicUser {
  *
  * @example
  * ```ts
+ * import process from "node:process";
  * import { Hono } from "hono";
  * import { basicAuth } from "hono/basic-auth";
  * import { verifyUsers } from "@kshare/kshare/hono";
  *
  * const app = new Hono<{ Variables: { user: string } }>();
  * app.use("/v3/*", basicAuth({
- *   verifyUser: verifyUsers([{ username: "alice", password: "s3cret" }]),
+ *   verifyUser: verifyUsers([{ username: "alice", password: process.env.ALICE_PASSWORD! }]),
  *   onAuthSuccess: (c, username) => c.set("user", username),
  * }));
  * ```
