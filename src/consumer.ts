@@ -254,6 +254,8 @@ export interface ConsumerOwner {
   connect(events: ConsumerEvents): Promise<ConsumerClient>;
   /** The consumer closed; the registry forgets it. */
   closed(consumer: SharedConsumer): void;
+  /** A client `connect` gave was closed again before it went live (a fatal error during its start). */
+  lost(): void;
   readonly logger: Logger;
   /** Bound on waiting for handlers in progress at close. */
   readonly closeTimeoutMs: number;
@@ -343,10 +345,13 @@ export class SharedConsumer implements Consumer {
 
   start(): Promise<void> {
     if (this.#closing) return Promise.reject(new ClosedError(`Consumer of group "${this.groupId}"`));
-    this.#starting ??= this.#start().catch((e) => {
-      this.#starting = undefined; // a failed start is not cached
-      throw e;
-    });
+    if (this.#starting === undefined) {
+      const attempt: Promise<void> = this.#start().catch((e) => {
+        if (this.#starting === attempt) this.#starting = undefined; // a failed start is not cached
+        throw e;
+      });
+      this.#starting = attempt;
+    }
     return this.#starting;
   }
 
@@ -362,12 +367,14 @@ export class SharedConsumer implements Consumer {
     client = await this.#owner.connect(events);
     if (early) {
       await client.close().catch(() => {});
+      this.#owner.lost();
       throw new ConnectError(`Consumer of group "${this.groupId}" failed at start`, { cause: early });
     }
     this.#client = client;
     if (this.#closing) return;
     await this.#subscribe();
-    this.#loop = this.#run(client);
+    // Unless a fatal error ended this client meanwhile (its replacement runs its own loop).
+    if (this.#client === client) this.#loop = this.#run(client);
   }
 
   /**
@@ -392,6 +399,8 @@ export class SharedConsumer implements Consumer {
     }
     this.#wake.resolve();
     this.#recovering = this.#replace(client);
+    // A start() meanwhile waits for the new member (not for one failed attempt to replace it).
+    this.#starting = this.#recovering;
   }
 
   async #replace(dead: ConsumerClient): Promise<void> {
@@ -401,8 +410,7 @@ export class SharedConsumer implements Consumer {
     await dead.close().catch((e) => this.#owner.logger.warn("kshare: closing a failed consumer failed", { group: this.groupId, error: messageOf(e) }));
     for (let attempt = 1; !this.#closing; attempt++) {
       try {
-        this.#starting = this.#start();
-        await this.#starting;
+        await this.#start();
         return;
       } catch (error) {
         this.#owner.logger.warn("kshare: replacing a failed consumer failed; retrying", { group: this.groupId, attempt, error: messageOf(error) });

@@ -366,6 +366,10 @@ class KafkaRegistry implements Registry {
           throw new ConnectError(`Could not connect a consumer for ${resolved.description} group=${groupId}`, { cause: error });
         }
       },
+      lost: () => {
+        if (live) counters.liveConsumers--;
+        live = false;
+      },
       closed: (consumer) => {
         if (live) counters.liveConsumers--;
         live = false;

@@ -31,6 +31,8 @@ export class FakeDriver implements KafkaDriver {
   readonly consumerClients: FakeConsumer[] = [];
   /** How many of the next connects fail. */
   failNext = 0;
+  /** How many of the next consumer clients report a fatal error before their connect resolves. */
+  fatalAtConnect = 0;
   /** Resolves pending connects; set to hold connects open. */
   gate: Promise<void> = Promise.resolve();
 
@@ -90,6 +92,10 @@ export class FakeDriver implements KafkaDriver {
       },
     };
     this.consumerClients.push(consumer);
+    if (this.fatalAtConnect > 0) {
+      this.fatalAtConnect--;
+      events.onFatal(new Error("Fatal: group authorization failed (fake)"));
+    }
     for (const waiter of this.#consumerWaiters.splice(0)) waiter(consumer);
     return Promise.resolve(consumer);
   }

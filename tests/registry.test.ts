@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { ClosedError, ConnectError, createRegistry, defineTopic, ValidationError } from "../mod.ts";
 import { FakeDriver } from "./_fake_driver.ts";
-import { Countdown } from "./_helpers.ts";
+import { Countdown, gate } from "./_helpers.ts";
 
 const silent = { warn() {}, error() {} };
 const ctx = { bootstrapServers: "fake:9092" };
@@ -113,6 +113,41 @@ test("a consumer whose client hit a fatal error is replaced by a new member with
   await kafka.close();
   assert.equal(second.closed, true);
   assert.equal(Object.values(kafka.stats().contexts)[0]!.liveConsumers, 0);
+});
+
+test("a consumer whose start hits a fatal error is not counted live, and a later start() connects a new member", async () => {
+  const driver = new FakeDriver();
+  const kafka = createRegistry({ driver, logger: silent });
+  const consumer = kafka.consumer(ctx, "billing").subscribe(orders, () => {});
+  driver.fatalAtConnect = 1;
+  await assert.rejects(consumer.start(), (error: Error) => error instanceof ConnectError && /failed at start/.test(error.message));
+  assert.equal(driver.consumerClients[0]!.closed, true);
+  assert.equal(Object.values(kafka.stats().contexts)[0]!.liveConsumers, 0);
+  await consumer.start();
+  assert.equal(driver.consumerClients.length, 2);
+  assert.deepEqual(driver.consumerClients[1]!.subscribed, ["orders"]);
+  assert.equal(Object.values(kafka.stats().contexts)[0]!.liveConsumers, 1);
+  await kafka.close();
+  assert.equal(Object.values(kafka.stats().contexts)[0]!.liveConsumers, 0);
+});
+
+test("start() while a failed member is being replaced waits for the new member, not for one failed attempt", async () => {
+  const driver = new FakeDriver();
+  const retrying = gate();
+  const logger = { warn: (message: string) => /retrying/.test(message) && retrying.open(), error: () => {} };
+  const kafka = createRegistry({ driver, logger });
+  const consumer = kafka.consumer(ctx, "billing").subscribe(orders, () => {});
+  await consumer.start();
+  // The member is fenced, and the first new member fails at start too.
+  driver.fatalAtConnect = 1;
+  driver.consumerClients[0]!.events.onFatal(new Error("Fatal: fenced (fake)"));
+  await retrying.wait;
+  await consumer.start(); // resolves once a replacement is live
+  assert.equal(driver.consumerClients.length, 3);
+  assert.equal(driver.consumerClients[2]!.closed, false);
+  assert.deepEqual(driver.consumerClients[2]!.subscribed, ["orders"]);
+  assert.equal(Object.values(kafka.stats().contexts)[0]!.liveConsumers, 1);
+  await kafka.close();
 });
 
 test("a producer that hit a fatal error is retired; the next call gets a fresh client", async () => {
