@@ -261,6 +261,20 @@ export interface ConsumerOwner {
   readonly closeTimeoutMs: number;
 }
 
+/** Refuse options that would silently mean something else (a negative or NaN retry count or delay, a hook that is not a function). */
+function checkSubscribeOptions(topic: string, options: SubscribeOptions): void {
+  const { retries, retryBackoffMs, onInvalid, onError } = options;
+  if (retries !== undefined && !(Number.isSafeInteger(retries) && retries >= 0)) {
+    throw new TypeError(`Topic "${topic}": retries must be a whole number ≥ 0, got ${String(retries)}`);
+  }
+  if (retryBackoffMs !== undefined && !(typeof retryBackoffMs === "number" && Number.isFinite(retryBackoffMs) && retryBackoffMs >= 0)) {
+    throw new TypeError(`Topic "${topic}": retryBackoffMs must be a finite number of ms ≥ 0, got ${String(retryBackoffMs)}`);
+  }
+  for (const [name, hook] of [["onInvalid", onInvalid], ["onError", onError]] as const) {
+    if (hook !== undefined && typeof hook !== "function") throw new TypeError(`Topic "${topic}": ${name} must be a function`);
+  }
+}
+
 const POLL_TIMEOUT_MS = 100;
 const MAX_POLL_BATCH = 500;
 const decoder = new TextDecoder();
@@ -322,6 +336,7 @@ export class SharedConsumer implements Consumer {
       throw new Error(`Topic "${topic.name}" already has a handler in group "${this.groupId}"; use another group to consume it again`);
     }
     if (typeof handler !== "function") throw new TypeError(`Topic "${topic.name}": handler must be a function`);
+    checkSubscribeOptions(topic.name, options);
     this.#subs.set(topic.name, {
       topic: topic as unknown as Topic,
       handler: handler as MessageHandler<unknown>,

@@ -106,7 +106,8 @@ export interface Producer {
   ): Promise<DeliveryReport>;
   /**
    * Validate every record first (one invalid → {@link ValidationError}, nothing
-   * sent), then publish all and resolve with their reports in input order. If
+   * sent; a bad partition, timestamp or header → `TypeError`, nothing sent
+   * either), then publish all and resolve with their reports in input order. If
    * some are not delivered, rejects with {@link PublishBatchError} carrying
    * every record's outcome.
    */

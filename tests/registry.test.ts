@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { ClosedError, ConnectError, createRegistry, defineTopic, ValidationError } from "../mod.ts";
+import { ClosedError, ConnectError, createRegistry, defineTopic, type SubscribeOptions, ValidationError } from "../mod.ts";
 import { FakeDriver } from "./_fake_driver.ts";
 import { Countdown, gate } from "./_helpers.ts";
 
@@ -300,6 +300,27 @@ test("one consumer per (context, group)", () => {
   assert.notEqual(kafka.consumer(ctx, "audit"), a);
   assert.throws(() => a.subscribe(orders, () => {}).subscribe(orders, () => {}), /already has a handler/);
   assert.throws(() => kafka.consumer(ctx, " "), /groupId/);
+  return kafka.close();
+});
+
+test("subscribe refuses options that would silently mean something else, naming the topic and the option", () => {
+  const kafka = createRegistry({ driver: new FakeDriver(), logger: silent });
+  const consumer = kafka.consumer(ctx, "billing");
+  const cases: Array<[object, RegExp]> = [
+    [{ retries: -1 }, /Topic "orders": retries must be a whole number ≥ 0, got -1/],
+    [{ retries: 1.5 }, /retries must be a whole number ≥ 0, got 1\.5/],
+    [{ retries: Number.NaN }, /retries .* got NaN/],
+    [{ retryBackoffMs: -100 }, /Topic "orders": retryBackoffMs must be a finite number of ms ≥ 0, got -100/],
+    [{ retryBackoffMs: "100" }, /retryBackoffMs .* got 100/],
+    [{ onInvalid: "log" }, /Topic "orders": onInvalid must be a function/],
+    [{ onError: {} }, /Topic "orders": onError must be a function/],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => consumer.subscribe(orders, () => {}, options as SubscribeOptions), message, JSON.stringify(options));
+  }
+  assert.deepEqual(consumer.stats().topics, [], "a refused subscription registers nothing");
+  consumer.subscribe(orders, () => {}, { retries: 0, retryBackoffMs: 0 });
+  assert.deepEqual(consumer.stats().topics, ["orders"]);
   return kafka.close();
 });
 
