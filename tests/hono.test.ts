@@ -711,6 +711,9 @@ test("ops: /healthz, /readyz, /metrics (publishes, latency, connections per fing
     components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
   };
   assert.equal(doc.openapi, "3.1.0");
+  // Every GET and POST route publishRoutes serves is in the document.
+  assert.ok(doc.paths["/v3/clusters"]);
+  assert.ok(doc.paths["/v3/clusters/{cluster_id}"]);
   assert.ok(doc.paths[`/v3/clusters/{cluster_id}/topics/${t.name}/records`]);
   assert.ok(doc.paths[`/v3/clusters/{cluster_id}/topics/${t.name}/records:batch`]);
   const value = doc.components.schemas[`${t.name}.value`]!;

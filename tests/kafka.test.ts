@@ -203,9 +203,12 @@ for (const strategy of ["range", "cooperative-sticky"]) {
       await kcatWrite(broker.bootstrapServers, t.name, Array.from({ length: count }, (_, i) => `k-${from + i}:${JSON.stringify({ id: `k-${from + i}`, n: from + i })}`));
       await done.reached(written);
     };
+    // Both members in registries of their own, closed at the end: a member left running would take
+    // request errors other tests push to the broker (its heartbeats).
+    const one = createRegistry({ logger });
     const other = createRegistry({ logger });
     try {
-      await member(kafka, 0).start();
+      await member(one, 0).start();
       await write(30);
       assert.equal(handled[1]!.size, 0);
       await member(other, 1).start();
@@ -222,7 +225,7 @@ for (const strategy of ["range", "cooperative-sticky"]) {
       assert.ok(handled[0]!.size > firstBefore, "the first member still handles records after the join");
       assert.ok(handled[1]!.size > secondBefore, "and so does the second");
     } finally {
-      await other.close();
+      await Promise.all([one.close(), other.close()]);
     }
   });
 }
@@ -261,18 +264,23 @@ test("a consumer fenced by the broker (a fatal error) is replaced by a new membe
     seen.add(m.value.n);
     done.increment();
   });
-  await consumer.start();
-  const write = (from: number, to: number) =>
-    kcatWrite(broker.bootstrapServers, t.name, Array.from({ length: to - from }, (_, i) => `k-${from + i}:${JSON.stringify({ id: `k-${from + i}`, n: from + i })}`));
-  await write(0, 10);
-  await done.reached(10);
-  // The coordinator answers the member's next heartbeat with FENCED_INSTANCE_ID: fatal for librdkafka.
-  broker.pushRequestErrors(12 /* Heartbeat */, [82 /* FENCED_INSTANCE_ID */]);
-  await replaced.wait;
-  await write(10, 20);
-  while (seen.size < 20) await done.reached(done.count + 1);
-  const stats = Object.values(own.stats().contexts)[0]!;
-  await own.close();
+  let stats;
+  try {
+    await consumer.start();
+    const write = (from: number, to: number) =>
+      kcatWrite(broker.bootstrapServers, t.name, Array.from({ length: to - from }, (_, i) => `k-${from + i}:${JSON.stringify({ id: `k-${from + i}`, n: from + i })}`));
+    await write(0, 10);
+    await done.reached(10);
+    // The coordinator answers the next heartbeat with FENCED_INSTANCE_ID, fatal for librdkafka: this member's,
+    // as long as it is the only member on the broker (every other test closes its consumers).
+    broker.pushRequestErrors(12 /* Heartbeat */, [82 /* FENCED_INSTANCE_ID */]);
+    await replaced.wait;
+    await write(10, 20);
+    while (seen.size < 20) await done.reached(done.count + 1);
+    stats = Object.values(own.stats().contexts)[0]!;
+  } finally {
+    await own.close(); // also when the test fails: a member left running would outlive the test file
+  }
   assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
   assert.equal(stats.clientsCreated, 2, lines.join("\n"));
   assert.equal(stats.liveConsumers, 1);

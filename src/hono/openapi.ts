@@ -107,6 +107,14 @@ export function openApiDocument(options: OpenApiOptions): Record<string, unknown
         responses: { "200": { description: "KafkaClusterList" }, "401": errors["401"] },
       },
     },
+    "/v3/clusters/{cluster_id}": {
+      get: {
+        summary: "The cluster, by id",
+        security,
+        parameters: [clusterParameter],
+        responses: { "200": { description: "KafkaCluster" }, "401": errors["401"], "404": error("No such cluster") },
+      },
+    },
   };
   const schemas: Record<string, unknown> = {
     Error: jsonSchema(RestProxyErrorBodySchema),
