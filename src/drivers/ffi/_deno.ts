@@ -68,9 +68,16 @@ interface DenoFfi {
   };
   cwd(): string;
   env: { get(name: string): string | undefined };
+  build: { os: string };
 }
 
 const Deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
+
+/** The C library and `RTLD_NOW | RTLD_NODELETE` of glibc (Linux) and macOS; musl never unloads a library. */
+const NODELETE: Record<string, readonly [libc: string, flags: number]> = {
+  linux: ["libc.so.6", 0x2 | 0x1000],
+  darwin: ["libSystem.B.dylib", 0x2 | 0x80],
+};
 
 const TYPES: Record<NativeType, string> = {
   void: "void",
@@ -123,6 +130,22 @@ export function denoRuntime(): NativeRuntime {
         symbols: lib.symbols as unknown as NativeLibrary<T>["symbols"],
         close: () => lib.close(),
       };
+    },
+
+    pin(path: string): void {
+      // Deno dlcloses the libraries it opened when it tears a runtime down (an uncaught error,
+      // the end of a test module) while librdkafka's threads may still run: with their code
+      // unmapped the process dies of SIGSEGV, and an uncaught error is never printed. A second
+      // dlopen with RTLD_NODELETE keeps librdkafka mapped until exit. Its handle is never closed.
+      const target = NODELETE[Deno.build.os];
+      if (!target) return;
+      try {
+        const libc = Deno.dlopen(target[0], { dlopen: { parameters: ["buffer", "i32"], result: "pointer" } });
+        libc.symbols.dlopen!(new TextEncoder().encode(`${path}\0`), target[1]);
+        libc.close(); // the C library itself stays loaded
+      } catch {
+        // No glibc (musl never unloads) or no permission: nothing to pin.
+      }
     },
 
     callback(spec, fn, options): NativeCallback {

@@ -178,6 +178,15 @@ export interface NativeRuntime {
   open<T extends SymbolTable>(path: string, symbols: T): NativeLibrary<T>;
 
   /**
+   * Keep the library at `path` (already opened) mapped until the process
+   * exits, whatever closes its handles: where the runtime `dlclose`s libraries
+   * while tearing down (Deno, on an uncaught error or at the end of a test
+   * run) and librdkafka's threads still run, unmapping its code under them
+   * crashes the process. Best effort; a no-op where it is not needed.
+   */
+  pin?(path: string): void;
+
+  /**
    * Make `fn` callable from C. Without `threadSafe`, C may only call it on the
    * JavaScript thread, from inside a call made by JavaScript. The caller owns
    * the result and must `close()` it once C can no longer call it.

@@ -133,6 +133,7 @@ function openFirst(native: NativeRuntime, candidates: readonly string[]): Librdk
       failures.push(`  ${path}: ${firstLine(error)}`);
       continue;
     }
+    native.pin?.(path); // never unloaded while its threads may run (see NativeRuntime.pin)
     const rdkafka = wrap(native, lib);
     loaded.set(path, rdkafka);
     return rdkafka;
