@@ -6,7 +6,11 @@
  * (one `dlopen` per path and symbol table, cached here). It is never
  * `dlclose`d: librdkafka, its TLS and OpenSSL are not built to be unloaded,
  * and a loaded library holds no event-loop resource, so a process (or a
- * `deno test` run) still exits when its clients are closed.
+ * `deno test` run) still exits when its clients are closed. Nor can the
+ * runtime unload it: Deno `dlclose`s what it opened when it tears down (after
+ * an uncaught error, at the end of a test module), and clients left open
+ * would crash in unmapped code, so each library is pinned
+ * (`RTLD_NODELETE`, see `NativeRuntime.pin`).
  *
  * @module
  */
