@@ -234,6 +234,10 @@ function encodeHeaders(
   own: PublishOptions["headers"],
 ): OutgoingRecord["headers"] {
   const list: Array<readonly [string, Uint8Array]> = [];
+  if (own !== undefined && !Array.isArray(own) && !isPlainObject(own)) {
+    // A Map or a Headers object has no own enumerable names: its headers would be dropped without a word.
+    throw new TypeError(`Topic "${topic}": headers must be an object or a list of [name, value] pairs, got ${describe(own)}`);
+  }
   if (!Array.isArray(own)) {
     const merged = { ...fromTopic, ...own as Readonly<Record<string, Bytes>> | undefined };
     for (const name of Object.keys(merged)) list.push([name, headerValue(topic, name, merged[name])]);
@@ -260,7 +264,16 @@ function headerValue(topic: string, name: string, value: unknown): Uint8Array {
   return toBytes(value);
 }
 
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
 /** What a wrong value was, for an error message: its type, never its content. */
 function describe(value: unknown): string {
-  return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
+  return typeof value;
 }

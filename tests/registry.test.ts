@@ -256,6 +256,10 @@ test("publish headers as a list keep their order and repeated names; a name give
     (error: Error) => error instanceof TypeError && /Topic "t": headers must be \[name, value\] pairs.*got string/.test(error.message),
   );
   await assert.rejects(
+    producer.publish(topic, { id: "d" }, { headers: new Map([["trace", "1"]]) as unknown as Record<string, string> }),
+    (error: Error) => error instanceof TypeError && /Topic "t": headers must be an object or a list of \[name, value\] pairs, got Map/.test(error.message),
+  );
+  await assert.rejects(
     producer.publish(topic, { id: "c" }, { headers: { count: 3 as unknown as string } }),
     (error: Error) => error instanceof TypeError && /Topic "t": header "count" must be a string or Uint8Array, got number/.test(error.message),
   );
