@@ -726,6 +726,23 @@ test("ops: /healthz, /readyz, /metrics (publishes, latency, connections per fing
   assert.equal((await closing.json() as { reason: string }).reason, "shutting down");
 });
 
+test("metrics of a batch that fails in part: each record counted by its outcome, the delivered ones' latency observed", async () => {
+  const t = topic("batch-metrics");
+  const metrics = createMetrics();
+  const app = new Hono()
+    .use(kafka({ registry, metrics, resolveContext: () => contexts.get("alice") }))
+    .post("/batch", async (c) => {
+      // The second record names a partition the topic does not have (it has 3).
+      const records = [{ value: { id: "a", total: 1 } }, { value: { id: "b", total: 2 }, partition: 99 }];
+      return c.text(await c.var.kafka.publishBatch(t, records).then(() => "delivered", (error: Error) => error.name));
+    });
+  assert.equal(await (await app.request("/batch", { method: "POST" })).text(), "PublishBatchError");
+  const counted = metrics.publishes()[t.name]!;
+  assert.equal(counted[200], 1, JSON.stringify(counted));
+  assert.equal(Object.values(counted).reduce((a, b) => a + b, 0), 2, JSON.stringify(counted));
+  assert.match(metrics.render(), new RegExp(`^kshare_publish_duration_seconds_count\\{topic="${t.name}"\\} 1$`, "m"));
+});
+
 test("no input is answered with a 500", async () => {
   const t = topic("fuzz");
   const app = buildApp({ topics: [t] });
