@@ -59,3 +59,10 @@ export function backoff(attempt: number, initialMs: number, maxMs: number): numb
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** A plain object (literal or null prototype): nothing inherited from a class (a getter, a field, a Map's entries). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}

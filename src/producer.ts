@@ -8,6 +8,7 @@ import * as v from "valibot";
 import type { DeliveryReport, OutgoingRecord, ProducerClient } from "./driver.ts";
 import { ClosedError, PublishBatchError, ValidationError } from "./errors.ts";
 import { type Bytes, serializeValue, type Topic, toBytes } from "./topic.ts";
+import { isPlainObject } from "./_util.ts";
 
 export type { DeliveryReport } from "./driver.ts";
 
@@ -262,12 +263,6 @@ function headerValue(topic: string, name: string, value: unknown): Uint8Array {
     throw new TypeError(`Topic "${topic}": header "${name}" must be a string or Uint8Array, got ${describe(value)}`);
   }
   return toBytes(value);
-}
-
-function isPlainObject(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }
 
 /** What a wrong value was, for an error message: its type, never its content. */

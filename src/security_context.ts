@@ -14,6 +14,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { type ContextProblem, InvalidSecurityContextError, issuePath } from "./errors.ts";
 import type { ClientConfig, ConsumerConfig } from "./driver.ts";
+import { isPlainObject } from "./_util.ts";
 
 /** Properties owned by the context's own fields; tuning may not set them. */
 const RESERVED = /^(bootstrap\.servers|metadata\.broker\.list|security\.protocol|sasl\..*|ssl\..*|ssl_.*|client\.id|group\.id|enable\.auto\.offset\.store|.*_cb)$/;
@@ -417,10 +418,6 @@ const MAX_PER_SHAPE = 16;
 
 type AnySasl = Partial<PasswordSasl> & Partial<Omit<OAuthBearerSasl, "mechanism">>;
 
-/** A plain object (literal or null prototype): nothing inherited from a class (a getter, a field) for the schema to read. */
-const isPlain = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null &&
-  (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
 
 /*
  * Shape paths: a context's non-secret fields, in a fixed order, each value
@@ -462,7 +459,7 @@ function pushTuning(path: Step[], value: unknown): boolean {
     path.push(undefined);
     return true;
   }
-  if (!isPlain(value)) return false;
+  if (!isPlainObject(value)) return false;
   path.push(OBJECT);
   for (const name in value) {
     const v = value[name];
@@ -479,7 +476,7 @@ function pushSasl(path: Step[], value: unknown): boolean {
     path.push(undefined);
     return true;
   }
-  if (!isPlain(value)) return false;
+  if (!isPlainObject(value)) return false;
   path.push(OBJECT);
   for (const name in value) {
     switch (name) {
@@ -507,7 +504,7 @@ function pushTls(path: Step[], value: unknown): boolean {
     path.push(undefined);
     return true;
   }
-  if (!isPlain(value)) return false;
+  if (!isPlainObject(value)) return false;
   for (const name in value) {
     if (name !== "ca" && name !== "cert" && name !== "key" && name !== "keyPassword" && name !== "verifyHostname") return false;
   }
@@ -519,7 +516,7 @@ function pushTls(path: Step[], value: unknown): boolean {
 
 /** The shape path of a context as written, without its secrets; `undefined` when it must be parsed. */
 function shapePath(c: object): Step[] | undefined {
-  if (!isPlain(c)) return undefined;
+  if (!isPlainObject(c)) return undefined;
   for (const name in c) {
     switch (name) {
       case "bootstrapServers":
