@@ -350,6 +350,11 @@ class KafkaRegistry implements Registry {
       return existing;
     }
     let live = false;
+    /** No client of this consumer is live any more (it was lost at start, or the consumer closed). */
+    const notLive = () => {
+      if (live) counters.liveConsumers--;
+      live = false;
+    };
     const owner: ConsumerOwner = {
       logger: this.#logger,
       closeTimeoutMs: this.#closeTimeoutMs,
@@ -366,13 +371,9 @@ class KafkaRegistry implements Registry {
           throw new ConnectError(`Could not connect a consumer for ${resolved.description} group=${groupId}`, { cause: error });
         }
       },
-      lost: () => {
-        if (live) counters.liveConsumers--;
-        live = false;
-      },
+      lost: notLive,
       closed: (consumer) => {
-        if (live) counters.liveConsumers--;
-        live = false;
+        notLive();
         if (this.#consumers.get(key) === consumer) this.#consumers.delete(key);
       },
     };
