@@ -75,10 +75,14 @@ function address(pointer: Pointer): number {
   return pointer as unknown as number;
 }
 
-/** The Bun shim. `bun:ffi` is imported here, once, when the shim is loaded. */
-export async function bunRuntime(): Promise<NativeRuntime> {
-  const specifier = "bun:ffi";
-  const ffi = (await import(specifier)) as BunFfi;
+/**
+ * The Bun shim. `bun:ffi` is loaded here, once, when the shim is loaded, with
+ * Bun's `import.meta.require`: an `import()` of it would be a module-graph
+ * edge that Deno, tsc and JSR cannot resolve, and an `import()` of a variable
+ * is one JSR warns it cannot analyze.
+ */
+export function bunRuntime(): NativeRuntime {
+  const ffi = (import.meta as ImportMeta & { require(id: string): unknown }).require("bun:ffi") as BunFfi;
   const process = (globalThis as unknown as { process: BunProcess }).process;
 
   return {
