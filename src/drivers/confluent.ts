@@ -13,8 +13,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createRequire } from "node:module";
-import type * as Confluent from "@confluentinc/kafka-javascript";
+import type * as Confluent from "./_confluent_binding.ts";
 import type {
   ClientConfig,
   ClientEvents,
@@ -32,16 +31,11 @@ import type {
 } from "../driver.ts";
 import { ClosedError, redact } from "../errors.ts";
 import { signal } from "../_util.ts";
+import { requireInstalled } from "./_require.ts";
 
-type Binding = typeof Confluent;
+type Binding = Confluent.ConfluentBinding;
 
-/** Methods the binding has but its type declarations omit. */
-type Consumer = Confluent.KafkaConsumer & {
-  rebalanceProtocol(): "EAGER" | "COOPERATIVE" | "NONE";
-  incrementalAssign(assignment: Confluent.Assignment[]): void;
-  incrementalUnassign(assignment: Confluent.Assignment[]): void;
-  setDefaultIsTimeoutOnlyForFirstMessage(value: boolean): void;
-};
+const PACKAGE = "@confluentinc/kafka-javascript";
 
 const ERR_QUEUE_FULL = -184;
 const ERR_FATAL = -150;
@@ -61,7 +55,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 export async function confluentDriver(): Promise<KafkaDriver> {
   // A CommonJS addon: require() is the one loading path that works under tsx, Node ESM and bundlers alike.
-  const Kafka = createRequire(import.meta.url)("@confluentinc/kafka-javascript") as Binding;
+  const Kafka = requireInstalled<Binding>(PACKAGE, "kshare's Node driver", `${PACKAGE}@^1.10`);
   return await Promise.resolve({
     name: "confluent-node",
     librdkafkaVersion: Kafka.librdkafkaVersion,
@@ -86,25 +80,25 @@ function cleanError(error: unknown, config: ClientConfig): Error & { code?: numb
  * consumer's fatal error comes as a failed `consume`).
  */
 function watchErrors(
-  client: Confluent.Producer | Consumer,
+  client: Confluent.Client,
   config: ClientConfig,
   events: ClientEvents,
 ): (error: Confluent.LibrdKafkaError) => void {
   let fatal = false;
   const onError = (error: Confluent.LibrdKafkaError) => {
     const clean = cleanError(error, config);
-    if (error.code === ERR_FATAL || (error as { isFatal?: boolean }).isFatal) {
+    if (error.code === ERR_FATAL || error.isFatal) {
       if (!fatal) events.onFatal(clean);
       fatal = true;
     } else {
       events.onError?.(clean);
     }
   };
-  (client as Confluent.Producer).on("event.error", onError);
+  client.on("event.error", onError);
   return onError;
 }
 
-function connect(client: Confluent.Producer | Consumer, config: ClientConfig): Promise<void> {
+function connect(client: Confluent.Client, config: ClientConfig): Promise<void> {
   return new Promise((resolve, reject) => {
     client.connect({ timeout: CONNECT_TIMEOUT_MS }, (error) => error ? reject(cleanError(error, config)) : resolve());
   });
@@ -121,7 +115,7 @@ interface Pending {
 async function createProducer(Kafka: Binding, config: ClientConfig, events: ClientEvents): Promise<ProducerClient> {
   // No topic config object: passing one (even {}) replaces the default topic config, dropping
   // topic-level properties set globally (acks, auto.offset.reset, message.timeout.ms).
-  const producer = new Kafka.Producer({ ...config.properties, dr_cb: true } as Confluent.ProducerGlobalConfig);
+  const producer = new Kafka.Producer({ ...config.properties, dr_cb: true });
   watchErrors(producer, config, events);
   await connect(producer, config);
   if (config.properties["enable.idempotence"] === "true") {
@@ -210,9 +204,7 @@ async function createProducer(Kafka: Binding, config: ClientConfig, events: Clie
   };
 }
 
-type BindingMessage = Confluent.Message & { headers?: Array<Record<string, Buffer | string>> };
-
-function toIncoming(m: BindingMessage): IncomingMessage {
+function toIncoming(m: Confluent.Message): IncomingMessage {
   const headers: Array<readonly [string, Uint8Array]> = [];
   for (const header of m.headers ?? []) {
     for (const [name, value] of Object.entries(header)) {
@@ -223,7 +215,7 @@ function toIncoming(m: BindingMessage): IncomingMessage {
     topic: m.topic,
     partition: m.partition,
     offset: Number(m.offset),
-    key: m.key == null ? null : typeof m.key === "string" ? Buffer.from(m.key) : m.key as Buffer,
+    key: m.key == null ? null : typeof m.key === "string" ? Buffer.from(m.key) : m.key,
     value: m.value ?? null,
     headers,
     timestamp: m.timestamp,
@@ -251,7 +243,7 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
         if (consumer.isConnected()) events.onError?.(cleanError(e, config));
       }
     },
-  } as unknown as Confluent.ConsumerGlobalConfig) as Consumer;
+  });
   const route = watchErrors(consumer, config, events);
   await connect(consumer, config);
   // consume(n) waits for the first message only, then takes what is ready.
@@ -273,7 +265,7 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
             route(error);
             resolve([]);
           } else if (error) reject(cleanError(error, config));
-          else resolve((messages as BindingMessage[]).map(toIncoming));
+          else resolve(messages.map(toIncoming));
         });
       });
     },

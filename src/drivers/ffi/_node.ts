@@ -1,14 +1,17 @@
 /**
  * {@link NativeRuntime} over `koffi` (Node). Loaded only on Node, by
- * `nativeRuntime()` in `_native.ts`; `koffi` is imported here and nowhere else.
+ * `nativeRuntime()` in `_native.ts`; `koffi` is loaded here and nowhere else,
+ * through `../_require.ts`, so that it is no dependency of the published package (see
+ * `_koffi.ts`).
  *
  * koffi 3 represents a pointer as a `bigint` address (NULL as `null`), so
  * pointer arithmetic is plain `bigint` addition.
  *
  * @module
  */
-import koffi from "koffi";
 import process from "node:process";
+import type { Koffi } from "./_koffi.ts";
+import { requireInstalled } from "../_require.ts";
 import type {
   CallbackSpec,
   NativeCallback,
@@ -18,6 +21,8 @@ import type {
   Pointer,
   SymbolTable,
 } from "./_native.ts";
+
+const koffi = requireInstalled<Koffi>("koffi", "kshare's embedded broker on Node", "koffi@^3");
 
 const TYPES: Record<NativeType, string> = {
   void: "void",
@@ -54,9 +59,10 @@ function libc(): Libc {
   if (!libcFunctions) {
     const self = koffi.load(null);
     libcFunctions = {
-      pipe2: self.func("pipe2", "int", ["void *", "int"]), // void *: koffi passes the array by address
-      read: self.func("read", "intptr_t", ["int", "void *", "size_t"]),
-      close: self.func("close", "int", ["int"]),
+      // The casts state the JavaScript side of each C prototype.
+      pipe2: self.func("pipe2", "int", ["void *", "int"]) as Libc["pipe2"], // void *: koffi passes the array by address
+      read: self.func("read", "intptr_t", ["int", "void *", "size_t"]) as Libc["read"],
+      close: self.func("close", "int", ["int"]) as Libc["close"],
     };
   }
   return libcFunctions;
