@@ -1,7 +1,8 @@
 /**
  * {@link NativeRuntime} over Deno's FFI (`Deno.dlopen`). Loaded only on Deno,
  * by `nativeRuntime()` in `_native.ts`. Needs `--allow-ffi` (and `--allow-env`
- * / `--allow-read` for library discovery).
+ * / `--allow-read` for library discovery); `ffiAllowed()` lets `library.ts`
+ * say so in one line instead of one permission error per candidate library.
  *
  * Types: the subset of `Deno.*` used here is declared structurally below, so
  * this file also type-checks under `tsc` with Node's types.
@@ -69,6 +70,10 @@ interface DenoFfi {
   cwd(): string;
   env: { get(name: string): string | undefined };
   build: { os: string };
+  /** Where querySync is absent (older Deno), kshare assumes access and lets dlopen say otherwise. */
+  permissions?: {
+    querySync?(descriptor: { name: "ffi" }): { state: "granted" | "prompt" | "denied" };
+  };
 }
 
 const Deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
@@ -201,6 +206,12 @@ export function denoRuntime(): NativeRuntime {
       } catch {
         return undefined; // no --allow-env: treat as unset
       }
+    },
+    ffiAllowed() {
+      // Queried without a path: `--allow-ffi=<path>` lets dlopen open that path, but
+      // UnsafePointerView (every C string kshare reads) needs FFI access for all paths.
+      const query = Deno.permissions?.querySync;
+      return query === undefined || query.call(Deno.permissions, { name: "ffi" }).state === "granted";
     },
   };
 }

@@ -241,6 +241,14 @@ export interface NativeRuntime {
   cwd(): string;
   /** An environment variable, or `undefined` if unset or not readable. */
   env(name: string): string | undefined;
+
+  /**
+   * Whether this process may use FFI without asking: `false` on Deno without
+   * `--allow-ffi` (a grant for some paths only counts as none: it opens a
+   * library but cannot read C memory, which every use of librdkafka does).
+   * Absent where FFI is always allowed (Bun, Node).
+   */
+  ffiAllowed?(): boolean;
 }
 
 /** Which JavaScript runtime this is, by its global. */

@@ -12,12 +12,21 @@
  */
 import type { SymbolTable } from "./_native.ts";
 
-/** The librdkafka API used by every kshare component (client lifecycle, errors, configuration). */
-export const CORE_SYMBOLS = {
-  // int rd_kafka_version(void)
+/**
+ * librdkafka's version, in every librdkafka there is: opened alone first, so
+ * a library too old for kshare is refused for its version before the larger
+ * tables are bound (see `library.ts`).
+ */
+export const VERSION_SYMBOLS = {
+  // int rd_kafka_version(void): 0xMMmmrrpp (major, minor, revision, pre-release; 0xff for a release)
   rd_kafka_version: { args: [], ret: "i32" },
   // const char *rd_kafka_version_str(void): static string
   rd_kafka_version_str: { args: [], ret: "ptr" },
+} as const satisfies SymbolTable;
+
+/** The librdkafka API used by every kshare component (client lifecycle, errors, configuration). */
+export const CORE_SYMBOLS = {
+  ...VERSION_SYMBOLS,
   // const char *rd_kafka_err2str(rd_kafka_resp_err_t): static string
   rd_kafka_err2str: { args: ["i32"], ret: "ptr" },
   // const char *rd_kafka_err2name(rd_kafka_resp_err_t): static string
