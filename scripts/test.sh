@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Run the test suite on Node (Confluent driver), Deno and Bun (FFI driver), each
+# `npm test`: after the set-up it needs (scripts/setup.sh, quick when done),
+# run the test suite on Node (Confluent driver), Deno and Bun (FFI driver), each
 # to the end, then print one summary line per runtime and a total. Exits
-# non-zero if any runtime failed or ran no test.
+# non-zero if the set-up failed, or if any runtime failed or ran no test.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+./scripts/setup.sh || exit 1
 export NO_COLOR=1
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
