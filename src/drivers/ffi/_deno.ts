@@ -18,6 +18,7 @@ import type {
   Pointer,
   SymbolTable,
 } from "./_native.ts";
+import { type PollerLibc, sharedPoller } from "./_deno_poller.ts";
 
 /** Deno's pointer value: an opaque object, or `null` for NULL. */
 type DenoPointer = object | null;
@@ -69,7 +70,7 @@ interface DenoFfi {
   };
   cwd(): string;
   env: { get(name: string): string | undefined };
-  build: { os: string };
+  build: { os: string; arch: string };
   /** Where querySync is absent (older Deno), kshare assumes access and lets dlopen say otherwise. */
   permissions?: {
     querySync?(descriptor: { name: "ffi" }): { state: "granted" | "prompt" | "denied" };
@@ -78,11 +79,10 @@ interface DenoFfi {
 
 const Deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
 
-/** The C library and `RTLD_NOW | RTLD_NODELETE` of glibc (Linux) and macOS; musl never unloads a library. */
-const NODELETE: Record<string, readonly [libc: string, flags: number]> = {
-  linux: ["libc.so.6", 0x2 | 0x1000],
-  darwin: ["libSystem.B.dylib", 0x2 | 0x80],
-};
+/** The C library of glibc (Linux) and macOS; musl never unloads a library, and Deno is built for glibc. */
+const LIBC: Record<string, string> = { linux: "libc.so.6", darwin: "libSystem.B.dylib" };
+/** `RTLD_NOW | RTLD_NODELETE` of glibc and macOS. */
+const NODELETE: Record<string, number> = { linux: 0x2 | 0x1000, darwin: 0x2 | 0x80 };
 
 const TYPES: Record<NativeType, string> = {
   void: "void",
@@ -103,6 +103,73 @@ const TYPES: Record<NativeType, string> = {
   buffer: "buffer",
 };
 
+/** Linux's `O_NONBLOCK` and `O_CLOEXEC`, for `pipe2`. */
+const LINUX_PIPE_FLAGS = 0o4000 | 0o2000000;
+/** macOS's `fcntl` commands and flags: `F_SETFD`, `FD_CLOEXEC`, `F_SETFL`, `O_NONBLOCK`. */
+const DARWIN = { F_SETFD: 2, FD_CLOEXEC: 1, F_SETFL: 4, O_NONBLOCK: 0x4 } as const;
+
+/**
+ * The libc calls of the wake-up poller (`_deno_poller.ts`), bound once. All
+ * but `poll` run on the JavaScript thread and return at once; `poll` is
+ * `nonblocking`: it runs on a thread of Deno's blocking pool.
+ */
+function pollerLibc(): PollerLibc {
+  const linux = Deno.build.os === "linux";
+  // fcntl(int, int, ...) (macOS only, which lacks pipe2). Its third argument is
+  // variadic: x86-64 reads it from the register of a third fixed argument;
+  // Apple's arm64 from the first stack slot, where the ninth argument goes
+  // once six unused ones fill the argument registers.
+  const fcntlArgs = Deno.build.arch === "aarch64"
+    ? ["i32", "i32", "i64", "i64", "i64", "i64", "i64", "i64", "i64"]
+    : ["i32", "i32", "i64"];
+  // The handle is never closed: the poller, like librdkafka, stays for the life of the process.
+  const { symbols: c } = Deno.dlopen(LIBC[Deno.build.os]!, {
+    ...(linux
+      // int pipe2(int fds[2], int flags): fds written during the call
+      ? { pipe2: { parameters: ["buffer", "i32"], result: "i32" } }
+      : {
+        // int pipe(int fds[2]): fds written during the call
+        pipe: { parameters: ["buffer"], result: "i32" },
+        fcntl: { parameters: fcntlArgs, result: "i32" },
+      }),
+    // ssize_t read(int, void *, size_t), ssize_t write(int, const void *, size_t): the buffer is used during the call only
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    // int close(int)
+    close: { parameters: ["i32"], result: "i32" },
+    // int poll(struct pollfd *fds, nfds_t n, int timeout_ms): fds read and written until it returns;
+    // nfds_t is unsigned long on Linux, unsigned int on macOS
+    poll: { parameters: ["buffer", linux ? "usize" : "u32", "i32"], result: "i32", nonblocking: true },
+  });
+  const fcntl = (fd: number, command: number, arg: number) =>
+    fcntlArgs.length === 3 ? c.fcntl!(fd, command, arg) : c.fcntl!(fd, command, 0, 0, 0, 0, 0, 0, arg);
+  return {
+    pipe() {
+      const fds = new Int32Array(2);
+      const out = new Uint8Array(fds.buffer);
+      if (linux) {
+        if (c.pipe2!(out, LINUX_PIPE_FLAGS) !== 0) throw new Error("pipe2() failed (out of file descriptors?)");
+      } else {
+        if (c.pipe!(out) !== 0) throw new Error("pipe() failed (out of file descriptors?)");
+        for (const fd of fds) {
+          if (
+            fcntl(fd, DARWIN.F_SETFL, DARWIN.O_NONBLOCK) !== 0 || fcntl(fd, DARWIN.F_SETFD, DARWIN.FD_CLOEXEC) !== 0
+          ) {
+            c.close!(fds[0]!);
+            c.close!(fds[1]!);
+            throw new Error("fcntl() failed on a new pipe");
+          }
+        }
+      }
+      return [fds[0]!, fds[1]!];
+    },
+    read: (fd, buffer) => c.read!(fd, buffer, buffer.length) as number | bigint,
+    write: (fd, buffer) => c.write!(fd, buffer, buffer.length) as number | bigint,
+    close: (fd) => void c.close!(fd),
+    poll: (fds, count) => c.poll!(fds, count, -1) as Promise<number>,
+  };
+}
+
 function definition(spec: CallbackSpec): { parameters: string[]; result: string } {
   return { parameters: spec.args.map((t) => TYPES[t]), result: TYPES[spec.ret] };
 }
@@ -114,6 +181,8 @@ function view(pointer: Pointer | null): DenoPointerView {
 
 /** The Deno shim. Deno pointers are `Deno.PointerObject`s and NULL is already `null`. */
 export function denoRuntime(): NativeRuntime {
+  /** Made with the first pipe: its control pipe and libc handle stay for the life of the process. */
+  let poller: NativeRuntime["wakePipe"];
   return {
     name: "deno",
     capabilities: { nonblockingCalls: true, threadSafeCallbacks: false },
@@ -142,12 +211,12 @@ export function denoRuntime(): NativeRuntime {
       // the end of a test module) while librdkafka's threads may still run: with their code
       // unmapped the process dies of SIGSEGV, and an uncaught error is never printed. A second
       // dlopen with RTLD_NODELETE keeps librdkafka mapped until exit. Its handle is never closed.
-      const target = NODELETE[Deno.build.os];
-      if (!target) return;
+      const libc = LIBC[Deno.build.os];
+      if (!libc) return;
       try {
-        const libc = Deno.dlopen(target[0], { dlopen: { parameters: ["buffer", "i32"], result: "pointer" } });
-        libc.symbols.dlopen!(new TextEncoder().encode(`${path}\0`), target[1]);
-        libc.close(); // the C library itself stays loaded
+        const self = Deno.dlopen(libc, { dlopen: { parameters: ["buffer", "i32"], result: "pointer" } });
+        self.symbols.dlopen!(new TextEncoder().encode(`${path}\0`), NODELETE[Deno.build.os]!);
+        self.close(); // the C library itself stays loaded
       } catch {
         // No glibc (musl never unloads) or no permission: nothing to pin.
       }
@@ -198,6 +267,11 @@ export function denoRuntime(): NativeRuntime {
     bufferAddress(buffer) {
       return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
     },
+
+    // One poll(2) on one blocking-pool thread watches every pipe (see _deno_poller.ts).
+    ...(LIBC[Deno.build.os]
+      ? { wakePipe: (onWake: () => void) => (poller ??= sharedPoller(pollerLibc()))(onWake) }
+      : {}),
 
     cwd: () => Deno.cwd(),
     env(name) {

@@ -162,8 +162,10 @@ export interface WakePipe {
   /** The write end, for C to write a byte to (e.g. `rd_kafka_queue_io_event_enable`). */
   readonly writeFd: number;
   /**
-   * Stop watching and close both ends. The caller guarantees C no longer
-   * writes to `writeFd` (e.g. it disabled the queue's IO event first).
+   * Stop watching and close both ends (on Deno possibly a little later, once
+   * no thread polls them; `onWake` is not called again either way). The
+   * caller guarantees C no longer writes to `writeFd` (e.g. it disabled the
+   * queue's IO event first).
    */
   close(): void;
 }
@@ -231,9 +233,12 @@ export interface NativeRuntime {
   bufferAddress(buffer: Uint8Array): bigint;
 
   /**
-   * Node only: create a non-blocking pipe watched by the event loop. Each time
-   * its read end becomes readable, the pipe is drained and `onWake` runs on the
-   * JavaScript thread. The caller owns the pipe and must `close()` it.
+   * Create a non-blocking pipe that is watched without blocking the
+   * JavaScript thread: by libuv on Node; on Deno by one `poll(2)` shared by
+   * every pipe of the process (`_deno_poller.ts`). Each time its read end
+   * becomes readable, the pipe is drained and `onWake` runs on the JavaScript
+   * thread, never before `wakePipe` returned. The caller owns the pipe and
+   * must `close()` it. Absent on Bun and on platforms without it.
    */
   readonly wakePipe?: (onWake: () => void) => WakePipe;
 

@@ -5,32 +5,41 @@
  * librdkafka delivers everything kshare needs (delivery reports, errors,
  * rebalances, fetched messages, admin results) as events on a queue. Taking
  * an event that is already queued (`rd_kafka_queue_poll(q, 0)`) is cheap and
- * safe on the JavaScript thread; *waiting* for one is not. How to wait is the
- * one runtime-specific choice, made once here:
+ * safe on the JavaScript thread; *waiting* for one is not. So each queue only
+ * *signals* the JavaScript thread when it gets something, and the waiting
+ * side is one function, `signalledQueue`: a Promise settled by that signal,
+ * by `wake()`/`close()`, or by its own timer at the caller's deadline. A
+ * deadline therefore passes on time even if no signal ever comes. How the
+ * signal travels is the one runtime-specific choice, made once here:
  *
- * - Node (koffi): librdkafka writes a byte to a non-blocking pipe when the
- *   queue becomes non-empty (`rd_kafka_queue_io_event_enable`); libuv watches
- *   the pipe. No thread waits at all.
- * - Deno: no way to watch a file descriptor, and a `threadSafe` callback makes
- *   librdkafka's thread wait for the JavaScript thread while it holds the
- *   queue's lock (that hung the process). So the wait itself,
- *   `rd_kafka_queue_poll(q, timeout)`, runs as a `nonblocking` FFI call on one
- *   of Deno's blocking-pool threads and resolves a Promise;
- *   `rd_kafka_queue_yield` cuts it short.
+ * - Node and Deno ({@link NativeRuntime.wakePipe}): librdkafka writes a byte
+ *   to a non-blocking pipe when the queue becomes non-empty
+ *   (`rd_kafka_queue_io_event_enable`). On Node libuv watches the pipe and
+ *   no thread waits. On Deno, which cannot watch an fd, one `poll(2)` running
+ *   as a `nonblocking` FFI call watches every pipe of the process
+ *   (`_deno_poller.ts`): one thread of Deno's blocking pool in total.
  * - Bun: a `threadsafe` JSCallback given to `rd_kafka_queue_cb_event_enable`
- *   returns to librdkafka at once and runs on the JavaScript thread later; it
- *   resolves the pending wait.
+ *   returns to librdkafka at once and runs on the JavaScript thread later.
  *
- * Either way an idle queue costs no CPU: a wait ends on an event, a timeout or
+ * Rejected on Deno: a `threadSafe` callback makes librdkafka's thread wait
+ * for the JavaScript thread while it holds the queue's lock (that hung the
+ * process); and a blocking `rd_kafka_queue_poll(q, timeout)` per queue as a
+ * `nonblocking` call held one thread of Deno's blocking pool per idle client.
+ * That pool has 32 threads, shared with file I/O and DNS: once they were
+ * taken no further client connected (no timer bounded that wait), file reads
+ * and lookups stalled, and closing never returned.
+ *
+ * An idle queue costs no CPU: a wait ends on a signal, a timeout or
  * `wake()`, never by re-polling.
  *
- * Event loop: an unfinished `next()` keeps the process alive (a pending FFI
- * call, a libuv poll handle, or a timer), so a client that is waiting for
- * something keeps the process running until it is closed.
+ * Event loop: an unfinished `next()` keeps the process alive (its timer), so
+ * a client that is waiting for something keeps the process running until it
+ * is closed. A closed queue leaves nothing behind (its pipe or callback is
+ * released), so a process whose clients are all closed can exit.
  *
  * @module
  */
-import type { CLIENT_SYMBOLS, NONBLOCKING_SYMBOLS } from "./_symbols.ts";
+import type { CLIENT_SYMBOLS } from "./_symbols.ts";
 import type { NativeRuntime, NativeSymbols, Pointer } from "./_native.ts";
 import type { Librdkafka } from "./library.ts";
 
@@ -48,7 +57,7 @@ export interface EventQueue {
   next(timeoutMs: number): Promise<Pointer | null>;
   /** An event already queued, or `null`, without waiting. Owned by the caller. */
   take(): Pointer | null;
-  /** Make a pending `next()` return `null` now (on Deno, possibly the next one instead). */
+  /** Make a pending `next()` return `null` now. */
   wake(): void;
   /**
    * Stop waiting (a pending `next()` resolves `null`), detach from the queue
@@ -66,10 +75,8 @@ export function openEventQueue(rdkafka: Librdkafka, queue: Pointer): EventQueue 
   const { native } = rdkafka;
   const c = rdkafka.client();
   if (native.wakePipe) return pipeQueue(c, queue, native.wakePipe);
-  const nb = rdkafka.nonblocking();
-  if (nb) return workerQueue(c, nb, queue);
   if (native.capabilities.threadSafeCallbacks) return callbackQueue(native, c, queue);
-  throw new Error(`the ${native.name} FFI can neither watch a pipe, call librdkafka off-thread nor take thread-safe callbacks`);
+  throw new Error(`the ${native.name} FFI on this platform can neither watch a pipe nor take thread-safe callbacks`);
 }
 
 type Client = NativeSymbols<typeof CLIENT_SYMBOLS>;
@@ -136,7 +143,7 @@ function signalledQueue(c: Client, queue: Pointer, detach: () => void): EventQue
   };
 }
 
-/** Node: librdkafka writes to a pipe watched by libuv. */
+/** Node and Deno: librdkafka writes to a pipe that the runtime (libuv) or kshare's poller (Deno) watches. */
 function pipeQueue(c: Client, queue: Pointer, wakePipe: NonNullable<NativeRuntime["wakePipe"]>): EventQueue {
   // The pipe is ours: closed by q.close(), after librdkafka stopped writing to it.
   // (Its wake-ups run on a later event-loop turn, when q exists.)
@@ -167,47 +174,4 @@ function callbackQueue(native: NativeRuntime, c: Client, queue: Pointer): EventQ
   });
   c.rd_kafka_queue_cb_event_enable(queue, callback.pointer, null);
   return q;
-}
-
-/** Deno: the wait runs as a nonblocking call on a worker thread. */
-function workerQueue(c: Client, nb: NativeSymbols<typeof NONBLOCKING_SYMBOLS>, queue: Pointer): EventQueue {
-  let closed = false;
-  let pending: Promise<Pointer | null> | undefined;
-  const take = (): Pointer | null => (closed ? null : c.rd_kafka_queue_poll(queue, 0));
-  return {
-    queue,
-    take,
-    async next(timeoutMs) {
-      if (closed) return null;
-      if (pending) throw new Error("EventQueue.next() called while another next() is pending");
-      // Fast path: an event is ready, no thread hop needed.
-      const ready = take();
-      if (ready !== null) return ready;
-      pending = nb.rd_kafka_queue_poll_async(queue, Math.min(Math.max(timeoutMs, -1), FOREVER_MS));
-      try {
-        const event = await pending;
-        if (closed && event !== null) {
-          c.rd_kafka_event_destroy(event); // nobody will read it
-          return null;
-        }
-        return event;
-      } finally {
-        pending = undefined;
-      }
-    },
-    wake() {
-      // Returns the blocked rd_kafka_queue_poll at once (or, if the worker
-      // has not entered it yet, makes it return at once). Only when one is
-      // pending: the yield flag would otherwise stay set on the client's queue.
-      if (pending) c.rd_kafka_queue_yield(queue);
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      if (pending) c.rd_kafka_queue_yield(queue);
-      // The worker thread must be out of rd_kafka_queue_poll before the queue is released.
-      await pending?.catch(() => null);
-      c.rd_kafka_queue_destroy(queue);
-    },
-  };
 }

@@ -72,8 +72,6 @@ export const CLIENT_SYMBOLS = {
   rd_kafka_queue_destroy: { args: ["ptr"], ret: "void" },
   // rd_kafka_event_t *rd_kafka_queue_poll(rd_kafka_queue_t *, int timeout_ms): owned, rd_kafka_event_destroy
   rd_kafka_queue_poll: { args: ["ptr", "i32"], ret: "ptr" },
-  // void rd_kafka_queue_yield(rd_kafka_queue_t *)
-  rd_kafka_queue_yield: { args: ["ptr"], ret: "void" },
   // void rd_kafka_queue_cb_event_enable(rd_kafka_queue_t *, void (*event_cb)(rd_kafka_t *, void *), void *opaque)
   rd_kafka_queue_cb_event_enable: { args: ["ptr", "ptr", "ptr"], ret: "void" },
   // void rd_kafka_queue_io_event_enable(rd_kafka_queue_t *, int fd, const void *payload, size_t size): payload copied
@@ -180,8 +178,6 @@ export const CLIENT_SYMBOLS = {
  * Not opened on Bun.
  */
 export const NONBLOCKING_SYMBOLS = {
-  // rd_kafka_queue_poll(rkqu, timeout_ms): waits up to timeout_ms, or until rd_kafka_queue_yield
-  rd_kafka_queue_poll_async: { symbol: "rd_kafka_queue_poll", args: ["ptr", "i32"], ret: "ptr", nonblocking: true },
   // rd_kafka_destroy_flags(rk, flags): joins librdkafka's threads
   rd_kafka_destroy_flags_async: { symbol: "rd_kafka_destroy_flags", args: ["ptr", "i32"], ret: "void", nonblocking: true },
 } as const satisfies SymbolTable;
