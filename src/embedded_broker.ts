@@ -22,6 +22,9 @@ import {
 } from "./drivers/ffi/_symbols.ts";
 import { loadLibrdkafka } from "./drivers/ffi/library.ts";
 
+/** The controller id of a Metadata response naming no controller (Kafka's `MetadataResponse.NO_CONTROLLER_ID`). */
+const NO_CONTROLLER = -1;
+
 /**
  * Options of {@link startEmbeddedBroker}.
  *
@@ -31,6 +34,18 @@ import { loadLibrdkafka } from "./drivers/ffi/library.ts";
  * const options: EmbeddedBrokerOptions = { brokers: 1, groupInitialRebalanceDelayMs: 0 };
  * await using broker = await startEmbeddedBroker(options);
  * console.log(broker.brokerIds); // [1]
+ * ```
+ *
+ * @example A cluster that names no controller, as between controller elections
+ * ```ts
+ * import * as v from "valibot";
+ * import { createRegistry, defineTopic, startEmbeddedBroker } from "@kshare/kshare";
+ * await using broker = await startEmbeddedBroker({ brokers: 3, controller: false });
+ * broker.createTopic("orders", 3);
+ * await using kafka = createRegistry();
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const producer = await kafka.producer({ bootstrapServers: broker.bootstrapServers });
+ * await producer.publish(orders, { id: "o-1" }); // connecting and publishing need no controller
  * ```
  */
 export interface EmbeddedBrokerOptions {
@@ -44,6 +59,17 @@ export interface EmbeddedBrokerOptions {
    * default; tests that create many groups can set it lower.
    */
   groupInitialRebalanceDelayMs?: number;
+  /**
+   * Whether the cluster names a controller in its Metadata responses. Default
+   * `true`: broker 1, moved by {@link EmbeddedBroker.brokerDown} to a broker
+   * that is up, as a real cluster elects one. `false`: every Metadata
+   * response names none (controller id -1, what Kafka answers while no
+   * controller is elected), for testing that a client does not depend on
+   * the controller; requests that librdkafka sends to the controller
+   * (CreateTopics, DescribeCluster, DescribeTopics, …) then wait until they
+   * time out.
+   */
+  controller?: boolean;
 }
 
 /**
@@ -139,7 +165,8 @@ export interface EmbeddedBroker {
 
 /**
  * Start an in-process Kafka cluster of `options.brokers` brokers (default 3).
- * Broker 1 is the controller (see {@link EmbeddedBroker.brokerDown}).
+ * Broker 1 is the controller (see {@link EmbeddedBroker.brokerDown}), unless
+ * `options.controller` is `false`: then no broker is.
  *
  * Ownership: the returned broker owns one `rd_kafka_t` (a producer handle that
  * hosts the mock cluster and never produces) and the `rd_kafka_mock_cluster_t`
@@ -194,10 +221,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     rd.rd_kafka_destroy(rk);
     throw new Error(`embedded broker: rd_kafka_mock_cluster_new(${brokerCount}) failed (could not listen?)`);
   }
-  // A fresh mock cluster advertises no controller (id 0), so admin requests
-  // (which go to the controller) would wait forever. Like a real cluster,
-  // elect one; brokerDown() moves it to a broker that is still up.
-  let controller = 1;
+  // A fresh mock cluster advertises controller id 0, which no broker has
+  // (rdkafka_mock.c: the cluster is calloc'ed, and only
+  // rd_kafka_mock_set_controller_id sets it), so requests librdkafka sends to
+  // the controller would wait until they time out. Like a real cluster, elect
+  // one; brokerDown() moves it to a broker that is still up. Without a
+  // controller, say so as Kafka does: -1.
+  let controller = options.controller === false ? NO_CONTROLLER : 1;
   const down = new Set<number>();
   mock.rd_kafka_mock_set_controller_id(mcluster, controller);
   if (options.groupInitialRebalanceDelayMs !== undefined) {
@@ -267,7 +297,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
       check(mock.rd_kafka_mock_broker_set_down(live(), brokerId), `broker ${brokerId} down`);
       down.add(brokerId);
       const next = brokerIds.find((id) => !down.has(id));
-      if (brokerId === controller && next !== undefined) {
+      if (controller !== NO_CONTROLLER && brokerId === controller && next !== undefined) {
         controller = next;
         mock.rd_kafka_mock_set_controller_id(mcluster, controller);
       }
@@ -276,7 +306,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
       checkBroker(brokerId, false);
       check(mock.rd_kafka_mock_broker_set_up(live(), brokerId), `broker ${brokerId} up`);
       down.delete(brokerId);
-      if (down.has(controller)) {
+      if (controller !== NO_CONTROLLER && down.has(controller)) {
         controller = brokerId;
         mock.rd_kafka_mock_set_controller_id(mcluster, controller);
       }

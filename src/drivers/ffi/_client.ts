@@ -12,16 +12,19 @@
  */
 import type { ClientConfig, ClientEvents, TopicPartition } from "../../driver.ts";
 import { redact } from "../../errors.ts";
-import { cString, fromCBuffer, type NativeRuntime, type NativeSymbols, type Pointer } from "./_native.ts";
+import { cString, fromCBuffer, type NativeRuntime, type NativeSymbols, outWord, type Pointer } from "./_native.ts";
 import { openEventQueue } from "./_queue.ts";
 import {
   ADMIN_OP_ANY,
   type CLIENT_SYMBOLS,
   type CORE_SYMBOLS,
   ERR__FATAL,
+  ERR__NOENT,
   ERR__TIMED_OUT,
   ERRSTR_SIZE,
   EVENT_DESCRIBETOPICS_RESULT,
+  EVENT_LISTOFFSETS_RESULT,
+  OFFSET_SPEC_LATEST,
   PARTITION_LIST,
   RD_KAFKA_CONF_OK,
   TOPIC_PARTITION,
@@ -52,7 +55,13 @@ export interface Client {
    * to `events.onError`.
    */
   errorEvent(event: Pointer, events: ClientEvents): void;
-  /** Resolve once a broker answered a metadata request, within `timeoutMs`. */
+  /**
+   * Resolve once a broker answered a metadata request, within `timeoutMs`:
+   * any broker, except for later pings of a client that asks brokers to
+   * create topics, which ask the controller (see the `ping` function for
+   * why). The first ping must come before the client produces or subscribes
+   * (the connect), and a client whose first ping failed must be destroyed.
+   */
   ping(timeoutMs: number): Promise<void>;
   /** Free the handle (once). Joins librdkafka's threads: off the JavaScript thread where possible. */
   destroy(flags: number): Promise<void>;
@@ -103,6 +112,11 @@ export function createClient(
 
   let destroyed: Promise<void> | undefined;
   let fatalReported = false;
+  // Whether a topic this client looks up may be created by the broker: its
+  // allow.auto.create.topics after librdkafka's default for its type (true
+  // for a producer, false for a consumer).
+  const createsTopics = configValue(c, rk, "allow.auto.create.topics") === "true";
+  let connected = false;
   const client: Client = {
     rdkafka,
     native,
@@ -142,7 +156,10 @@ export function createClient(
         events.onError?.(error(code, text));
       }
     },
-    ping: (timeoutMs) => ping(client, timeoutMs),
+    async ping(timeoutMs) {
+      await ping(client, timeoutMs, !connected || !createsTopics ? "any broker" : "controller");
+      connected = true;
+    },
     destroy(flags) {
       destroyed ??= (async () => {
         const nb = rdkafka.nonblocking();
@@ -155,44 +172,93 @@ export function createClient(
   return client;
 }
 
-/** Topic name DescribeTopics asks about in a ping; it need not exist and is never created. */
+/**
+ * The value of the configuration property `name` of the handle `rk`, copied
+ * (the configuration is owned by `rk`); `undefined` if librdkafka has none.
+ */
+function configValue(c: NativeSymbols<typeof CLIENT_SYMBOLS>, rk: Pointer, name: string): string | undefined {
+  const value = new Uint8Array(64);
+  const size = outWord(); // size_t *dest_size: in, the buffer's size; out, the value's
+  new DataView(size.buffer).setBigUint64(0, BigInt(value.length), true);
+  const ok = c.rd_kafka_conf_get(c.rd_kafka_conf(rk), cString(name), value, size) === RD_KAFKA_CONF_OK;
+  return ok ? fromCBuffer(value) : undefined;
+}
+
+/** Topic name DescribeTopics asks the controller about in a ping; it need not exist and is never created. */
 const PING_TOPIC = "__kshare_ping";
 
 /**
- * Reachability without blocking: an Admin DescribeTopics (a Metadata request
- * that never creates topics) whose result event arrives on a queue of its own.
+ * Reachability without blocking: an Admin request whose result event arrives
+ * on a queue of its own. Which request (librdkafka 2.15.1):
+ *
+ * - "any broker": ListOffsets of partition 0 of a topic no one has (a new
+ *   name each time). librdkafka first looks the partition's leader up with a
+ *   Metadata request to any broker that is up, never creating the topic
+ *   (`rd_kafka_topic_partition_list_query_leaders_async` in
+ *   rdkafka_partition.c, `rd_kafka_metadata_refresh_topics` in
+ *   rdkafka_metadata.c); the broker's "no such topic" (or "not authorized")
+ *   ends the request at once with ERR__NOENT, no answer with ERR__TIMED_OUT.
+ *   A broker's "no such topic" is cached for 100 s and a lookup within that
+ *   time asks no broker (`rd_kafka_metadata_cache_topic_update` in
+ *   rdkafka_metadata_cache.c), hence the new name.
+ * - "controller": DescribeTopics of {@link PING_TOPIC}, a Metadata request to
+ *   the controller, which waits until the timeout for a cluster naming none.
+ *
+ * Every other Admin request goes to the controller, to the group coordinator
+ * or to every broker, or needs a broker id (rdkafka_admin.c, the targets
+ * at line 236): ListConsumerGroups waits for every broker (and the mock
+ * cluster lacks ListGroups); the coordinator ones abort the process when one
+ * times out while the coordinator is unreachable and the coordinator comes
+ * back (`rd_kafka_enq_once_del_source_return`: "eonce->refcnt > 0", librdkafka
+ * issue #4605, seen with 2.15.1).
+ *
+ * Why not ListOffsets every time: when no broker is up, the lookup leaves the
+ * topic in the metadata cache as a hint (rdkafka_metadata.c line 1487), and
+ * librdkafka's next refresh of the topics it knows, the one on reconnecting
+ * included (rdkafka_broker.c line 2409), asks for it with
+ * AllowAutoTopicCreation = `allow.auto.create.topics` as soon as the client
+ * has topics of its own (`rd_kafka_metadata_refresh_known_topics`): a ping of
+ * a producer that published, during an outage, creates its topic on a broker
+ * with `auto.create.topics.enable` (seen with the mock cluster). So "any
+ * broker" is asked where a hint cannot become a topic: at the connect (no
+ * topic of its own yet; a client nobody answered is destroyed) and in a
+ * client that never asks for topic creation (a consumer by default).
  */
-async function ping(client: Client, timeoutMs: number): Promise<void> {
+async function ping(client: Client, timeoutMs: number, target: "any broker" | "controller"): Promise<void> {
   const { c, rk, native } = client;
   // queue: owned by `events`, destroyed by events.close().
   const events = openEventQueue(client.rdkafka, c.rd_kafka_queue_new(rk)!);
   try {
-    // options and topics: ours; librdkafka copies both into the request, so
-    // they are freed as soon as DescribeTopics returned.
+    // options: ours; librdkafka copies it into the request, so it is freed as
+    // soon as the request was made.
     const options = c.rd_kafka_AdminOptions_new(rk, ADMIN_OP_ANY);
-    const errstr = new Uint8Array(ERRSTR_SIZE);
-    const name = cString(PING_TOPIC);
-    const names = new Uint8Array(8); // const char *names[1], pointing into `name` (alive during the call)
-    new DataView(names.buffer).setBigUint64(0, native.bufferAddress(name), true);
-    const topics = c.rd_kafka_TopicCollection_of_topic_names(names, 1);
     try {
+      const errstr = new Uint8Array(ERRSTR_SIZE);
       if (c.rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, errstr, ERRSTR_SIZE) !== 0) {
         throw new Error(`ping: ${fromCBuffer(errstr)}`);
       }
-      c.rd_kafka_DescribeTopics(rk, topics, options, events.queue);
+      if (target === "any broker") {
+        // The list is copied by ListOffsets.
+        const partition = { topic: `${PING_TOPIC}-${crypto.randomUUID()}`, partition: 0, offset: OFFSET_SPEC_LATEST };
+        withPartitionList(client, [partition], (list) => c.rd_kafka_ListOffsets(rk, list, options, events.queue));
+      } else {
+        describePingTopic(client, options, events.queue);
+      }
     } finally {
-      c.rd_kafka_TopicCollection_destroy(topics);
       c.rd_kafka_AdminOptions_destroy(options);
     }
+    const result = target === "any broker" ? EVENT_LISTOFFSETS_RESULT : EVENT_DESCRIBETOPICS_RESULT;
     // librdkafka times the request out itself; the margin only guards against a lost result.
     const deadline = Date.now() + timeoutMs + 1_000;
     for (let remaining = timeoutMs + 1_000; remaining > 0; remaining = deadline - Date.now()) {
       const event = await events.next(remaining);
       if (event === null) continue;
       try {
-        if (c.rd_kafka_event_type(event) !== EVENT_DESCRIBETOPICS_RESULT) continue;
+        if (c.rd_kafka_event_type(event) !== result) continue;
+        // A positive code is a broker's error: it answered. ERR__NOENT: no
+        // leader for a topic a broker said it does not have.
         const code = c.rd_kafka_event_error(event);
-        if (code === 0) return;
+        if (code >= 0 || (code === ERR__NOENT && target === "any broker")) return;
         // The string belongs to the event: read before rd_kafka_event_destroy.
         throw client.error(code, `No broker answered for ${client.config.label}: ${
           native.readCString(c.rd_kafka_event_error_string(event)) ?? client.rdkafka.errorText(code)
@@ -204,6 +270,21 @@ async function ping(client: Client, timeoutMs: number): Promise<void> {
     throw client.error(ERR__TIMED_OUT, `No broker answered for ${client.config.label} within ${timeoutMs} ms`);
   } finally {
     await events.close();
+  }
+}
+
+/** DescribeTopics of {@link PING_TOPIC}, its result posted to `queue`. */
+function describePingTopic(client: Client, options: Pointer | null, queue: Pointer): void {
+  const { c, rk, native } = client;
+  // topics: ours; copied by DescribeTopics, freed as soon as it returned.
+  const name = cString(PING_TOPIC);
+  const names = new Uint8Array(8); // const char *names[1], pointing into `name` (alive during the call)
+  new DataView(names.buffer).setBigUint64(0, native.bufferAddress(name), true);
+  const topics = c.rd_kafka_TopicCollection_of_topic_names(names, 1);
+  try {
+    c.rd_kafka_DescribeTopics(rk, topics, options, queue);
+  } finally {
+    c.rd_kafka_TopicCollection_destroy(topics);
   }
 }
 

@@ -170,6 +170,14 @@ export const CLIENT_SYMBOLS = {
   rd_kafka_TopicCollection_destroy: { args: ["ptr"], ret: "void" },
   // void rd_kafka_DescribeTopics(rd_kafka_t *, const TopicCollection *, const AdminOptions *, rd_kafka_queue_t *): result event on the queue
   rd_kafka_DescribeTopics: { args: ["ptr", "ptr", "ptr", "ptr"], ret: "void" },
+  // void rd_kafka_ListOffsets(rd_kafka_t *, rd_kafka_topic_partition_list_t *, const AdminOptions *, rd_kafka_queue_t *):
+  // list and options copied; result event on the queue
+  rd_kafka_ListOffsets: { args: ["ptr", "ptr", "ptr", "ptr"], ret: "void" },
+  // const rd_kafka_conf_t *rd_kafka_conf(rd_kafka_t *): the handle's configuration, owned by the handle
+  rd_kafka_conf: { args: ["ptr"], ret: "ptr" },
+  // rd_kafka_conf_res_t rd_kafka_conf_get(const rd_kafka_conf_t *, const char *name, char *dest, size_t *dest_size):
+  // the value copied into dest; *dest_size in: its size, out: the value's size with the NUL
+  rd_kafka_conf_get: { args: ["ptr", "buffer", "buffer", "buffer"], ret: "i32" },
 } as const satisfies SymbolTable;
 
 /**
@@ -247,6 +255,7 @@ export const EVENT_FETCH = 0x2;
 export const EVENT_ERROR = 0x8;
 export const EVENT_REBALANCE = 0x10;
 export const EVENT_DESCRIBETOPICS_RESULT = 0x100000;
+export const EVENT_LISTOFFSETS_RESULT = 0x400000;
 
 /** `rd_kafka_vtype_t` of a `rd_kafka_vu_t` (produceva). */
 export const VTYPE_TOPIC = 1;
@@ -269,6 +278,8 @@ export const PURGE_ALL = 0x1 | 0x2;
 export const DESTROY_F_NO_CONSUMER_CLOSE = 0x8;
 /** RD_KAFKA_ADMIN_OP_ANY. */
 export const ADMIN_OP_ANY = 0;
+/** RD_KAFKA_OFFSET_SPEC_LATEST: ListOffsets asks for the end offset. */
+export const OFFSET_SPEC_LATEST = -1;
 
 /**
  * Field offsets of `rd_kafka_message_t` (72 bytes, x86_64/aarch64 LP64):

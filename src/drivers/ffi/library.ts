@@ -59,9 +59,10 @@ export const LIBRARY_ENV = "KSHARE_LIBRDKAFKA";
 
 /**
  * The oldest librdkafka kshare loads: the first release with every function
- * of the core and client API it calls (`rd_kafka_DescribeTopics` and
- * `rd_kafka_TopicCollection_*` came in 2.3.0). {@link loadLibrdkafka} refuses
- * an older one for its version, before binding any of that API.
+ * of the core and client API it calls (`rd_kafka_DescribeTopics`,
+ * `rd_kafka_TopicCollection_*` and `rd_kafka_ListOffsets` came in 2.3.0).
+ * {@link loadLibrdkafka} refuses an older one for its version, before binding
+ * any of that API.
  *
  * @example
  * ```ts
