@@ -46,6 +46,7 @@ export type { BoundProducer, KafkaEnv, KafkaOptions, ResolvedContext } from "./s
 export {
   DEFAULT_MAX_BATCH_ENTRIES,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PUBLISH_TIMEOUT_MS,
   MAX_BATCH_ENTRIES,
   publishRoutes,
 } from "./src/hono/publish_routes.ts";

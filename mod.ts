@@ -54,8 +54,16 @@ export type {
   MessageHandler,
   SubscribeOptions,
 } from "./src/consumer.ts";
-export { ClosedError, ConnectError, InvalidSecurityContextError, PublishBatchError, ValidationError } from "./src/errors.ts";
-export type { ContextProblem } from "./src/errors.ts";
+export {
+  ClosedError,
+  ConnectError,
+  InvalidSecurityContextError,
+  PublishBatchError,
+  PublishTimeoutError,
+  QueueFullError,
+  ValidationError,
+} from "./src/errors.ts";
+export type { ContextProblem, WaitingLimit } from "./src/errors.ts";
 export type { Logger } from "./src/_util.ts";
 export type {
   ClientConfig,
@@ -68,6 +76,7 @@ export type {
   OutgoingRecord,
   Payload,
   ProducerClient,
+  ProducerConfig,
   TopicPartition,
   TopicPartitionOffset,
 } from "./src/driver.ts";

@@ -38,6 +38,8 @@ export interface GatewayAppOptions {
   readonly metrics?: Metrics;
   /** Largest request body (default 1 MiB). */
   readonly maxBodyBytes?: number;
+  /** Delivery deadline of every publish (default 10 000 ms): past it, 503 / `50003` with `Retry-After`. */
+  readonly publishTimeoutMs?: number;
   /** Bound on `/readyz` (default 2000 ms). */
   readonly readinessTimeoutMs?: number;
   /** True once the gateway is shutting down: responses then close their connection. */
@@ -132,6 +134,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       topics,
       clusterId,
       ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
+      ...(options.publishTimeoutMs !== undefined && { publishTimeoutMs: options.publishTimeoutMs }),
       ...(logger && { logger }),
     }),
   );

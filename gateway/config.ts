@@ -14,6 +14,7 @@
  * | `KAFKA_SSL_CA_PEM`, `KAFKA_SSL_CERTIFICATE_PEM`, `KAFKA_SSL_KEY_PEM`, `KAFKA_SSL_KEY_PASSWORD` | TLS material, PEM text |
  * | `KAFKA_CLIENT_ID` | client id prefix (default `kshare-gateway`); user `alice` connects as `kshare-gateway-alice` |
  * | `GATEWAY_SHUTDOWN_TIMEOUT_MS` | bound on finishing in-flight requests at shutdown (default 10000) |
+ * | `GATEWAY_PUBLISH_TIMEOUT_MS` | delivery deadline of every publish (default 10000): a record not acknowledged within it is answered 503 / `50003` with `Retry-After` |
  *
  * @module
  */
@@ -43,6 +44,8 @@ export interface GatewayConfig {
   readonly demoUser: boolean;
   /** Bound on finishing in-flight requests at shutdown. */
   readonly shutdownTimeoutMs: number;
+  /** Delivery deadline of every publish (`publishRoutes`' `publishTimeoutMs`). */
+  readonly publishTimeoutMs: number;
   /**
    * Each user's security context on `bootstrapServers` (the embedded broker's
    * when none is configured). Validated at startup: an invalid one is a
@@ -94,6 +97,10 @@ export function gatewayConfig(env: Readonly<Record<string, string | undefined>>)
   const shutdownTimeoutMs = Number(get("GATEWAY_SHUTDOWN_TIMEOUT_MS") ?? "10000");
   if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
     problems.push("GATEWAY_SHUTDOWN_TIMEOUT_MS: expected milliseconds");
+  }
+  const publishTimeoutMs = Number(get("GATEWAY_PUBLISH_TIMEOUT_MS") ?? "10000");
+  if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1 || publishTimeoutMs > 2_147_483_647) {
+    problems.push("GATEWAY_PUBLISH_TIMEOUT_MS: expected milliseconds from 1 to 2147483647");
   }
   const clusterId = get("GATEWAY_CLUSTER_ID") ?? "kshare";
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(clusterId)) problems.push("GATEWAY_CLUSTER_ID: expected 1 to 64 of A-Z a-z 0-9 . _ -");
@@ -165,6 +172,7 @@ export function gatewayConfig(env: Readonly<Record<string, string | undefined>>)
     users,
     demoUser,
     shutdownTimeoutMs,
+    publishTimeoutMs,
     contexts(servers) {
       const contexts = new Map<string, SecurityContext>();
       const contextProblems: string[] = [];

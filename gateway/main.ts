@@ -54,6 +54,7 @@ const app = createGatewayApp({
   contexts,
   topics,
   clusterId: config.clusterId,
+  publishTimeoutMs: config.publishTimeoutMs,
   metrics,
   draining: () => stopping,
 });

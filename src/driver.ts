@@ -134,6 +134,13 @@ export interface OutgoingRecord {
   readonly partition?: number;
   /** Create time in ms since the epoch; undefined lets the client set it. */
   readonly timestamp?: number;
+  /**
+   * Time (`Date.now()` clock) after which the record must not be handed to
+   * librdkafka any more: a driver that holds it waiting for room drops it then
+   * and rejects its `produce` (the core reports a `PublishTimeoutError`).
+   * Undefined: no deadline of its own. Set by the core from `PublishOptions.timeoutMs`.
+   */
+  readonly deadline?: number;
 }
 
 /**
@@ -184,14 +191,23 @@ export interface ProducerClient {
   /**
    * Enqueue one record and resolve with its delivery report once the broker
    * acknowledged it, or reject with the delivery error. A full local queue is
-   * back-pressure: the driver waits and retries within the delivery timeout.
+   * back-pressure: the record waits for room, in order (once one waits, every
+   * later record waits behind it, so none overtakes another), until its
+   * `deadline` or the delivery timeout (`message.timeout.ms`). Past
+   * {@link ProducerConfig.maxWaitingRecords} or `maxWaitingBytes` waiting, it
+   * rejects at once with `QueueFullError`.
    */
   produce(record: OutgoingRecord): Promise<DeliveryReport>;
-  /** Wait until every enqueued record is delivered or failed, at most `timeoutMs`. */
+  /** Wait until every record, waiting or enqueued, is delivered or failed, at most `timeoutMs`. */
   flush(timeoutMs: number): Promise<void>;
   /** Fetch cluster metadata: resolves when a broker answered within `timeoutMs`. */
   ping(timeoutMs: number): Promise<void>;
-  /** Flush (at most `timeoutMs`), then release the client. Called once. */
+  /**
+   * Flush (at most `timeoutMs`: waiting records go on being enqueued as room
+   * frees), then release the client. Every record neither delivered nor failed
+   * by then, waiting or enqueued, is rejected with `ClosedError`: no produce is
+   * left pending. Called once.
+   */
   close(timeoutMs: number): Promise<void>;
 }
 
@@ -326,6 +342,28 @@ export interface ConsumerConfig extends ClientConfig {
 }
 
 /**
+ * What a driver needs to create a producer: a client config and the bounds of
+ * the records it may hold waiting for room in librdkafka's queue (whose own
+ * bounds are `queue.buffering.max.messages` and `queue.buffering.max.kbytes`).
+ *
+ * @example In a driver's `produce`, when the binding reports its queue full
+ * ```ts
+ * import { type OutgoingRecord, type ProducerConfig, QueueFullError } from "@kshare/kshare";
+ *
+ * function refuseOverBound(config: ProducerConfig, waiting: readonly OutgoingRecord[], record: OutgoingRecord): void {
+ *   const max = config.maxWaitingRecords ?? 100_000;
+ *   if (waiting.length >= max) throw new QueueFullError(record.topic, "maxWaitingRecords", max);
+ * }
+ * ```
+ */
+export interface ProducerConfig extends ClientConfig {
+  /** Most records held waiting for room in librdkafka's queue (default 100 000). */
+  readonly maxWaitingRecords?: number;
+  /** Most key, value and header bytes held waiting for room in librdkafka's queue (default 64 MiB). */
+  readonly maxWaitingBytes?: number;
+}
+
+/**
  * A Kafka binding.
  *
  * @example A custom driver for a registry
@@ -352,7 +390,7 @@ export interface KafkaDriver {
   /** Version of the underlying librdkafka. */
   readonly librdkafkaVersion: string;
   /** Create and connect a producer. Rejects when no broker answered in time. */
-  createProducer(config: ClientConfig, events: ClientEvents): Promise<ProducerClient>;
+  createProducer(config: ProducerConfig, events: ClientEvents): Promise<ProducerClient>;
   /** Create a consumer group member (not yet subscribed). */
   createConsumer(config: ConsumerConfig, events: ConsumerEvents): Promise<ConsumerClient>;
 }

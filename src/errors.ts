@@ -167,6 +167,104 @@ export class PublishBatchError<T> extends Error {
   }
 }
 
+/**
+ * Which bound of a producer's waiting records a {@link QueueFullError} hit:
+ * `maxWaitingRecords` or `maxWaitingBytes` (see `RegistryOptions`).
+ *
+ * @example
+ * ```ts
+ * import { QueueFullError, type WaitingLimit } from "@kshare/kshare";
+ * declare const err: QueueFullError;
+ * const hint: Record<WaitingLimit, string> = {
+ *   maxWaitingRecords: "too many records are waiting",
+ *   maxWaitingBytes: "too many bytes are waiting",
+ * };
+ * console.warn(hint[err.limit]);
+ * ```
+ */
+export type WaitingLimit = "maxWaitingRecords" | "maxWaitingBytes";
+
+/**
+ * A publish was refused at once, nothing sent: librdkafka's queue is full and
+ * the records already waiting for room in it reached the producer's bound
+ * (`maxWaitingRecords` or `maxWaitingBytes` of `createRegistry`). Back-pressure:
+ * try again later, or publish less at a time. The message names the bound and
+ * the topic, nothing else of the record.
+ *
+ * @example Shedding load instead of queueing it
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, QueueFullError, registry } from "@kshare/kshare";
+ *
+ * const clicks = defineTopic({ name: "clicks", schema: v.object({ page: v.string() }) });
+ * const producer = await registry.producer({ bootstrapServers: "localhost:9092" });
+ * try {
+ *   await producer.publish(clicks, { page: "/" });
+ * } catch (error) {
+ *   if (!(error instanceof QueueFullError)) throw error;
+ *   console.warn(`dropped a click: ${error.limit} ${error.max} reached for ${error.topic}`);
+ * }
+ * ```
+ */
+export class QueueFullError extends Error {
+  /** Always `"QueueFullError"`. */
+  override readonly name = "QueueFullError";
+  /** The topic of the refused record. */
+  readonly topic: string;
+  /** The bound that was reached. */
+  readonly limit: WaitingLimit;
+  /** Its value: records, or bytes. */
+  readonly max: number;
+  /** `topic` of the refused record; `limit` and `max` the bound it hit. */
+  constructor(topic: string, limit: WaitingLimit, max: number) {
+    super(
+      `Cannot publish to topic "${topic}": librdkafka's queue is full and ` +
+        (limit === "maxWaitingRecords" ? `${max} records` : `${max} bytes of records`) +
+        ` already wait for room in it (${limit})`,
+    );
+    this.topic = topic;
+    this.limit = limit;
+    this.max = max;
+  }
+}
+
+/**
+ * A publish was not acknowledged within its `timeoutMs` (`PublishOptions`).
+ * A record still waiting for room in librdkafka's queue at that moment is
+ * dropped: it is never sent. One already handed to librdkafka cannot be
+ * recalled: it may still be delivered, at the latest within the producer's
+ * `message.timeout.ms` (default 300 000 ms) — set that lower for a tighter bound.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineTopic, PublishTimeoutError, registry } from "@kshare/kshare";
+ *
+ * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+ * const producer = await registry.producer({ bootstrapServers: "localhost:9092" });
+ * try {
+ *   await producer.publish(orders, { id: "o-1" }, { timeoutMs: 2_000 });
+ * } catch (error) {
+ *   if (error instanceof PublishTimeoutError) console.warn(`${error.topic}: no ack within ${error.timeoutMs} ms`);
+ *   else throw error;
+ * }
+ * ```
+ */
+export class PublishTimeoutError extends Error {
+  /** Always `"PublishTimeoutError"`. */
+  override readonly name = "PublishTimeoutError";
+  /** The topic of the record. */
+  readonly topic: string;
+  /** The publish's `timeoutMs`. */
+  readonly timeoutMs: number;
+  /** `cause`: the driver's error, when one came after the deadline had passed. */
+  constructor(topic: string, timeoutMs: number, options?: { cause: unknown }) {
+    super(`Publish to topic "${topic}" was not acknowledged within ${timeoutMs} ms`, options);
+    this.topic = topic;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** Replace every occurrence of each secret in `text` with `[redacted]`. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;

@@ -6,7 +6,7 @@
  */
 import * as v from "valibot";
 import type { DeliveryReport, OutgoingRecord, ProducerClient } from "./driver.ts";
-import { ClosedError, PublishBatchError, ValidationError } from "./errors.ts";
+import { ClosedError, PublishBatchError, PublishTimeoutError, ValidationError } from "./errors.ts";
 import { type Bytes, serializeValue, type Topic, toBytes } from "./topic.ts";
 import { isPlainObject } from "./_util.ts";
 
@@ -24,8 +24,10 @@ export type { DeliveryReport } from "./driver.ts";
  * const producer = await registry.producer({ bootstrapServers: "localhost:9092" });
  * const byName: PublishOptions = { key: "o-1", headers: { source: "web" }, partition: 0 };
  * const inOrder: PublishOptions = { headers: [["trace", "a"], ["trace", "b"]] }; // a name may repeat
+ * const bounded: PublishOptions = { timeoutMs: 2_000 }; // acknowledged within 2 s, or PublishTimeoutError
  * await producer.publish(orders, { id: "o-1" }, byName);
  * await producer.publish(orders, { id: "o-2" }, inOrder);
+ * await producer.publish(orders, { id: "o-3" }, bounded);
  * ```
  */
 export interface PublishOptions {
@@ -42,6 +44,18 @@ export interface PublishOptions {
   readonly partition?: number;
   /** Create time in ms since the epoch; default: now. */
   readonly timestamp?: number;
+  /**
+   * Reject with {@link PublishTimeoutError} unless the broker acknowledged the
+   * record within this many milliseconds (1 to 2 147 483 647). An
+   * acknowledgement after it is a `PublishTimeoutError` too: never a late
+   * success. A record still waiting for room in librdkafka's queue at the
+   * deadline is dropped, never sent. One already handed to librdkafka cannot
+   * be recalled (librdkafka has no per-record timeout): it may still be
+   * delivered, at the latest within the producer's `message.timeout.ms`
+   * (default 300 000 ms; set it lower in the context's `producer` settings for
+   * a tighter bound). Default: no deadline of its own, only `message.timeout.ms`.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -98,7 +112,9 @@ export interface Producer {
   /**
    * Validate `value` against the topic's schema (throws {@link ValidationError},
    * nothing sent), encode it and resolve with the delivery report once the
-   * broker acknowledged it.
+   * broker acknowledged it. Rejects at once with `QueueFullError` when the
+   * records waiting for room in librdkafka's queue reached the registry's
+   * bound; with {@link PublishTimeoutError} past `options.timeoutMs`.
    */
   publish<S extends v.GenericSchema>(
     topic: Topic<S>,
@@ -162,7 +178,7 @@ export class ProducerHandle implements Producer {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#send(record);
+    return this.#publish(record, options?.timeoutMs);
   }
 
   async publishBatch<S extends v.GenericSchema>(
@@ -186,7 +202,8 @@ export class ProducerHandle implements Producer {
     if (issues.length > 0) {
       throw new ValidationError(topic.name, issues, (issue) => `[${indexOf.get(issue)}]` + (issue.path ? "." : ""));
     }
-    const results = await Promise.allSettled(encoded.map((record) => this.#send(record)));
+    // Every record was valid: `encoded[i]` is `records[i]`'s.
+    const results = await Promise.allSettled(encoded.map((record, i) => this.#publish(record, records[i]!.timeoutMs)));
     if (results.some((r) => r.status === "rejected")) throw new PublishBatchError(topic.name, results);
     return results.map((r) => (r as PromiseFulfilledResult<DeliveryReport>).value);
   }
@@ -195,6 +212,12 @@ export class ProducerHandle implements Producer {
     if (this.#owner.closing) return Promise.reject(new ClosedError("The registry"));
     if (this.#retired) return this.#owner.reacquire().then((fresh) => fresh.ping(timeoutMs));
     return this.#client.ping(timeoutMs);
+  }
+
+  /** Send `record`; with a `timeoutMs` (whose deadline `record` carries), bounded by it. */
+  #publish(record: OutgoingRecord, timeoutMs: number | undefined): Promise<DeliveryReport> {
+    const sent = this.#send(record);
+    return timeoutMs === undefined ? sent : beforeDeadline(sent, record.topic, timeoutMs, record.deadline!);
   }
 
   #send(record: OutgoingRecord): Promise<DeliveryReport> {
@@ -217,6 +240,10 @@ function encode<S extends v.GenericSchema>(
   if (timestamp !== undefined && (typeof timestamp !== "number" || !Number.isFinite(timestamp) || timestamp < 0)) {
     throw new TypeError(`Topic "${topic.name}": timestamp must be milliseconds since the epoch (a finite number ≥ 0), got ${String(timestamp)}`);
   }
+  const timeoutMs = options?.timeoutMs;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS))) {
+    throw new TypeError(`Topic "${topic.name}": timeoutMs must be milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${String(timeoutMs)}`);
+  }
   const key = options?.key !== undefined ? options.key : topic.key?.(value);
   return {
     topic: topic.name,
@@ -225,7 +252,32 @@ function encode<S extends v.GenericSchema>(
     headers: topic.headers || options?.headers ? encodeHeaders(topic.name, topic.headers?.(value), options?.headers) : undefined,
     partition,
     timestamp,
+    deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
   };
+}
+
+/** The longest delay a timer takes on every runtime (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * `sent`'s outcome if it comes before `deadline` (`Date.now()` clock), else a
+ * {@link PublishTimeoutError}: when the deadline passes first, and for an
+ * outcome that comes after it (a driver drops a record still waiting at its
+ * deadline with an error of its own, kept as the cause; a late
+ * acknowledgement is no success either).
+ */
+function beforeDeadline(sent: Promise<DeliveryReport>, topic: string, timeoutMs: number, deadline: number): Promise<DeliveryReport> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new PublishTimeoutError(topic, timeoutMs)), Math.max(0, deadline - Date.now()));
+    sent.then((report) => {
+      clearTimeout(timer);
+      if (Date.now() < deadline) resolve(report);
+      else reject(new PublishTimeoutError(topic, timeoutMs));
+    }, (error: unknown) => {
+      clearTimeout(timer);
+      reject(Date.now() < deadline ? error : new PublishTimeoutError(topic, timeoutMs, { cause: error }));
+    });
+  });
 }
 
 /** The topic's headers, then the publish's, as the driver's list; a name the publish gives replaces the topic's. */

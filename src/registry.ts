@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { KafkaDriver, ProducerClient } from "./driver.ts";
+import type { KafkaDriver, ProducerClient, ProducerConfig } from "./driver.ts";
 import { ClosedError, ConnectError, redact } from "./errors.ts";
 import { type Consumer, type ConsumerOwner, SharedConsumer } from "./consumer.ts";
 import { type Producer, ProducerHandle } from "./producer.ts";
@@ -40,6 +40,19 @@ export interface RegistryOptions {
   readonly driver?: KafkaDriver | (() => Promise<KafkaDriver>);
   /** Bound on flushing each producer and draining each consumer at close (default 10 000 ms). */
   readonly closeTimeoutMs?: number;
+  /**
+   * Most records each producer holds waiting for room while librdkafka's queue
+   * (`queue.buffering.max.messages`, `queue.buffering.max.kbytes`) is full
+   * (default 100 000; `Infinity`: no bound). Past it a publish is refused at
+   * once with `QueueFullError`, nothing sent.
+   */
+  readonly maxWaitingRecords?: number;
+  /**
+   * Most bytes (keys, values, headers) each producer holds waiting for room in
+   * librdkafka's queue (default 64 MiB; `Infinity`: no bound). Past it a
+   * publish is refused at once with `QueueFullError`.
+   */
+  readonly maxWaitingBytes?: number;
   /** First delay before retrying a failed connect; doubles per failure (default 100 ms). */
   readonly retryBackoffMs?: number;
   /** Upper bound of the retry delay (default 10 000 ms). */
@@ -254,7 +267,8 @@ class KafkaRegistry implements Registry {
     if (this.#closing) throw new ClosedError("The registry");
     const driver = await this.#loadDriver();
     const { resolved, counters } = entry;
-    const config = producerConfig(resolved);
+    const { maxWaitingRecords, maxWaitingBytes } = this.#options;
+    const config: ProducerConfig = { ...producerConfig(resolved), maxWaitingRecords, maxWaitingBytes };
     let handle: ProducerHandle | undefined;
     let fatal: Error | undefined;
     let client: ProducerClient;

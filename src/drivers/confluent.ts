@@ -10,6 +10,10 @@
  * Ownership: the binding copies keys, values and headers on produce
  * (RK_MSG_COPY), so the caller's bytes are free once `produce` returned.
  *
+ * Back-pressure: a record librdkafka refuses with `ERR__QUEUE_FULL` waits in
+ * the shared {@link WaitingRecords} queue (as the FFI driver's do), handed over
+ * oldest first as delivery reports free room.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -26,18 +30,21 @@ import type {
   OutgoingRecord,
   Payload,
   ProducerClient,
+  ProducerConfig,
   TopicPartition,
   TopicPartitionOffset,
 } from "../driver.ts";
 import { ClosedError, redact } from "../errors.ts";
-import { signal } from "../_util.ts";
+import { delay, signal } from "../_util.ts";
 import { requireInstalled } from "./_require.ts";
+import { type Handover, type Reject, type Resolve, WaitingRecords } from "./_waiting.ts";
 
 type Binding = Confluent.ConfluentBinding;
 
 const PACKAGE = "@confluentinc/kafka-javascript";
 
 const ERR_QUEUE_FULL = -184;
+const ERR_TIMED_OUT = -185;
 const ERR_FATAL = -150;
 const ERR_ASSIGN_PARTITIONS = -175;
 const ERR_REVOKE_PARTITIONS = -174;
@@ -107,12 +114,18 @@ function connect(client: Confluent.Client, config: ClientConfig): Promise<void> 
 const toBuffer = (bytes: Payload) =>
   typeof bytes === "string" ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
+/** What a record hands the binding as its opaque; its delivery report brings it back. */
 interface Pending {
-  resolve(report: DeliveryReport): void;
-  reject(error: Error): void;
+  readonly resolve: Resolve;
+  readonly reject: Reject;
 }
 
-async function createProducer(Kafka: Binding, config: ClientConfig, events: ClientEvents): Promise<ProducerClient> {
+/** An Error with a librdkafka code, as the binding's errors carry one. */
+function codedError(code: number, message: string): Error & { code: number } {
+  return Object.assign(new Error(message), { code });
+}
+
+async function createProducer(Kafka: Binding, config: ProducerConfig, events: ClientEvents): Promise<ProducerClient> {
   // No topic config object: passing one (even {}) replaces the default topic config, dropping
   // topic-level properties set globally (acks, auto.offset.reset, message.timeout.ms).
   const producer = new Kafka.Producer({ ...config.properties, dr_cb: true });
@@ -128,12 +141,50 @@ async function createProducer(Kafka: Binding, config: ClientConfig, events: Clie
   }
   producer.setPollInBackground(true);
 
-  /** Outstanding records; each settles exactly once, by its delivery report or at close. */
+  /** Records handed to librdkafka; each settles exactly once, by its delivery report or at close. */
   const pending = new Set<Pending>();
-  /** Woken by every delivery report: a full queue waits on it. */
-  let space = signal();
   let closed = false;
-  const deliveryTimeoutMs = Number(config.properties["message.timeout.ms"] ?? config.properties["delivery.timeout.ms"] ?? 300_000);
+  /** While a flush waits: resolved once no record is handed over or waiting. */
+  let idle: ReturnType<typeof signal> | undefined;
+  const checkIdle = () => {
+    if (idle === undefined || pending.size > 0 || waiting.length > 0) return;
+    idle.resolve();
+    idle = undefined;
+  };
+  /** A drain is scheduled: one per burst of delivery reports, however many came. */
+  let draining = false;
+
+  /** Hand one record to the binding; false when librdkafka's queue is full. */
+  const handover: Handover = (record, resolve, reject) => {
+    const opaque: Pending = { resolve, reject };
+    try {
+      producer.produce(
+        record.topic,
+        record.partition ?? -1,
+        record.value === null ? null : toBuffer(record.value),
+        record.key == null ? null : toBuffer(record.key),
+        record.timestamp ?? 0,
+        opaque,
+        record.headers?.map(([name, value]) => ({ [name]: toBuffer(value) })),
+      );
+    } catch (error) {
+      if ((error as { code?: number }).code === ERR_QUEUE_FULL) return false;
+      reject(cleanError(error, config));
+      return true;
+    }
+    pending.add(opaque);
+    return true;
+  };
+  const waiting = new WaitingRecords(
+    config,
+    handover,
+    () => codedError(ERR_QUEUE_FULL, "Local: Queue full: no room before the record's deadline or the delivery timeout"),
+  );
+  const drain = () => {
+    draining = false;
+    waiting.drain();
+    checkIdle();
+  };
 
   producer.on("delivery-report", (error, report) => {
     const opaque = report.opaque as Pending;
@@ -147,40 +198,41 @@ async function createProducer(Kafka: Binding, config: ClientConfig, events: Clie
         timestamp: report.timestamp,
       });
     }
-    space.resolve();
+    // The binding frees a reported message before it calls back: there is room now.
+    if (waiting.length > 0 && !draining) {
+      draining = true;
+      queueMicrotask(drain);
+    }
+    checkIdle();
   });
 
-  async function produce(record: OutgoingRecord): Promise<DeliveryReport> {
-    const deadline = Date.now() + deliveryTimeoutMs;
-    const headers = record.headers?.map(([name, value]) => ({ [name]: toBuffer(value) }));
-    for (;;) {
-      if (closed) throw new ClosedError("The producer");
-      let opaque!: Pending;
-      const delivered = new Promise<DeliveryReport>((resolve, reject) => (opaque = { resolve, reject }));
-      try {
-        producer.produce(
-          record.topic,
-          record.partition ?? -1,
-          record.value === null ? null : toBuffer(record.value),
-          record.key == null ? null : toBuffer(record.key),
-          record.timestamp ?? 0,
-          opaque,
-          headers,
-        );
-        pending.add(opaque);
-        return await delivered;
-      } catch (error) {
-        if ((error as { code?: number }).code !== ERR_QUEUE_FULL) throw cleanError(error, config);
-        // Back-pressure: wait for a delivery report to free room, then retry.
-        if (Date.now() > deadline) throw cleanError(error, config);
-        await space.promise;
-        space = signal();
-      }
-    }
+  function produce(record: OutgoingRecord): Promise<DeliveryReport> {
+    if (closed) return Promise.reject(new ClosedError("The producer"));
+    return new Promise((resolve, reject) => waiting.submit(record, resolve, reject));
   }
 
-  const flush = (timeoutMs: number) =>
-    new Promise<void>((resolve, reject) => producer.flush(timeoutMs, (error) => error ? reject(cleanError(error, config)) : resolve()));
+  /**
+   * Wait until every record, waiting or handed over, is delivered or failed,
+   * at most `timeoutMs`. The wait is on delivery reports: librdkafka's own
+   * flush knows nothing of the records waiting here, nor of reports the
+   * binding has not yet brought to this thread.
+   */
+  async function flush(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    // With a 0 timeout librdkafka's flush only wakes the brokers to send what lingers.
+    await new Promise<void>((resolve) => {
+      try {
+        producer.flush(0, () => resolve());
+      } catch {
+        resolve(); // not connected: nothing to wake
+      }
+    });
+    if (pending.size === 0 && waiting.length === 0) return;
+    idle ??= signal();
+    await delay(deadline - Date.now(), idle.promise);
+    const left = pending.size + waiting.length;
+    if (left > 0) throw codedError(ERR_TIMED_OUT, `Flush timed out with ${left} records undelivered`);
+  }
 
   return {
     produce,
@@ -190,16 +242,17 @@ async function createProducer(Kafka: Binding, config: ClientConfig, events: Clie
         producer.getMetadata({ timeout: timeoutMs, allTopics: false }, (error) => error ? reject(cleanError(error, config)) : resolve())
       ),
     async close(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
       try {
         await flush(timeoutMs);
       } catch {
-        // Records still queued after the bound are failed below.
+        // Records still waiting or queued after the bound are failed below.
       }
       closed = true;
-      await new Promise<void>((resolve) => producer.disconnect(timeoutMs, () => resolve()));
+      waiting.close(new ClosedError("The producer"));
+      await new Promise<void>((resolve) => producer.disconnect(Math.max(0, deadline - Date.now()), () => resolve()));
       for (const p of pending) p.reject(new ClosedError("The producer"));
       pending.clear();
-      space.resolve();
     },
   };
 }

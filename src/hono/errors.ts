@@ -144,8 +144,10 @@ const RETRIABLE = new Set([
  * - `ValidationError` → 400 with valibot's issues and their paths;
  * - unknown topic or partition → 404 / `40403`; record too large → 413;
  *   not authorized → 403 / `40301`;
- * - `ConnectError`, `ClosedError`, a delivery timeout or an unavailable
- *   broker → 503 / `50003` with `Retry-After`;
+ * - `ConnectError`, `ClosedError`, `QueueFullError` (too many records wait
+ *   for the producer's queue), `PublishTimeoutError` (the publish's deadline
+ *   passed), a delivery timeout or an unavailable broker → 503 / `50003`
+ *   with `Retry-After`;
  * - anything else → 500 / `50002` with a fixed message.
  *
  * `valuePath` prefixes the issue paths (`value.data`).
@@ -184,6 +186,8 @@ export function publishFailure(
   if (name === "ConnectError" || name === "ClosedError") {
     return unavailable("Kafka is unavailable", retryAfterSeconds);
   }
+  if (name === "PublishTimeoutError") return unavailable("Delivery to Kafka timed out", retryAfterSeconds);
+  if (name === "QueueFullError") return unavailable("Too many records are waiting to be sent to Kafka", retryAfterSeconds);
   if (name === "InvalidSecurityContextError") {
     return { status: 403, body: { error_code: 40301, message: "The caller's Kafka security context is invalid" } };
   }

@@ -8,6 +8,7 @@ import type { Context, Env, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import type * as v from "valibot";
 import { registry as defaultRegistry } from "../../mod.ts";
+import { PublishTimeoutError } from "../errors.ts";
 import type { Registry } from "../registry.ts";
 import type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "../producer.ts";
 import { resolveSecurityContext, type SecurityContext } from "../security_context.ts";
@@ -44,7 +45,11 @@ export interface BoundProducer {
   readonly fingerprint: string;
   /** The shared producer of the context: connects on first use, the same handle for every request of the context. */
   producer(): Promise<Producer>;
-  /** `Producer.publish` on the context's shared producer, counted in the metrics. */
+  /**
+   * `Producer.publish` on the context's shared producer, counted in the
+   * metrics. `options.timeoutMs` counts from this call: waiting for the
+   * producer (a first connect) takes from it.
+   */
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, options?: PublishOptions): Promise<DeliveryReport>;
   /** `Producer.publishBatch` on the context's shared producer, counted in the metrics. */
   publishBatch<S extends v.GenericSchema>(
@@ -187,6 +192,44 @@ export function kafka<E extends Env = Env>(options: KafkaOptions<E>): Middleware
   });
 }
 
+/**
+ * Publish on `producer` once it is there, within `timeoutMs` from now: the
+ * wait for the producer (a first connect, up to its connect timeout) counts,
+ * the publish gets what is left. Past the deadline nothing is published and
+ * the answer is a {@link PublishTimeoutError} naming `timeoutMs`.
+ */
+function publishWithin<S extends v.GenericSchema>(
+  producer: Promise<Producer>,
+  topic: Topic<S>,
+  value: v.InferInput<S>,
+  options: PublishOptions,
+  timeoutMs: number,
+): Promise<DeliveryReport> {
+  const deadline = Date.now() + timeoutMs;
+  const timedOut = (cause?: unknown) =>
+    cause === undefined ? new PublishTimeoutError(topic.name, timeoutMs) : new PublishTimeoutError(topic.name, timeoutMs, { cause });
+  return new Promise((resolve, reject) => {
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      reject(timedOut());
+    }, timeoutMs);
+    producer.then((ready) => {
+      clearTimeout(timer);
+      const left = deadline - Date.now();
+      if (expired || left < 1) return reject(timedOut());
+      const own = left === timeoutMs ? options : { ...options, timeoutMs: left };
+      ready.publish(topic, value, own).then(
+        resolve,
+        (error: unknown) => reject((error as { name?: unknown } | null)?.name === "PublishTimeoutError" ? timedOut((error as Error).cause) : error),
+      );
+    }, (error: unknown) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
 /** {@link BoundProducer} of one request. Acquires the shared producer once per request, on first use. */
 class RequestProducer implements BoundProducer {
   readonly fingerprint: string;
@@ -208,7 +251,10 @@ class RequestProducer implements BoundProducer {
   }
 
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, options?: PublishOptions): Promise<DeliveryReport> {
-    return this.#measure(topic.name, 1, () => this.producer().then((producer) => producer.publish(topic, value, options)));
+    return this.#measure(topic.name, 1, () =>
+      options?.timeoutMs === undefined
+        ? this.producer().then((producer) => producer.publish(topic, value, options))
+        : publishWithin(this.producer(), topic, value, options, options.timeoutMs));
   }
 
   publishBatch<S extends v.GenericSchema>(

@@ -51,6 +51,7 @@ import {
  *   clusterId: "local", // POST /v3/clusters/local/topics/orders/records
  *   maxBodyBytes: 256 * 1024,
  *   maxBatchEntries: 25,
+ *   publishTimeoutMs: 5_000, // no acknowledgement within 5 s: 503 / 50003
  *   retryAfterSeconds: 10,
  *   logger: console,
  * };
@@ -66,6 +67,15 @@ export interface PublishRoutesOptions {
   readonly maxBodyBytes?: number;
   /** Most entries of one `records:batch` request (default 10, at most 50). */
   readonly maxBatchEntries?: number;
+  /**
+   * Delivery deadline of every publish, in ms (default
+   * {@link DEFAULT_PUBLISH_TIMEOUT_MS}, 10 000; at most 2 147 483 647): a
+   * record not acknowledged within it is answered 503 / `50003` with
+   * `Retry-After`, never a late 200. It counts from the publish, a first
+   * connect of the caller's producer included. What a record not yet sent
+   * then becomes: see `PublishOptions.timeoutMs`.
+   */
+  readonly publishTimeoutMs?: number;
   /** `Retry-After` of a 503, in seconds (default 5). */
   readonly retryAfterSeconds?: number;
   /** Where unexpected errors are reported (default `console`). */
@@ -123,6 +133,25 @@ export const DEFAULT_MAX_BATCH_ENTRIES: number = 10;
  * ```
  */
 export const MAX_BATCH_ENTRIES: number = 50;
+/**
+ * Default of {@link PublishRoutesOptions.publishTimeoutMs}: 10 s.
+ *
+ * @example A client that waits a little longer than the gateway's deadline
+ * ```ts
+ * import process from "node:process";
+ * import { DEFAULT_PUBLISH_TIMEOUT_MS } from "@kshare/kshare/hono";
+ *
+ * const auth = `Basic ${btoa(`alice:${process.env.GATEWAY_PASSWORD!}`)}`;
+ * const res = await fetch("http://localhost:8082/v3/clusters/kshare/topics/orders/records", {
+ *   method: "POST",
+ *   headers: { "Content-Type": "application/json", Authorization: auth },
+ *   body: JSON.stringify({ value: { data: { id: "o-1", customer: "c-7", total: 42 } } }),
+ *   // The gateway answers by its deadline (503 when Kafka did not acknowledge): a bound above it never cuts an answer off.
+ *   signal: AbortSignal.timeout(DEFAULT_PUBLISH_TIMEOUT_MS + 5_000),
+ * });
+ * ```
+ */
+export const DEFAULT_PUBLISH_TIMEOUT_MS: number = 10_000;
 
 /**
  * The REST Proxy v3 produce API for `options.topics`, to mount behind an auth
@@ -159,6 +188,10 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxBatchEntries = options.maxBatchEntries ?? DEFAULT_MAX_BATCH_ENTRIES;
   const retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
+  const publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+  if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1 || publishTimeoutMs > 2_147_483_647) {
+    throw new TypeError(`publishTimeoutMs must be an integer from 1 to 2147483647, got ${publishTimeoutMs}`);
+  }
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
     throw new TypeError(`maxBodyBytes must be a positive integer, got ${maxBodyBytes}`);
   }
@@ -244,7 +277,7 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     input: unknown,
     schema?: v.GenericSchema<unknown, ProduceRecord>,
   ): Promise<ProduceResponse | ErrorOutcome> {
-    const prepared = prepareRecord(topic, input, schema);
+    const prepared = prepareRecord(topic, input, schema, publishTimeoutMs);
     if (isErrorOutcome(prepared)) return Promise.resolve(prepared);
     return kafka.publish(topic, prepared.value, prepared.options)
       .then((report): ProduceResponse | ErrorOutcome => produceResponse(clusterId, topic, prepared, report))

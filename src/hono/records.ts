@@ -246,7 +246,7 @@ export const BatchResponseSchema: v.GenericSchema<BatchResponse> = v.object({
 export interface PreparedRecord {
   /** The value to publish (validated again by the producer). */
   readonly value: unknown;
-  /** Key, headers, partition and timestamp. */
+  /** Key, headers, partition, timestamp and the publish's deadline. */
   readonly options: PublishOptions;
   /** How the key was sent; `null` when the key is the topic's or none. */
   readonly keyType: PayloadType | null;
@@ -260,12 +260,13 @@ const encoder = new TextEncoder();
  * Turn a request record (already parsed JSON) into a publish of `topic`:
  * the envelope is validated here (400 with the issues' paths), the value's
  * schema by the producer. `schema` is {@link ProduceRecordSchema} or
- * {@link BatchEntrySchema}.
+ * {@link BatchEntrySchema}; `timeoutMs` becomes the publish's.
  */
 export function prepareRecord<S extends v.GenericSchema>(
   topic: Topic<S>,
   input: unknown,
   schema: v.GenericSchema<unknown, ProduceRecord> = ProduceRecordSchema,
+  timeoutMs?: number,
 ): PreparedRecord | ErrorOutcome {
   let record = schema === ProduceRecordSchema ? commonRecord(input) : undefined;
   if (record === undefined) {
@@ -302,6 +303,7 @@ export function prepareRecord<S extends v.GenericSchema>(
     ...(record.partition_id != null && { partition: record.partition_id }),
     // The create time is set here, not left to the client library, so the answer can report it (see produceResponse).
     timestamp: record.timestamp ?? Date.now(),
+    ...(timeoutMs !== undefined && { timeoutMs }),
   };
   return { value, options, keyType: record.key ? record.key.type : null, valueType: record.value?.type ?? "JSON" };
 }

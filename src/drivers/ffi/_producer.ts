@@ -26,9 +26,10 @@
  *
  * @module
  */
-import type { ClientConfig, ClientEvents, DeliveryReport, OutgoingRecord, Payload, ProducerClient } from "../../driver.ts";
+import type { ClientEvents, DeliveryReport, OutgoingRecord, Payload, ProducerClient, ProducerConfig } from "../../driver.ts";
 import { ClosedError } from "../../errors.ts";
 import { signal } from "../../_util.ts";
+import { type Reject, type Resolve, WaitingRecords } from "../_waiting.ts";
 import { type Client, createClient } from "./_client.ts";
 import { cString, getI64, getU64, type Pointer, setI64, SIZES } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
@@ -65,28 +66,16 @@ const DR_BATCH = 1024;
  */
 const MAX_TOPIC_HANDLES = 1024;
 
-type Resolve = (report: DeliveryReport) => void;
-type Reject = (error: Error) => void;
-
-/** A record waiting for room in librdkafka's queue. */
-interface Blocked {
-  readonly record: OutgoingRecord;
-  readonly resolve: Resolve;
-  readonly reject: Reject;
-  /** Past this (ms since the epoch) it fails with queue-full instead of waiting longer. */
-  readonly deadline: number;
-}
-
 /** Create a producer, resolving once a broker answered (or rejecting after {@link CONNECT_TIMEOUT_MS}). */
 export async function createFfiProducer(
   rdkafka: Librdkafka,
-  config: ClientConfig,
+  config: ProducerConfig,
   events: ClientEvents,
 ): Promise<ProducerClient> {
   const client = createClient(rdkafka, RD_KAFKA_PRODUCER, config, EVENT_DR | EVENT_ERROR);
   let producer: FfiProducer;
   try {
-    producer = new FfiProducer(client, events);
+    producer = new FfiProducer(client, config, events);
   } catch (error) {
     await client.destroy(0);
     throw error;
@@ -136,19 +125,14 @@ class FfiProducer implements ProducerClient {
   /** Woken by every batch of delivery reports: flush waits on it. */
   #progress = signal();
   /**
-   * Records waiting for room while librdkafka's queue is full, oldest first
-   * (from #blockedHead). After every batch of delivery reports they are
-   * retried in order from the head until the queue is full again: one failed
-   * call per batch however many wait, and records keep their order.
+   * Records waiting for room while librdkafka's queue is full, oldest first.
+   * After every delivery-report event they are handed over in order until the
+   * queue is full again: one failed call per event however many wait.
    */
-  #blocked: Blocked[] = [];
-  #blockedHead = 0;
-  /** Fails waiting records whose deadline passed when no delivery report comes to retry them. */
-  #expiry: ReturnType<typeof setTimeout> | undefined;
+  readonly #waiting: WaitingRecords;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #pump: Promise<void>;
-  readonly #deliveryTimeoutMs: number;
 
   /** Scratch for produceva: vu entries, then the bytes they point to. Reused; only used during the call. */
   #scratch = new Uint8Array(4096);
@@ -169,12 +153,15 @@ class FfiProducer implements ProducerClient {
   readonly #message = new Uint8Array(MESSAGE.size);
   readonly #messageView = new DataView(this.#message.buffer);
 
-  constructor(client: Client, events: ClientEvents) {
+  constructor(client: Client, config: ProducerConfig, events: ClientEvents) {
     this.#client = client;
     this.#events = events;
     this.#base = Number(client.native.bufferAddress(this.#scratch));
-    const props = client.config.properties;
-    this.#deliveryTimeoutMs = Number(props["message.timeout.ms"] ?? props["delivery.timeout.ms"] ?? 300_000);
+    this.#waiting = new WaitingRecords(
+      config,
+      (record, resolve, reject) => this.#enqueue(record, resolve, reject),
+      () => client.error(ERR__QUEUE_FULL, "Local: Queue full: no room before the record's deadline or the delivery timeout"),
+    );
     // rd_kafka_queue_get_main returns a new reference to rk's main queue.
     this.#queue = openEventQueue(client.rdkafka, client.c.rd_kafka_queue_get_main(client.rk)!);
     this.#pump = this.#run();
@@ -193,7 +180,7 @@ class FfiProducer implements ProducerClient {
         this.#client.c.rd_kafka_event_destroy(event);
       }
       // Only now: the reported messages count against the queue until their event is destroyed.
-      if (this.#blockedHead < this.#blocked.length) this.#retryBlocked();
+      if (this.#waiting.length > 0) this.#waiting.drain();
     }
   }
 
@@ -260,11 +247,7 @@ class FfiProducer implements ProducerClient {
     const resolve = this.#nextResolve!;
     const reject = this.#nextReject!;
     this.#nextResolve = this.#nextReject = undefined;
-    // Behind waiting records a new one waits too: order is kept.
-    if (this.#blockedHead < this.#blocked.length || !this.#enqueue(record, resolve, reject)) {
-      this.#blocked.push({ record, resolve, reject, deadline: Date.now() + this.#deliveryTimeoutMs });
-      this.#armExpiry();
-    }
+    this.#waiting.submit(record, resolve, reject);
     return promise;
   }
 
@@ -295,42 +278,6 @@ class FfiProducer implements ProducerClient {
     }
     reject(this.#client.takeError(error)!);
     return true;
-  }
-
-  /** Retry waiting records in order until the queue is full again; fail those past their deadline. */
-  #retryBlocked(): void {
-    const now = Date.now();
-    while (this.#blockedHead < this.#blocked.length) {
-      const head = this.#blocked[this.#blockedHead]!;
-      if (this.#closed) {
-        head.reject(new ClosedError("The producer"));
-      } else if (now >= head.deadline) {
-        head.reject(this.#client.error(ERR__QUEUE_FULL, "Local: Queue full: no room within the delivery timeout"));
-      } else if (!this.#enqueue(head.record, head.resolve, head.reject)) {
-        break;
-      }
-      this.#blocked[this.#blockedHead++] = undefined as unknown as Blocked; // let it be collected
-    }
-    if (this.#blockedHead === this.#blocked.length) {
-      this.#blocked = [];
-      this.#blockedHead = 0;
-    } else if (this.#blockedHead > 1024 && this.#blockedHead * 2 > this.#blocked.length) {
-      this.#blocked = this.#blocked.slice(this.#blockedHead);
-      this.#blockedHead = 0;
-    }
-    this.#armExpiry();
-  }
-
-  /** One timer, for the oldest waiting record's deadline. */
-  #armExpiry(): void {
-    if (this.#expiry !== undefined) clearTimeout(this.#expiry);
-    this.#expiry = undefined;
-    if (this.#blockedHead === this.#blocked.length) return;
-    const wait = Math.max(0, this.#blocked[this.#blockedHead]!.deadline - Date.now());
-    this.#expiry = setTimeout(() => {
-      this.#expiry = undefined;
-      this.#retryBlocked();
-    }, wait);
   }
 
   /**
@@ -461,10 +408,13 @@ class FfiProducer implements ProducerClient {
     // happens here, on delivery reports.
     this.#client.c.rd_kafka_flush(this.#client.rk, 0);
     const deadline = Date.now() + timeoutMs;
-    while (this.#inFlight > 0 || this.#blockedHead < this.#blocked.length) {
+    while (this.#inFlight > 0 || this.#waiting.length > 0) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        throw this.#client.error(ERR__TIMED_OUT, `Flush timed out with ${this.#inFlight} records undelivered`);
+        throw this.#client.error(
+          ERR__TIMED_OUT,
+          `Flush timed out with ${this.#inFlight + this.#waiting.length} records undelivered`,
+        );
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([this.#progress.promise, new Promise((r) => (timer = setTimeout(r, remaining)))]);
@@ -489,12 +439,13 @@ class FfiProducer implements ProducerClient {
       // Records still queued after the bound are failed below.
     }
     this.#closed = true;
+    // At once: no expiry timer may hand a waiting record to the closing client.
+    this.#waiting.close(new ClosedError("The producer"));
     const { c, rk } = this.#client;
     // Drop what is still queued or in flight: rd_kafka_destroy then returns promptly.
     c.rd_kafka_purge(rk, PURGE_ALL);
     await this.#queue.close(); // ends the pump's wait
     await this.#pump;
-    this.#retryBlocked(); // closed: rejects every waiting record, clears the timer
     for (let slot = 0; slot < this.#rejects.length; slot++) {
       const reject = this.#rejects[slot];
       if (reject === undefined) continue;
