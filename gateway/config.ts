@@ -15,6 +15,8 @@
  * | `KAFKA_CLIENT_ID` | client id prefix (default `kshare-gateway`); user `alice` connects as `kshare-gateway-alice` |
  * | `GATEWAY_SHUTDOWN_TIMEOUT_MS` | bound on finishing in-flight requests at shutdown (default 10000) |
  * | `GATEWAY_PUBLISH_TIMEOUT_MS` | delivery deadline of every publish (default 10000): a record not acknowledged within it is answered 503 / `50003` with `Retry-After` |
+ * | `GATEWAY_MAX_CONTEXTS` | most users' Kafka contexts connected at once (default 64): past it the least recently used idle one is closed, and reconnects on its next request |
+ * | `GATEWAY_CONTEXT_IDLE_TIMEOUT_MS` | a user's producer is closed after this long without a request (default 600000, Kafka's own `connections.max.idle.ms`) |
  *
  * @module
  */
@@ -46,6 +48,10 @@ export interface GatewayConfig {
   readonly shutdownTimeoutMs: number;
   /** Delivery deadline of every publish (`publishRoutes`' `publishTimeoutMs`). */
   readonly publishTimeoutMs: number;
+  /** The registry's `maxContexts`: most users' contexts connected at once. */
+  readonly maxContexts: number;
+  /** The registry's `idleTimeoutMs`: a user's producer idle this long is closed. */
+  readonly contextIdleTimeoutMs: number;
   /**
    * Each user's security context on `bootstrapServers` (the embedded broker's
    * when none is configured). Validated at startup: an invalid one is a
@@ -101,6 +107,15 @@ export function gatewayConfig(env: Readonly<Record<string, string | undefined>>)
   const publishTimeoutMs = Number(get("GATEWAY_PUBLISH_TIMEOUT_MS") ?? "10000");
   if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1 || publishTimeoutMs > 2_147_483_647) {
     problems.push("GATEWAY_PUBLISH_TIMEOUT_MS: expected milliseconds from 1 to 2147483647");
+  }
+  // Every user is a context: past 64 connected at once (the least recently used idle one goes), or after
+  // 10 minutes without a request, a user's producer (and its librdkafka threads) is closed; its next request
+  // connects again.
+  const maxContexts = Number(get("GATEWAY_MAX_CONTEXTS") ?? "64");
+  if (!Number.isSafeInteger(maxContexts) || maxContexts < 1) problems.push("GATEWAY_MAX_CONTEXTS: expected a whole number ≥ 1");
+  const contextIdleTimeoutMs = Number(get("GATEWAY_CONTEXT_IDLE_TIMEOUT_MS") ?? "600000");
+  if (!Number.isSafeInteger(contextIdleTimeoutMs) || contextIdleTimeoutMs < 1) {
+    problems.push("GATEWAY_CONTEXT_IDLE_TIMEOUT_MS: expected milliseconds ≥ 1");
   }
   const clusterId = get("GATEWAY_CLUSTER_ID") ?? "kshare";
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(clusterId)) problems.push("GATEWAY_CLUSTER_ID: expected 1 to 64 of A-Z a-z 0-9 . _ -");
@@ -173,6 +188,8 @@ export function gatewayConfig(env: Readonly<Record<string, string | undefined>>)
     demoUser,
     shutdownTimeoutMs,
     publishTimeoutMs,
+    maxContexts,
+    contextIdleTimeoutMs,
     contexts(servers) {
       const contexts = new Map<string, SecurityContext>();
       const contextProblems: string[] = [];

@@ -45,7 +45,7 @@ try {
   exit(2);
 }
 
-const registry = createRegistry();
+const registry = createRegistry({ maxContexts: config.maxContexts, idleTimeoutMs: config.contextIdleTimeoutMs });
 const metrics = createMetrics();
 let stopping = false;
 const app = createGatewayApp({
@@ -80,6 +80,10 @@ log(`topics: ${topics.map((t) => t.name).join(", ")}${broker ? ` (${EMBEDDED_PAR
 log(
   `users (HTTP Basic): ${config.users.map((u) => u.username).join(", ")}` +
     (config.demoUser ? " (GATEWAY_USERS not set: the embedded-broker demo user)" : ""),
+);
+log(
+  `Kafka contexts: at most ${config.maxContexts} connected at once; one idle for ${config.contextIdleTimeoutMs / 1000} s is closed` +
+    " (GATEWAY_MAX_CONTEXTS, GATEWAY_CONTEXT_IDLE_TIMEOUT_MS)",
 );
 log(
   `produce: POST ${server.url}/v3/clusters/${config.clusterId}/topics/{topic}/records; ops: /healthz /readyz /metrics /openapi.json`,

@@ -105,8 +105,9 @@ export interface Producer {
   /** Fingerprint of the security context this producer publishes with. */
   readonly fingerprint: string;
   /**
-   * True once the client hit a fatal error. A retired handle forwards new
-   * publishes to a fresh client from the registry.
+   * True once the client hit a fatal error, or its context was closed by the
+   * registry's bounds (`maxContexts`, `idleTimeoutMs`). A retired handle
+   * forwards new publishes to a fresh client from the registry.
    */
   readonly retired: boolean;
   /**

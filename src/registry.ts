@@ -1,6 +1,8 @@
 /**
  * The registry: one shared producer per security context, one consumer per
- * (security context, group), created lazily and closed together.
+ * (security context, group), created lazily and closed together. How many
+ * contexts hold clients at once is bounded, and idle ones may be closed:
+ * which one goes is `_lru.ts`'s choice, how it is closed is the registry's.
  *
  * @module
  */
@@ -15,7 +17,8 @@ import {
   resolveSecurityContext,
   type SecurityContext,
 } from "./security_context.ts";
-import { backoff, delay, type Logger, messageOf, signal } from "./_util.ts";
+import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
+import { type EvictionReason, Lru, type LruEntry } from "./_lru.ts";
 
 /**
  * Options of {@link createRegistry}.
@@ -24,6 +27,8 @@ import { backoff, delay, type Logger, messageOf, signal } from "./_util.ts";
  * ```ts
  * import { createRegistry, type RegistryOptions } from "@kshare/kshare";
  * const options: RegistryOptions = {
+ *   maxContexts: 200, // a service publishing for up to 200 tenants at once
+ *   idleTimeoutMs: 10 * 60_000, // a tenant's producer is closed after 10 minutes without a publish
  *   closeTimeoutMs: 5_000,
  *   retryBackoffMs: 250,
  *   maxRetryBackoffMs: 30_000,
@@ -33,6 +38,38 @@ import { backoff, delay, type Logger, messageOf, signal } from "./_util.ts";
  * ```
  */
 export interface RegistryOptions {
+  /**
+   * Most security contexts holding clients at once (default 64; `Infinity`
+   * for no bound). A new context past it first closes the least recently
+   * used idle one: its producer is flushed and closed, and the new context
+   * connects once that close is done, so clients and their librdkafka
+   * threads stay within the bound. The next call for a closed context
+   * connects it again; a {@link Producer} kept from before is `retired` and
+   * forwards its publishes to the new client, as after a fatal error.
+   *
+   * A context is never closed while busy: a publish or ping not settled, a
+   * connect in progress (and after it, until its first publish or the next
+   * turn of the event loop, so that its callers get to use it), or a
+   * consumer not closed (a consumer is a group member its owner started:
+   * the registry cannot recreate it on a next call; `consumer.close()`
+   * commits, leaves the group and releases its context).
+   * When every context is busy, a new one connects anyway, over the bound,
+   * rather than wait for others' work or fail; each then goes as soon as it
+   * is idle, until the bound holds again (`stats().liveContexts` shows it).
+   *
+   * 64 never touches a process with a fixed handful of contexts, and caps
+   * one that builds contexts from callers' credentials, where nothing else
+   * bounds them.
+   */
+  readonly maxContexts?: number;
+  /**
+   * Close a context that has been idle this long (default `Infinity`:
+   * never). Busy means as for {@link maxContexts}; the next call connects
+   * again. Off by default: a process with fixed contexts keeps its
+   * connections however rarely it publishes; a service whose contexts come
+   * and go (a gateway's tenants) sets it.
+   */
+  readonly idleTimeoutMs?: number;
   /**
    * The Kafka driver, or a function that loads it. Default: the Confluent
    * client on Node, the librdkafka FFI driver on Deno and Bun, loaded on first use.
@@ -99,14 +136,27 @@ export interface ContextStats {
  * console.log(stats.driver ? `${stats.driver.name} (librdkafka ${stats.driver.librdkafkaVersion})` : "driver not loaded yet");
  * const contexts = Object.values(stats.contexts);
  * const live = contexts.reduce((n, c) => n + c.liveProducers + c.liveConsumers, 0);
- * console.log(`${live} live clients over ${contexts.length} security contexts`);
+ * console.log(`${live} live clients over ${stats.liveContexts} live security contexts`);
+ * console.log(`closed: ${stats.evictions.bound} for the bound, ${stats.evictions.idle} for idleness`);
  * ```
  */
 export interface RegistryStats {
   /** The driver in use, once loaded. */
   readonly driver: { readonly name: string; readonly librdkafkaVersion: string } | null;
-  /** Per security context, by fingerprint. */
+  /**
+   * Per security context, by fingerprint: the contexts holding clients,
+   * those connecting, those whose last connect failed (the 256 most recent)
+   * and those with a consumer not started. A context the registry closed
+   * (see {@link RegistryOptions.maxContexts}) is dropped, its counters with it.
+   */
   readonly contexts: Readonly<Record<string, ContextStats>>;
+  /**
+   * Security contexts holding clients now: connected, connecting, or still
+   * closing after eviction. At most `maxContexts`, unless more were busy at once.
+   */
+  readonly liveContexts: number;
+  /** Contexts the registry closed since it was created: to make room under `maxContexts`, or idle for `idleTimeoutMs`. */
+  readonly evictions: { readonly bound: number; readonly idle: number };
 }
 
 /**
@@ -131,13 +181,14 @@ export interface Registry extends AsyncDisposable {
   /**
    * The shared producer of `ctx`. Connects on first use; concurrent first
    * calls share one connection attempt; a failed attempt is not cached (the
-   * next call retries after a backoff); a producer that hit a fatal error is
-   * replaced by a fresh one on the next call.
+   * next call retries after a backoff); a producer that hit a fatal error, or
+   * whose context the registry closed (see {@link RegistryOptions.maxContexts}),
+   * is replaced by a fresh one on the next call.
    */
   producer(ctx: SecurityContext): Promise<Producer>;
   /** The one consumer of `groupId` in `ctx` (created on first call, connected by its `start()`). */
   consumer(ctx: SecurityContext, groupId: string): Consumer;
-  /** Counters per security context. */
+  /** Counters per security context, live contexts and evictions. */
   stats(): RegistryStats;
   /**
    * Close every consumer (commit, leave the group), then flush and close every
@@ -157,34 +208,56 @@ interface Counters {
   liveConsumers: number;
 }
 
-interface ProducerEntry {
+/** One security context the registry holds: its counters, its producer, and what keeps it busy. */
+class ContextEntry implements LruEntry {
   readonly resolved: ResolvedSecurityContext;
-  /** The context's counters (also reachable by fingerprint through `#counters`). */
   readonly counters: Counters;
   handle?: ProducerHandle;
   /**
    * `Promise.resolve(handle)`, made once when the handle goes live and returned
    * to every later call: a warm lookup allocates nothing. Set and cleared
-   * together with `handle` (retirement, close), so it never serves a retired
-   * handle; a failed connect never sets it.
+   * together with `handle` (retirement, eviction, close), so it never serves a
+   * retired handle; a failed connect never sets it.
    */
   ready?: Promise<Producer>;
   client?: ProducerClient;
   connecting?: Promise<ProducerHandle>;
-  failures: number;
-  retryAt: number;
+  failures = 0;
+  retryAt = 0;
+  /** Publishes and pings not settled on its producer. */
+  inFlight = 0;
+  /**
+   * Connected and not used yet: its callers start publishing on their next
+   * turn, and over the bound an idle context would go before they could.
+   * Until the first publish or ping, or one turn of the event loop.
+   */
+  fresh = false;
+  /** Consumers created and not closed: each keeps the context. */
+  consumers = 0;
+  /** When its last work ended (`Date.now()`): idle since then. */
+  lastUsed = 0;
+
+  constructor(resolved: ResolvedSecurityContext) {
+    this.resolved = resolved;
+    this.counters = { description: resolved.description, clientsCreated: 0, handlesReused: 0, connectFailures: 0, liveConsumers: 0 };
+  }
+
+  get busy(): boolean {
+    return this.inFlight > 0 || this.fresh || this.connecting !== undefined || this.consumers > 0;
+  }
 }
 
 /**
  * Create a registry. Most applications use the module-scoped default
- * {@link registry}; create your own for tests or for a separate failure domain.
+ * {@link registry}; create your own for tests, for a separate failure domain,
+ * or for other bounds on its contexts.
  *
  * @example
  * ```ts
  * import * as v from "valibot";
  * import { createRegistry, defineTopic } from "@kshare/kshare";
  *
- * const kafka = createRegistry({ closeTimeoutMs: 5_000 });
+ * const kafka = createRegistry({ closeTimeoutMs: 5_000, maxContexts: 16, idleTimeoutMs: 300_000 });
  * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
  * const producer = await kafka.producer({ bootstrapServers: "localhost:9092" });
  * await producer.publish(orders, { id: "o-1" });
@@ -197,6 +270,16 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
 
 /** Failed producer contexts remembered (with their backoff and counters) per registry. */
 const MAX_FAILED_PRODUCERS = 256;
+/** Default of {@link RegistryOptions.maxContexts}. */
+const DEFAULT_MAX_CONTEXTS = 64;
+
+/** `value` of option `name`: a number > 0 (a whole one if `whole`) or `Infinity`; `fallback` when absent. */
+function positiveOption(name: string, value: number | undefined, fallback: number, whole: boolean): number {
+  if (value === undefined) return fallback;
+  const ok = typeof value === "number" && value > 0 && (value === Infinity || (whole ? Number.isSafeInteger(value) : Number.isFinite(value)));
+  if (!ok) throw new TypeError(`createRegistry: ${name} must be ${whole ? "a whole number" : "a number"} > 0 or Infinity, got ${String(value)}`);
+  return value;
+}
 
 class KafkaRegistry implements Registry {
   #options: RegistryOptions;
@@ -204,16 +287,21 @@ class KafkaRegistry implements Registry {
   #closeTimeoutMs: number;
   #driver: Promise<KafkaDriver> | undefined;
   #driverInfo: RegistryStats["driver"] = null;
-  #counters = new Map<string, Counters>();
-  #producers = new Map<string, ProducerEntry>();
+  /** Every context known: live, connecting, failed (see {@link #failed}) or kept by a consumer not started. */
+  #contexts = new Map<string, ContextEntry>();
+  /** The contexts holding clients, and which to close. */
+  #lru: Lru<ContextEntry>;
+  #evictions = { bound: 0, idle: 0 };
+  #warnedOverBound = false;
   /**
-   * Fingerprints of producer entries whose last connect failed, least recent
+   * Fingerprints of contexts whose last producer connect failed, least recent
    * first. Contexts may come from callers (a wrong password is a new
    * context), so only {@link MAX_FAILED_PRODUCERS} are remembered with their
    * backoff; past that the least recent is forgotten.
    */
   #failed = new Set<string>();
   #consumers = new Map<string, SharedConsumer>();
+  /** Closes of producers retired or evicted, awaited by {@link close}. */
   #retiring = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
   #closeSignal = signal();
@@ -222,6 +310,11 @@ class KafkaRegistry implements Registry {
     this.#options = options;
     this.#logger = options.logger ?? console;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.#lru = new Lru({
+      max: positiveOption("maxContexts", options.maxContexts, DEFAULT_MAX_CONTEXTS, true),
+      idleTimeoutMs: positiveOption("idleTimeoutMs", options.idleTimeoutMs, Infinity, false),
+      evict: (entry, reason) => this.#evict(entry, reason),
+    });
   }
 
   get closed(): boolean {
@@ -236,7 +329,7 @@ class KafkaRegistry implements Registry {
     } catch (error) {
       return Promise.reject(error);
     }
-    const entry = this.#producers.get(resolved.fingerprint);
+    const entry = this.#contexts.get(resolved.fingerprint);
     if (entry?.ready) {
       entry.counters.handlesReused++;
       return entry.ready;
@@ -245,27 +338,29 @@ class KafkaRegistry implements Registry {
   }
 
   /** {@link producer} without a live handle: join the connection attempt under way, or start one. */
-  #producerOf(resolved: ResolvedSecurityContext, found: ProducerEntry | undefined): Promise<Producer> {
-    let entry = found;
-    if (!entry) this.#producers.set(resolved.fingerprint, entry = { resolved, counters: this.#countersOf(resolved), failures: 0, retryAt: 0 });
+  #producerOf(resolved: ResolvedSecurityContext, found: ContextEntry | undefined): Promise<Producer> {
+    const entry = found ?? this.#add(resolved);
     if (entry.connecting) {
       entry.counters.handlesReused++;
       return entry.connecting;
     }
     const connecting = this.#connectProducer(entry);
     entry.connecting = connecting;
-    connecting.then(
-      () => entry.connecting === connecting && (entry.connecting = undefined),
-      () => entry.connecting === connecting && (entry.connecting = undefined),
-    );
+    const settled = () => {
+      if (entry.connecting === connecting) entry.connecting = undefined;
+      this.#settled(entry);
+    };
+    connecting.then(settled, settled);
     return connecting;
   }
 
-  async #connectProducer(entry: ProducerEntry): Promise<ProducerHandle> {
+  async #connectProducer(entry: ContextEntry): Promise<ProducerHandle> {
     const wait = entry.retryAt - Date.now();
     if (wait > 0) await delay(wait, this.#closeSignal.promise);
     if (this.#closing) throw new ClosedError("The registry");
     const driver = await this.#loadDriver();
+    await this.#admit(entry);
+    if (this.#closing) throw new ClosedError("The registry");
     const { resolved, counters } = entry;
     const { maxWaitingRecords, maxWaitingBytes } = this.#options;
     const config: ProducerConfig = { ...producerConfig(resolved), maxWaitingRecords, maxWaitingBytes };
@@ -299,7 +394,7 @@ class KafkaRegistry implements Registry {
     entry.failures = 0;
     this.#failed.delete(resolved.fingerprint);
     const registry = this;
-    handle = new ProducerHandle(resolved.fingerprint, client, {
+    handle = new ProducerHandle(resolved.fingerprint, this.#tracked(entry, client), {
       reacquire: () => registry.producer(resolved.context),
       get closing() {
         return registry.closed;
@@ -308,32 +403,123 @@ class KafkaRegistry implements Registry {
     entry.handle = handle;
     entry.ready = Promise.resolve(handle);
     entry.client = client;
+    entry.fresh = true;
+    void yieldToEventLoop().then(() => {
+      if (!entry.fresh) return;
+      entry.fresh = false;
+      this.#settled(entry);
+    });
     if (this.#closing) throw new ClosedError("The registry");
     return handle;
   }
 
   /**
+   * `client` as the handle uses it: its publishes and pings keep the context
+   * busy until they settle. One pair of callbacks per client, none per publish.
+   */
+  #tracked(entry: ContextEntry, client: ProducerClient): ProducerClient {
+    const delivered = <T>(value: T): T => (this.#done(entry), value);
+    const failed = (error: unknown): never => {
+      this.#done(entry);
+      throw error;
+    };
+    return {
+      produce(record) {
+        const sent = client.produce(record);
+        entry.inFlight++;
+        entry.fresh = false;
+        return sent.then(delivered, failed);
+      },
+      ping(timeoutMs) {
+        const answered = client.ping(timeoutMs);
+        entry.inFlight++;
+        entry.fresh = false;
+        return answered.then(delivered, failed);
+      },
+      flush: (timeoutMs) => client.flush(timeoutMs),
+      close: (timeoutMs) => client.close(timeoutMs),
+    };
+  }
+
+  /** One of `entry`'s works in flight ended. */
+  #done(entry: ContextEntry): void {
+    if (--entry.inFlight === 0) this.#settled(entry);
+  }
+
+  /** Something of `entry` ended (a publish, a connect, a consumer): if nothing else keeps it busy, it is idle from now. */
+  #settled(entry: ContextEntry): void {
+    if (entry.busy) return;
+    entry.lastUsed = Date.now();
+    if (this.#lru.holds(entry)) {
+      this.#lru.idle(entry);
+      return;
+    }
+    // Held by nothing (a consumer never started was closed): forget it, unless it is remembered as failed.
+    const fingerprint = entry.resolved.fingerprint;
+    if (!entry.handle && !this.#failed.has(fingerprint) && this.#contexts.get(fingerprint) === entry) this.#contexts.delete(fingerprint);
+  }
+
+  /** Hold a place for `entry` under the bound before it connects a client. */
+  async #admit(entry: ContextEntry): Promise<void> {
+    const withinBound = await this.#lru.admit(entry);
+    if (withinBound || this.#warnedOverBound) return;
+    this.#warnedOverBound = true;
+    this.#logger.warn("kshare: more security contexts are busy at once than maxContexts; each beyond it is closed once idle", {
+      liveContexts: this.#lru.size,
+    });
+  }
+
+  /**
+   * Close an idle context for the LRU: it leaves the registry at once (stats,
+   * lookups), a kept handle is retired (its next publish reconnects through
+   * the registry), and its producer is flushed and closed.
+   */
+  #evict(entry: ContextEntry, reason: EvictionReason): Promise<void> {
+    const fingerprint = entry.resolved.fingerprint;
+    if (this.#contexts.get(fingerprint) === entry) this.#contexts.delete(fingerprint);
+    this.#failed.delete(fingerprint);
+    this.#evictions[reason]++;
+    const { handle, client } = entry;
+    entry.handle = undefined;
+    entry.ready = undefined;
+    entry.client = undefined;
+    handle?.retire();
+    if (!client) return Promise.resolve();
+    return this.#closeRetired(client, fingerprint, "closing an evicted producer failed");
+  }
+
+  /** Close a client taken out of service, within the close bound; {@link close} awaits it. Never rejects. */
+  #closeRetired(client: ProducerClient, fingerprint: string, failure: string): Promise<void> {
+    const closing = client.close(this.#closeTimeoutMs)
+      .catch((e) => this.#logger.warn(`kshare: ${failure}`, { context: fingerprint, error: messageOf(e) }))
+      .finally(() => this.#retiring.delete(closing));
+    this.#retiring.add(closing);
+    return closing;
+  }
+
+  /**
    * A connect of `entry` failed: the next waits a jittered exponential backoff.
+   * Without a client left, the context gives up its place under the bound.
    * Remember it as failed; forget the least recent failed entry past {@link MAX_FAILED_PRODUCERS}.
    */
-  #noteFailure(entry: ProducerEntry): void {
+  #noteFailure(entry: ContextEntry): void {
     entry.failures++;
     entry.retryAt = Date.now() + backoff(entry.failures, this.#options.retryBackoffMs ?? 100, this.#options.maxRetryBackoffMs ?? 10_000);
+    if (!entry.client && entry.consumers === 0) this.#lru.release(entry);
     const fingerprint = entry.resolved.fingerprint;
     this.#failed.delete(fingerprint);
     this.#failed.add(fingerprint);
     if (this.#failed.size <= MAX_FAILED_PRODUCERS) return;
     const oldest = this.#failed.values().next().value!;
     this.#failed.delete(oldest);
-    const stale = this.#producers.get(oldest);
-    if (!stale || stale.handle || stale.connecting) return; // in use again: it is no longer a failed entry
-    this.#producers.delete(oldest);
-    const prefix = `${oldest}/`;
-    if (![...this.#consumers.keys()].some((key) => key.startsWith(prefix))) this.#counters.delete(oldest);
+    const stale = this.#contexts.get(oldest);
+    // In use again (connecting, live, kept by a consumer): it is no longer a failed entry.
+    if (!stale || stale.handle || stale.busy || this.#lru.holds(stale)) return;
+    this.#contexts.delete(oldest);
   }
 
   /** Take a producer whose client hit a fatal error out of service; the next call creates a new one. */
-  #retire(entry: ProducerEntry, handle: ProducerHandle, error: Error): void {
+  #retire(entry: ContextEntry, handle: ProducerHandle, error: Error): void {
     if (entry.handle !== handle) return;
     const client = entry.client!;
     entry.handle = undefined;
@@ -344,10 +530,7 @@ class KafkaRegistry implements Registry {
       context: entry.resolved.fingerprint,
       error: error.message,
     });
-    const closing = client.close(this.#closeTimeoutMs).catch((e) =>
-      this.#logger.warn("kshare: closing a retired producer failed", { context: entry.resolved.fingerprint, error: messageOf(e) })
-    ).finally(() => this.#retiring.delete(closing));
-    this.#retiring.add(closing);
+    void this.#closeRetired(client, entry.resolved.fingerprint, "closing a retired producer failed");
   }
 
   consumer(ctx: SecurityContext, groupId: string): Consumer {
@@ -356,7 +539,8 @@ class KafkaRegistry implements Registry {
       throw new TypeError("groupId must be a non-empty string");
     }
     const resolved = resolveSecurityContext(ctx);
-    const counters = this.#countersOf(resolved);
+    const entry = this.#contexts.get(resolved.fingerprint) ?? this.#add(resolved);
+    const { counters } = entry;
     const key = `${resolved.fingerprint}/${groupId}`;
     const existing = this.#consumers.get(key);
     if (existing) {
@@ -374,6 +558,7 @@ class KafkaRegistry implements Registry {
       closeTimeoutMs: this.#closeTimeoutMs,
       connect: async (events) => {
         const driver = await this.#loadDriver();
+        await this.#admit(entry);
         try {
           const client = await driver.createConsumer(consumerConfig(resolved, groupId), events);
           counters.clientsCreated++;
@@ -389,27 +574,30 @@ class KafkaRegistry implements Registry {
       closed: (consumer) => {
         notLive();
         if (this.#consumers.get(key) === consumer) this.#consumers.delete(key);
+        entry.consumers--;
+        this.#settled(entry);
       },
     };
     const consumer = new SharedConsumer(resolved.fingerprint, groupId, owner);
     this.#consumers.set(key, consumer);
+    entry.consumers++;
     return consumer;
   }
 
   stats(): RegistryStats {
     const contexts: Record<string, ContextStats> = {};
-    for (const [fingerprint, c] of this.#counters) {
-      const entry = this.#producers.get(fingerprint);
+    for (const [fingerprint, entry] of this.#contexts) {
+      const c = entry.counters;
       contexts[fingerprint] = {
         description: c.description,
         clientsCreated: c.clientsCreated,
         handlesReused: c.handlesReused,
         connectFailures: c.connectFailures,
-        liveProducers: entry?.handle ? 1 : 0,
+        liveProducers: entry.handle ? 1 : 0,
         liveConsumers: c.liveConsumers,
       };
     }
-    return { driver: this.#driverInfo, contexts };
+    return { driver: this.#driverInfo, contexts, liveContexts: this.#lru.size, evictions: { ...this.#evictions } };
   }
 
   close(): Promise<void> {
@@ -423,11 +611,13 @@ class KafkaRegistry implements Registry {
 
   async #close(): Promise<void> {
     this.#closeSignal.resolve();
+    // From here the registry closes every client itself; the LRU evicts nothing more.
+    this.#lru.stop();
     // Consumers first: their handlers may still publish through the producers.
     await Promise.allSettled([...this.#consumers.values()].map((c) => c.close()));
-    await Promise.allSettled([...this.#producers.values()].map((e) => e.connecting));
+    await Promise.allSettled([...this.#contexts.values()].map((e) => e.connecting));
     const results = await Promise.allSettled(
-      [...this.#producers.values()].filter((e) => e.client).map(async (entry) => {
+      [...this.#contexts.values()].filter((e) => e.client).map(async (entry) => {
         const client = entry.client!;
         entry.client = undefined;
         entry.handle = undefined;
@@ -441,18 +631,10 @@ class KafkaRegistry implements Registry {
     }
   }
 
-  #countersOf(resolved: ResolvedSecurityContext): Counters {
-    let counters = this.#counters.get(resolved.fingerprint);
-    if (!counters) {
-      this.#counters.set(resolved.fingerprint, counters = {
-        description: resolved.description,
-        clientsCreated: 0,
-        handlesReused: 0,
-        connectFailures: 0,
-        liveConsumers: 0,
-      });
-    }
-    return counters;
+  #add(resolved: ResolvedSecurityContext): ContextEntry {
+    const entry = new ContextEntry(resolved);
+    this.#contexts.set(resolved.fingerprint, entry);
+    return entry;
   }
 
   #loadDriver(): Promise<KafkaDriver> {

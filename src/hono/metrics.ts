@@ -1,10 +1,13 @@
 /**
  * Metrics of a publishing service in the Prometheus text format: publishes by
- * topic and status, publish latency, requests and publishes in flight, and the
- * registry's connection counters per security context fingerprint.
+ * topic and status, publish latency, requests and publishes in flight, the
+ * registry's connection counters per security context fingerprint, its live
+ * contexts and its evictions.
  *
- * Labels are topic names, statuses and fingerprints only: never a
- * description, a user name or a secret.
+ * Labels are topic names, statuses, fingerprints and eviction reasons only:
+ * never a description, a user name or a secret. The per-fingerprint series
+ * are those of `registry.stats()`: a context the registry closed drops out,
+ * so they are as many as `maxContexts` bounds (plus failed contexts, at most 256).
  *
  * @module
  */
@@ -43,7 +46,10 @@ export interface Metrics {
   readonly inFlightRequests: number;
   /** Publishes counted so far, by topic and status, e.g. `{ orders: { 200: 3, 400: 1 } }`. */
   publishes(): Readonly<Record<string, Readonly<Record<number, number>>>>;
-  /** Everything, in the Prometheus text exposition format (0.0.4), with the registry's counters per fingerprint. */
+  /**
+   * Everything, in the Prometheus text exposition format (0.0.4); with `stats`, also the registry's
+   * counters per fingerprint, its live contexts and its evictions.
+   */
   render(stats?: RegistryStats): string;
 }
 
@@ -144,6 +150,18 @@ export function createMetrics(): Metrics {
       for (const [name, type, help, field] of perContext) {
         family(name, type, help);
         for (const [fingerprint, c] of contexts) out.push(`${name}${labels({ context: fingerprint })} ${c[field]}`);
+      }
+      if (stats) {
+        family("kshare_live_contexts", "gauge", "Security contexts holding Kafka clients (connected, connecting, or closing after eviction).");
+        out.push(`kshare_live_contexts ${stats.liveContexts}`);
+        family(
+          "kshare_context_evictions_total",
+          "counter",
+          "Security contexts the registry closed: to make room under maxContexts (bound) or idle for idleTimeoutMs (idle).",
+        );
+        for (const reason of ["bound", "idle"] as const) {
+          out.push(`kshare_context_evictions_total${labels({ reason })} ${stats.evictions[reason]}`);
+        }
       }
       return out.join("\n") + "\n";
     },
