@@ -1,0 +1,155 @@
+/**
+ * Scale: many live producers of distinct security contexts in one process,
+ * as a gateway with many tenants holds them. Issue 12: time to connect them
+ * all, threads, RSS per context, idle CPU, and what bounds it.
+ *
+ *   npx deno run -A bench/scale.ts [--contexts 1000]
+ *   npx bun bench/scale.ts
+ *   node --import tsx bench/scale.ts
+ *   node --import tsx bench/scale.ts --all --out bench/RESULTS-scale.md   # the three runtimes, one table
+ *
+ * Each context differs by its `isolation` label only, so each gets a client of
+ * its own against the same broker (the embedded broker, in a child process,
+ * so its threads and memory are not counted here). The run:
+ * 1. connects every producer, `--concurrency` at a time (`registry.producer`
+ *    of a new context: client creation, broker connections, a reachability
+ *    check);
+ * 2. publishes one record through each and awaits every acknowledgement;
+ * 3. idles `--idle-seconds` and measures the process's CPU over that time;
+ * 4. closes the registry (every producer flushed and destroyed).
+ * It prints one JSON line (with `--json`) or a Markdown row.
+ *
+ * @module
+ */
+import process from "node:process";
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import * as v from "valibot";
+import { createRegistry, defineTopic } from "../mod.ts";
+import {
+  cpuSeconds,
+  int,
+  machineInfo,
+  mib,
+  rssBytes,
+  runChild,
+  runtimeCommand,
+  runtimeName,
+  runtimeVersion,
+  spawnBroker,
+  threadCount,
+} from "./_util.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    contexts: { type: "string", default: "1000" },
+    concurrency: { type: "string", default: "50" },
+    "idle-seconds": { type: "string", default: "10" },
+    json: { type: "boolean", default: false },
+    all: { type: "boolean", default: false },
+    out: { type: "string" },
+  },
+});
+
+interface Row {
+  runtime: string;
+  contexts: number;
+  connectSeconds: number;
+  publishSeconds: number;
+  threads: number | null;
+  threadsBefore: number | null;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  idleCpuPercent: number;
+  closeSeconds: number;
+}
+
+const header = "| runtime | contexts | connect all (s) | publish one each (s) | threads (before → with all) | RSS (before → with all) | RSS per context | idle CPU (% of a core) | close all (s) |\n" +
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |";
+
+function markdownRow(r: Row): string {
+  const perContext = (r.rssAfterBytes - r.rssBeforeBytes) / r.contexts;
+  return `| ${r.runtime} | ${int(r.contexts)} | ${r.connectSeconds.toFixed(1)} | ${r.publishSeconds.toFixed(1)} | ` +
+    `${r.threadsBefore ?? "?"} → ${r.threads ?? "?"} | ${mib(r.rssBeforeBytes)} → ${mib(r.rssAfterBytes)} | ` +
+    `${(perContext / 1024).toFixed(0)} KiB | ${r.idleCpuPercent.toFixed(1)} | ${r.closeSeconds.toFixed(1)} |`;
+}
+
+async function runOne(): Promise<Row> {
+  const contexts = Number(values.contexts);
+  const concurrency = Number(values.concurrency);
+  const idleSeconds = Number(values["idle-seconds"]);
+  const broker = await spawnBroker({ brokers: 1, topics: { scale: 1 } });
+  const topic = defineTopic({ name: "scale", schema: v.string() });
+  const registry = createRegistry({ maxContexts: contexts });
+  const contextOf = (i: number) => ({ bootstrapServers: broker.bootstrapServers, isolation: `tenant-${i}` });
+  try {
+    const threadsBefore = threadCount() ?? null;
+    const rssBefore = rssBytes();
+    let started = performance.now();
+    for (let i = 0; i < contexts; i += concurrency) {
+      const batch = [];
+      for (let j = i; j < Math.min(contexts, i + concurrency); j++) batch.push(registry.producer(contextOf(j)));
+      await Promise.all(batch);
+    }
+    const connectSeconds = (performance.now() - started) / 1000;
+
+    started = performance.now();
+    await Promise.all(
+      Array.from({ length: contexts }, async (_, i) => (await registry.producer(contextOf(i))).publish(topic, `from ${i}`)),
+    );
+    const publishSeconds = (performance.now() - started) / 1000;
+    const live = Object.values(registry.stats().contexts).filter((c) => c.liveProducers > 0).length;
+    if (live !== contexts) throw new Error(`scale: ${live} live producers, expected ${contexts}`);
+
+    const threads = threadCount() ?? null;
+    const rssAfter = rssBytes();
+    const cpuBefore = cpuSeconds();
+    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+    const idleCpuPercent = ((cpuSeconds() - cpuBefore) / idleSeconds) * 100;
+
+    started = performance.now();
+    await registry.close();
+    const closeSeconds = (performance.now() - started) / 1000;
+    return {
+      runtime: `${runtimeName()} ${runtimeVersion()}`,
+      contexts,
+      connectSeconds,
+      publishSeconds,
+      threads,
+      threadsBefore,
+      rssBeforeBytes: rssBefore,
+      rssAfterBytes: rssAfter,
+      idleCpuPercent,
+      closeSeconds,
+    };
+  } finally {
+    await registry.close();
+    await broker.stop();
+  }
+}
+
+if (values.all) {
+  const args = ["--json", `--contexts=${values.contexts}`, `--concurrency=${values.concurrency}`, `--idle-seconds=${values["idle-seconds"]}`];
+  const rows: string[] = [];
+  for (const runtime of ["deno", "bun", "node"] as const) {
+    const [command, commandArgs] = runtimeCommand(runtime, "bench/scale.ts", args);
+    const run = await runChild(command, commandArgs, { timeoutMs: 15 * 60_000 });
+    const line = run.stdout.split("\n").find((l) => l.startsWith("{"));
+    rows.push(
+      run.code === 0 && line
+        ? markdownRow(JSON.parse(line) as Row)
+        : `| ${runtime} | failed (exit ${run.code}): ${run.stderr.trim().split("\n").slice(-3).join(" ").replaceAll("|", "/")} |`,
+    );
+    console.error(rows.at(-1));
+  }
+  const m = machineInfo();
+  const report = `${header}\n${rows.join("\n")}\n\n` +
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memory}, ${m.os}. ` +
+    `Command: \`node --import tsx bench/scale.ts --all --contexts ${values.contexts} --concurrency ${values.concurrency} --idle-seconds ${values["idle-seconds"]}\`.\n`;
+  if (values.out) writeFileSync(values.out, report);
+  console.log(report);
+} else {
+  const row = await runOne();
+  console.log(values.json ? JSON.stringify(row) : `${header}\n${markdownRow(row)}`);
+}
