@@ -1,5 +1,15 @@
-/** Test helpers: kcat as an independent Kafka client, and event-driven waiting. */
+/** Test helpers: kcat as an independent Kafka client, event-driven waiting, the deno binary. */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+/** The deno binary: this one on Deno, else the project's devDependency (`undefined` if not installed). */
+export function denoBinary(): string | undefined {
+  if ("Deno" in globalThis) return process.execPath;
+  const local = fileURLToPath(new URL("../node_modules/.bin/deno", import.meta.url));
+  return existsSync(local) ? local : undefined;
+}
 
 /** What a finished kcat run left. */
 export interface KcatRun {

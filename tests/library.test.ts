@@ -29,6 +29,7 @@ import {
   MIN_LIBRDKAFKA_VERSION_EMBEDDED_BROKER,
 } from "../src/drivers/ffi/library.ts";
 import { nativeRuntime } from "../src/drivers/ffi/_native.ts";
+import { denoBinary } from "./_helpers.ts";
 
 const PACKAGE_DEPS = "node_modules/@confluentinc/kafka-javascript/build/deps";
 const PACKAGE_BUILD = `${PACKAGE_DEPS}/librdkafka.so.1`;
@@ -87,13 +88,6 @@ async function withStandIn<T>(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The deno binary: this one on Deno, else the project's devDependency. */
-function denoBinary(): string | undefined {
-  if ("Deno" in globalThis) return process.execPath;
-  const local = join(root, "node_modules", ".bin", "deno");
-  return existsSync(local) ? local : undefined;
 }
 
 /**

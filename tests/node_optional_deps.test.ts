@@ -22,21 +22,15 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { denoBinary } from "./_helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const NODE_ONLY = ["@confluentinc/kafka-javascript", "koffi"];
-
-/** The deno binary: this one on Deno, else the project's devDependency. */
-function denoBinary(): string | undefined {
-  if ("Deno" in globalThis) return process.execPath;
-  const local = join(root, "node_modules", ".bin", "deno");
-  return existsSync(local) ? local : undefined;
-}
 
 /** The node binary: this one on Node, else the one on PATH. */
 function nodeBinary(): string | undefined {
