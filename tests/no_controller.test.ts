@@ -37,6 +37,9 @@ const Order = v.object({ id: v.string() });
 const orders = defineTopic({ name: "orders", schema: Order, key: (o) => o.id });
 broker.createTopic(orders.name, 3);
 
+/** librdkafka's RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN. */
+const ERR__ALL_BROKERS_DOWN = -187;
+
 // Without a controller a request librdkafka sends to it waits for its whole
 // timeout (the connect's 10 s), so a test that fails does so after it.
 const TIMEOUT = { timeout: 30_000 };
@@ -83,6 +86,17 @@ test("the gateway's /readyz answers ready for a producer that publishes and neve
   assert.equal(ready.status, 200);
 });
 
+test("the gateway's /readyz answers ready for a producer with librdkafka's defaults once it published", TIMEOUT, async () => {
+  const defaults = { bootstrapServers: broker.bootstrapServers, clientId: "defaults" };
+  const producer = await kafka.producer(defaults);
+  await producer.publish(orders, { id: "o-3" });
+  const app = new Hono();
+  app.route("/", opsRoutes({ registry: kafka, readinessContext: defaults, readinessTimeoutMs: 5_000 }));
+  const ready = await app.request("/readyz");
+  assert.deepEqual(await ready.json(), { status: "ready", context: producer.fingerprint });
+  assert.equal(ready.status, 200);
+});
+
 test("the FFI driver connects, and a producer that never asks for topic creation pings, on this runtime", TIMEOUT, async () => {
   const driver = await ffiDriver();
   const config: ClientConfig = {
@@ -113,11 +127,19 @@ test("a ping during an outage creates no topic once the broker is back, whatever
       label: `auto-create=${autoCreate}`,
       secretProperties: [],
     };
-    const producer = await driver.createProducer(config, { onFatal: (error) => assert.fail(error) });
+    // The mock takes a broker down on its own thread, after brokerDown()
+    // returned: the outage has begun once librdkafka reports every broker down.
+    let allDown = () => {};
+    const down = new Promise<void>((resolve) => (allDown = resolve));
+    const producer = await driver.createProducer(config, {
+      onFatal: (error) => assert.fail(error),
+      onError: (error) => (error as Error & { code?: number }).code === ERR__ALL_BROKERS_DOWN && allDown(),
+    });
     try {
       const value = new TextEncoder().encode(autoCreate);
       await producer.produce({ topic: orders.name, value });
       single.brokerDown(1);
+      await down;
       await assert.rejects(producer.ping(500), /No broker answered/);
       single.brokerUp(1);
       await producer.produce({ topic: orders.name, value });

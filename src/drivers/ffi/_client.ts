@@ -12,7 +12,7 @@
  */
 import type { ClientConfig, ClientEvents, TopicPartition } from "../../driver.ts";
 import { redact } from "../../errors.ts";
-import { cString, fromCBuffer, type NativeRuntime, type NativeSymbols, outWord, type Pointer } from "./_native.ts";
+import { cString, fromCBuffer, type NativeRuntime, type NativeSymbols, outWord, type Pointer, readOutWord } from "./_native.ts";
 import { openEventQueue } from "./_queue.ts";
 import {
   ADMIN_OP_ANY,
@@ -56,13 +56,15 @@ export interface Client {
    */
   errorEvent(event: Pointer, events: ClientEvents): void;
   /**
-   * Resolve once a broker answered a metadata request, within `timeoutMs`:
-   * any broker, except for later pings of a client that asks brokers to
-   * create topics, which ask the controller (see the `ping` function for
-   * why). The first ping must come before the client produces or subscribes
-   * (the connect), and a client whose first ping failed must be destroyed.
+   * Resolve once a broker answered, within `timeoutMs`: any broker, except
+   * for later pings of a client that asks brokers to create topics and names
+   * no `knownTopic`, which ask the controller (see the `ping` function for
+   * why). `knownTopic` is one this client already produced to: asking about
+   * it leaves nothing to create. The first ping must come before the client
+   * produces or subscribes (the connect), and a client whose first ping
+   * failed must be destroyed.
    */
-  ping(timeoutMs: number): Promise<void>;
+  ping(timeoutMs: number, knownTopic?: string): Promise<void>;
   /** Free the handle (once). Joins librdkafka's threads: off the JavaScript thread where possible. */
   destroy(flags: number): Promise<void>;
 }
@@ -156,8 +158,13 @@ export function createClient(
         events.onError?.(error(code, text));
       }
     },
-    async ping(timeoutMs) {
-      await ping(client, timeoutMs, !connected || !createsTopics ? "any broker" : "controller");
+    async ping(timeoutMs, knownTopic) {
+      const target: PingTarget = !connected || !createsTopics
+        ? { anyBroker: `${PING_TOPIC}-${crypto.randomUUID()}` }
+        : knownTopic !== undefined
+        ? { anyBroker: knownTopic }
+        : "controller";
+      await ping(client, timeoutMs, target);
       connected = true;
     },
     destroy(flags) {
@@ -183,6 +190,13 @@ function configValue(c: NativeSymbols<typeof CLIENT_SYMBOLS>, rk: Pointer, name:
   const ok = c.rd_kafka_conf_get(c.rd_kafka_conf(rk), cString(name), value, size) === RD_KAFKA_CONF_OK;
   return ok ? fromCBuffer(value) : undefined;
 }
+
+/**
+ * Whom a ping asks: any broker, through ListOffsets of partition 0 of the
+ * topic named (a fresh name no one has, or one the client already has), or
+ * the controller.
+ */
+type PingTarget = { readonly anyBroker: string } | "controller";
 
 /** Topic name DescribeTopics asks the controller about in a ping; it need not exist and is never created. */
 const PING_TOPIC = "__kshare_ping";
@@ -221,10 +235,14 @@ const PING_TOPIC = "__kshare_ping";
  * a producer that published, during an outage, creates its topic on a broker
  * with `auto.create.topics.enable` (seen with the mock cluster). So "any
  * broker" is asked where a hint cannot become a topic: at the connect (no
- * topic of its own yet; a client nobody answered is destroyed) and in a
- * client that never asks for topic creation (a consumer by default).
+ * topic of its own yet; a client nobody answered is destroyed), in a client
+ * that never asks for topic creation (a consumer by default), and about a
+ * topic the client already has (one a producer published to: it is in the
+ * metadata cache already, so no hint is left; its partition 0's leader
+ * answers). Only a producer that may create topics and has published nothing
+ * yet asks the controller.
  */
-async function ping(client: Client, timeoutMs: number, target: "any broker" | "controller"): Promise<void> {
+async function ping(client: Client, timeoutMs: number, target: PingTarget): Promise<void> {
   const { c, rk, native } = client;
   // queue: owned by `events`, destroyed by events.close().
   const events = openEventQueue(client.rdkafka, c.rd_kafka_queue_new(rk)!);
@@ -237,9 +255,9 @@ async function ping(client: Client, timeoutMs: number, target: "any broker" | "c
       if (c.rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, errstr, ERRSTR_SIZE) !== 0) {
         throw new Error(`ping: ${fromCBuffer(errstr)}`);
       }
-      if (target === "any broker") {
+      if (target !== "controller") {
         // The list is copied by ListOffsets.
-        const partition = { topic: `${PING_TOPIC}-${crypto.randomUUID()}`, partition: 0, offset: OFFSET_SPEC_LATEST };
+        const partition = { topic: target.anyBroker, partition: 0, offset: OFFSET_SPEC_LATEST };
         withPartitionList(client, [partition], (list) => c.rd_kafka_ListOffsets(rk, list, options, events.queue));
       } else {
         describePingTopic(client, options, events.queue);
@@ -247,7 +265,7 @@ async function ping(client: Client, timeoutMs: number, target: "any broker" | "c
     } finally {
       c.rd_kafka_AdminOptions_destroy(options);
     }
-    const result = target === "any broker" ? EVENT_LISTOFFSETS_RESULT : EVENT_DESCRIBETOPICS_RESULT;
+    const result = target !== "controller" ? EVENT_LISTOFFSETS_RESULT : EVENT_DESCRIBETOPICS_RESULT;
     // librdkafka times the request out itself; the margin only guards against a lost result.
     const deadline = Date.now() + timeoutMs + 1_000;
     for (let remaining = timeoutMs + 1_000; remaining > 0; remaining = deadline - Date.now()) {
@@ -257,8 +275,10 @@ async function ping(client: Client, timeoutMs: number, target: "any broker" | "c
         if (c.rd_kafka_event_type(event) !== result) continue;
         // A positive code is a broker's error: it answered. ERR__NOENT: no
         // leader for a topic a broker said it does not have.
-        const code = c.rd_kafka_event_error(event);
-        if (code >= 0 || (code === ERR__NOENT && target === "any broker")) return;
+        let code = c.rd_kafka_event_error(event);
+        // A ListOffsets sent to a partition's leader has its outcome in the partition.
+        if (code === 0 && target !== "controller") code = listOffsetsError(client, event);
+        if (code >= 0 || (code === ERR__NOENT && target !== "controller")) return;
         // The string belongs to the event: read before rd_kafka_event_destroy.
         throw client.error(code, `No broker answered for ${client.config.label}: ${
           native.readCString(c.rd_kafka_event_error_string(event)) ?? client.rdkafka.errorText(code)
@@ -271,6 +291,25 @@ async function ping(client: Client, timeoutMs: number, target: "any broker" | "c
   } finally {
     await events.close();
   }
+}
+
+/**
+ * The outcome of the one partition of a ListOffsets result `event`: its
+ * error, or ERR__TIMED_OUT for a request no broker answered (librdkafka
+ * 2.15.1 reports that one with no error and the offset
+ * RD_KAFKA_OFFSET_INVALID, -1001: seen with a leader down), else 0.
+ * Everything read belongs to the event: read before it is destroyed.
+ */
+function listOffsetsError(client: Client, event: Pointer): number {
+  const { c, native } = client;
+  const result = c.rd_kafka_event_ListOffsets_result(event);
+  const count = outWord();
+  const infos = result === null ? null : c.rd_kafka_ListOffsets_result_infos(result, count);
+  const info = infos === null || readOutWord(count) === 0 ? null : native.readPointer(infos, 0);
+  const partition = info === null ? null : c.rd_kafka_ListOffsetsResultInfo_topic_partition(info);
+  if (partition === null) return ERR__TIMED_OUT;
+  const code = native.readI32(partition, TOPIC_PARTITION.err);
+  return code !== 0 ? code : native.readI64(partition, TOPIC_PARTITION.offset) < 0n ? ERR__TIMED_OUT : 0;
 }
 
 /** DescribeTopics of {@link PING_TOPIC}, its result posted to `queue`. */

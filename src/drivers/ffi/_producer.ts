@@ -424,7 +424,9 @@ class FfiProducer implements ProducerClient {
 
   ping(timeoutMs: number): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError("The producer"));
-    return this.#client.ping(timeoutMs);
+    // A topic it produced to: asked about, it reaches that partition's leader, not the controller (see _client.ts).
+    const known = this.#topics.keys().next();
+    return this.#client.ping(timeoutMs, known.done ? undefined : known.value);
   }
 
   close(timeoutMs: number): Promise<void> {

@@ -173,6 +173,12 @@ export const CLIENT_SYMBOLS = {
   // void rd_kafka_ListOffsets(rd_kafka_t *, rd_kafka_topic_partition_list_t *, const AdminOptions *, rd_kafka_queue_t *):
   // list and options copied; result event on the queue
   rd_kafka_ListOffsets: { args: ["ptr", "ptr", "ptr", "ptr"], ret: "void" },
+  // const rd_kafka_ListOffsets_result_t *rd_kafka_event_ListOffsets_result(rd_kafka_event_t *): owned by the event
+  rd_kafka_event_ListOffsets_result: { args: ["ptr"], ret: "ptr" },
+  // const rd_kafka_ListOffsetsResultInfo_t **rd_kafka_ListOffsets_result_infos(const result *, size_t *cntp): owned by the result
+  rd_kafka_ListOffsets_result_infos: { args: ["ptr", "buffer"], ret: "ptr" },
+  // const rd_kafka_topic_partition_t *rd_kafka_ListOffsetsResultInfo_topic_partition(const info *): owned by the info
+  rd_kafka_ListOffsetsResultInfo_topic_partition: { args: ["ptr"], ret: "ptr" },
   // const rd_kafka_conf_t *rd_kafka_conf(rd_kafka_t *): the handle's configuration, owned by the handle
   rd_kafka_conf: { args: ["ptr"], ret: "ptr" },
   // rd_kafka_conf_res_t rd_kafka_conf_get(const rd_kafka_conf_t *, const char *name, char *dest, size_t *dest_size):
