@@ -144,7 +144,7 @@ export interface Producer {
 export interface ProducerOwner {
   /** A live handle of the same context (used once this one is retired). */
   reacquire(): Promise<Producer>;
-  /** Whether the registry is closing: new publishes are refused. */
+  /** Whether the registry is closing its producers (its consumers have closed): new publishes and pings are refused. */
   readonly closing: boolean;
 }
 

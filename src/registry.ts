@@ -191,9 +191,19 @@ export interface Registry extends AsyncDisposable {
   /** Counters per security context, live contexts and evictions. */
   stats(): RegistryStats;
   /**
-   * Close every consumer (commit, leave the group), then flush and close every
-   * producer, each within `closeTimeoutMs`. Publishes after this reject with
-   * {@link ClosedError}. Safe to call more than once.
+   * Close every consumer (handlers in progress finish, offsets are committed,
+   * the member leaves its group), then flush and close every producer, each
+   * within `closeTimeoutMs`. Safe to call more than once.
+   *
+   * Until every consumer has closed, producers already connected keep taking
+   * publishes, from handlers and from anywhere else: a handle held, and
+   * `producer(ctx)` for a context whose producer is live, so a handler that
+   * consumes then publishes finishes and its input is committed rather than
+   * redelivered. No client connects once `close()` was called: `producer(ctx)`
+   * for any other context, and a connect still under way, reject with
+   * {@link ClosedError}, as does `consumer()`. Once the consumers have closed,
+   * every publish and `producer(ctx)` rejects with `ClosedError`; records
+   * already taken are flushed.
    */
   close(): Promise<void>;
   /** True once `close()` was called. */
@@ -304,6 +314,12 @@ class KafkaRegistry implements Registry {
   /** Closes of producers retired or evicted, awaited by {@link close}. */
   #retiring = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
+  /**
+   * Set once {@link close} has closed the consumers: from then on producers
+   * refuse publishes and are flushed. Until then a closing registry still
+   * serves the producers it has (see {@link Registry.close}).
+   */
+  #producersClosing = false;
   #closeSignal = signal();
 
   constructor(options: RegistryOptions) {
@@ -322,7 +338,7 @@ class KafkaRegistry implements Registry {
   }
 
   producer(ctx: SecurityContext): Promise<Producer> {
-    if (this.#closing) return Promise.reject(new ClosedError("The registry"));
+    if (this.#producersClosing) return Promise.reject(new ClosedError("The registry"));
     let resolved: ResolvedSecurityContext;
     try {
       resolved = resolveSecurityContext(ctx);
@@ -334,6 +350,8 @@ class KafkaRegistry implements Registry {
       entry.counters.handlesReused++;
       return entry.ready;
     }
+    // Closing: live producers are still served (handlers draining publish through them); nothing new connects.
+    if (this.#closing) return Promise.reject(new ClosedError("The registry"));
     return this.#producerOf(resolved, entry);
   }
 
@@ -391,13 +409,19 @@ class KafkaRegistry implements Registry {
       await client.close(0).catch(() => {});
       throw new ConnectError(`Producer for ${resolved.description} failed at start`, { cause: fatal });
     }
+    if (this.#closing) {
+      // close() began while this connected: nothing connects during close, and a later
+      // producer(ctx) must not serve what this caller was refused. close() awaits this close.
+      void this.#closeRetired(client, resolved.fingerprint, "closing a producer connected during close failed");
+      throw new ClosedError("The registry");
+    }
     entry.failures = 0;
     this.#failed.delete(resolved.fingerprint);
     const registry = this;
     handle = new ProducerHandle(resolved.fingerprint, this.#tracked(entry, client), {
       reacquire: () => registry.producer(resolved.context),
       get closing() {
-        return registry.closed;
+        return registry.#producersClosing;
       },
     });
     entry.handle = handle;
@@ -409,7 +433,6 @@ class KafkaRegistry implements Registry {
       entry.fresh = false;
       this.#settled(entry);
     });
-    if (this.#closing) throw new ClosedError("The registry");
     return handle;
   }
 
@@ -613,8 +636,10 @@ class KafkaRegistry implements Registry {
     this.#closeSignal.resolve();
     // From here the registry closes every client itself; the LRU evicts nothing more.
     this.#lru.stop();
-    // Consumers first: their handlers may still publish through the producers.
+    // Consumers first: their handlers in progress still publish through the producers.
     await Promise.allSettled([...this.#consumers.values()].map((c) => c.close()));
+    this.#producersClosing = true;
+    // Connects under way end in ClosedError, their clients closed through #retiring.
     await Promise.allSettled([...this.#contexts.values()].map((e) => e.connecting));
     const results = await Promise.allSettled(
       [...this.#contexts.values()].filter((e) => e.client).map(async (entry) => {
