@@ -381,15 +381,41 @@ export class SharedConsumer implements Consumer {
     } satisfies ConsumerEvents & ClientEvents;
     client = await this.#owner.connect(events);
     if (early) {
-      await client.close().catch(() => {});
-      this.#owner.lost();
+      await this.#discard(client);
       throw new ConnectError(`Consumer of group "${this.groupId}" failed at start`, { cause: early });
     }
     this.#client = client;
     if (this.#closing) return;
-    await this.#subscribe();
-    // Unless a fatal error ended this client meanwhile (its replacement runs its own loop).
-    if (this.#client === client) this.#loop = this.#run(client);
+    try {
+      await this.#subscribe();
+    } catch (error) {
+      // Closed here, before the error reaches start() or #replace's next attempt: no later attempt may overwrite an open client.
+      if (this.#client === client) {
+        this.#client = undefined;
+        await this.#discard(client);
+        throw error;
+      }
+    }
+    // A fatal error meanwhile handed this client to its replacement, which closes it and runs its own loop: wait for that.
+    if (this.#client !== client) return this.#recovering;
+    this.#loop = this.#run(client);
+  }
+
+  /** A client `connect` gave that never went live: closed (bounded), and no longer counted live. */
+  async #discard(client: ConsumerClient): Promise<void> {
+    await this.#closeFailed(client);
+    this.#owner.lost();
+  }
+
+  /**
+   * Close a client that failed, waiting at most the close bound: a close that
+   * hangs finishes on its own and must not hold up an error or a replacement.
+   */
+  async #closeFailed(client: ConsumerClient): Promise<void> {
+    const closed = client.close().catch((e) =>
+      this.#owner.logger.warn("kshare: closing a failed consumer failed", { group: this.groupId, error: messageOf(e) })
+    );
+    await delay(this.#owner.closeTimeoutMs, closed);
   }
 
   /**
@@ -422,7 +448,7 @@ export class SharedConsumer implements Consumer {
     const loop = this.#loop;
     this.#loop = undefined;
     await loop; // ends: its client is no longer this.#client
-    await dead.close().catch((e) => this.#owner.logger.warn("kshare: closing a failed consumer failed", { group: this.groupId, error: messageOf(e) }));
+    await this.#closeFailed(dead);
     for (let attempt = 1; !this.#closing; attempt++) {
       try {
         await this.#start();
@@ -437,8 +463,8 @@ export class SharedConsumer implements Consumer {
   async #subscribe(): Promise<void> {
     const client = this.#client;
     if (!client || this.#closing || this.#subs.size === 0) return;
-    this.#subscriptions++;
     await client.subscribe([...this.#subs.keys()]);
+    this.#subscriptions++; // once set: a failed subscribe set nothing
     this.#wake.resolve();
   }
 

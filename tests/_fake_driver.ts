@@ -33,6 +33,10 @@ export class FakeDriver implements KafkaDriver {
   failNext = 0;
   /** How many of the next consumer clients report a fatal error before their connect resolves. */
   fatalAtConnect = 0;
+  /** How many of the next consumer `subscribe` calls fail. */
+  failSubscribeNext = 0;
+  /** How many of the next consumer `subscribe` calls report a fatal error on their client before they settle. */
+  fatalAtSubscribe = 0;
   /** Resolves pending connects; set to hold connects open. */
   gate: Promise<void> = Promise.resolve();
 
@@ -70,10 +74,19 @@ export class FakeDriver implements KafkaDriver {
       config,
       events,
       closed: false,
+      closes: 0,
       subscribed: [],
       inbox: [],
       commits: [],
-      subscribe(topics) {
+      subscribe: (topics) => {
+        if (this.fatalAtSubscribe > 0) {
+          this.fatalAtSubscribe--;
+          events.onFatal(new Error("Fatal: fenced during subscribe (fake)"));
+        }
+        if (this.failSubscribeNext > 0) {
+          this.failSubscribeNext--;
+          return Promise.reject(new Error("Broker: Topic authorization failed (fake)"));
+        }
         consumer.subscribed = [...topics];
         return Promise.resolve();
       },
@@ -88,6 +101,7 @@ export class FakeDriver implements KafkaDriver {
       },
       close() {
         consumer.closed = true;
+        consumer.closes++;
         return Promise.resolve();
       },
     };
@@ -112,6 +126,8 @@ export interface FakeConsumer extends ConsumerClient {
   readonly config: ConsumerConfig;
   readonly events: ConsumerEvents;
   closed: boolean;
+  /** How many times `close` was called (the registry must call it exactly once). */
+  closes: number;
   subscribed: string[];
   readonly inbox: IncomingMessage[];
   readonly commits: TopicPartitionOffset[];
