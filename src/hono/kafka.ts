@@ -221,7 +221,7 @@ function publishWithin<S extends v.GenericSchema>(
       const own = left === timeoutMs ? options : { ...options, timeoutMs: left };
       ready.publish(topic, value, own).then(
         resolve,
-        (error: unknown) => reject((error as { name?: unknown } | null)?.name === "PublishTimeoutError" ? timedOut((error as Error).cause) : error),
+        (error: unknown) => reject(error instanceof PublishTimeoutError ? timedOut(error.cause) : error),
       );
     }, (error: unknown) => {
       clearTimeout(timer);
