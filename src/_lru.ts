@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { signal } from "./_util.ts";
+import { MAX_TIMER_MS, signal } from "./_util.ts";
 
 /** What the LRU reads of an entry. */
 export interface LruEntry {
@@ -37,8 +37,6 @@ export interface LruOptions<E> {
   readonly evict: (entry: E, reason: EvictionReason) => Promise<void>;
 }
 
-/** `setTimeout`'s longest delay: a longer one fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Entries in the order their last work ended (least recent first), under a bound and an idle timeout. */
 export class Lru<E extends LruEntry> {

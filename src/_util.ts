@@ -20,6 +20,9 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** The longest delay a timer takes on every runtime (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A promise with its resolve function, for one-shot wake-ups. */
 export function signal(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;

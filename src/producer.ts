@@ -8,7 +8,7 @@ import * as v from "valibot";
 import type { DeliveryReport, OutgoingRecord, ProducerClient } from "./driver.ts";
 import { ClosedError, PublishBatchError, PublishTimeoutError, ValidationError } from "./errors.ts";
 import { type Bytes, serializeValue, type Topic, toBytes } from "./topic.ts";
-import { isPlainObject } from "./_util.ts";
+import { isPlainObject, MAX_TIMER_MS } from "./_util.ts";
 
 export type { DeliveryReport } from "./driver.ts";
 
@@ -242,8 +242,8 @@ function encode<S extends v.GenericSchema>(
     throw new TypeError(`Topic "${topic.name}": timestamp must be milliseconds since the epoch (a finite number ≥ 0), got ${String(timestamp)}`);
   }
   const timeoutMs = options?.timeoutMs;
-  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS))) {
-    throw new TypeError(`Topic "${topic.name}": timeoutMs must be milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${String(timeoutMs)}`);
+  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS))) {
+    throw new TypeError(`Topic "${topic.name}": timeoutMs must be milliseconds from 1 to ${MAX_TIMER_MS}, got ${String(timeoutMs)}`);
   }
   const key = options?.key !== undefined ? options.key : topic.key?.(value);
   return {
@@ -257,8 +257,6 @@ function encode<S extends v.GenericSchema>(
   };
 }
 
-/** The longest delay a timer takes on every runtime (2^31 - 1 ms); a longer one fires at once. */
-const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /**
  * `sent`'s outcome if it comes before `deadline` (`Date.now()` clock), else a

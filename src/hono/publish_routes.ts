@@ -10,7 +10,7 @@ import { createMiddleware } from "hono/factory";
 import { stream } from "hono/streaming";
 import { vValidator } from "@hono/valibot-validator";
 import * as v from "valibot";
-import type { Logger } from "../_util.ts";
+import { type Logger, MAX_TIMER_MS } from "../_util.ts";
 import {
   DEFAULT_RETRY_AFTER_SECONDS,
   describeIssues,
@@ -189,8 +189,8 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   const maxBatchEntries = options.maxBatchEntries ?? DEFAULT_MAX_BATCH_ENTRIES;
   const retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
   const publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
-  if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1 || publishTimeoutMs > 2_147_483_647) {
-    throw new TypeError(`publishTimeoutMs must be an integer from 1 to 2147483647, got ${publishTimeoutMs}`);
+  if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1 || publishTimeoutMs > MAX_TIMER_MS) {
+    throw new TypeError(`publishTimeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${publishTimeoutMs}`);
   }
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
     throw new TypeError(`maxBodyBytes must be a positive integer, got ${maxBodyBytes}`);

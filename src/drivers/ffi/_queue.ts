@@ -42,6 +42,7 @@
 import type { CLIENT_SYMBOLS } from "./_symbols.ts";
 import type { NativeRuntime, NativeSymbols, Pointer } from "./_native.ts";
 import type { Librdkafka } from "./library.ts";
+import { MAX_TIMER_MS } from "../../_util.ts";
 
 /** One librdkafka queue, read on the JavaScript thread. */
 export interface EventQueue {
@@ -81,8 +82,6 @@ export function openEventQueue(rdkafka: Librdkafka, queue: Pointer): EventQueue 
 
 type Client = NativeSymbols<typeof CLIENT_SYMBOLS>;
 
-/** The largest timeout handed to setTimeout (about 24.8 days). */
-const FOREVER_MS = 2 ** 31 - 1;
 
 /**
  * Wait for a wake-up signal from C (pipe or callback), with `take()` on the
@@ -118,7 +117,7 @@ function signalledQueue(c: Client, queue: Pointer, detach: () => void): EventQue
         let timer: ReturnType<typeof setTimeout> | undefined;
         const why = await new Promise<"signal" | "stop" | "timeout">((resolve) => {
           waiter = resolve;
-          timer = setTimeout(() => release("timeout"), Math.min(remaining, FOREVER_MS));
+          timer = setTimeout(() => release("timeout"), Math.min(remaining, MAX_TIMER_MS));
         });
         clearTimeout(timer);
         if (why === "stop") return null;
