@@ -202,6 +202,14 @@ type PingTarget = { readonly anyBroker: string } | "controller";
 const PING_TOPIC = "__kshare_ping";
 
 /**
+ * How long a ping waits for an answer before it sends its request once more,
+ * doubled after each copy up to {@link PING_RESEND_MAX_MS} (see `ping`).
+ */
+const PING_RESEND_MS = 100;
+/** The longest wait between two copies of a ping's request: 8 copies in a 10 s connect timeout. */
+const PING_RESEND_MAX_MS = 2_000;
+
+/**
  * Reachability without blocking: an Admin request whose result event arrives
  * on a queue of its own. Which request (librdkafka 2.15.1):
  *
@@ -241,18 +249,34 @@ const PING_TOPIC = "__kshare_ping";
  * metadata cache already, so no hint is left; its partition 0's leader
  * answers). Only a producer that may create topics and has published nothing
  * yet asks the controller.
+ *
+ * Why the request is sent again until answered, after {@link PING_RESEND_MS}
+ * and then less often:
+ * a leader lookup whose Metadata request is lost is only retried by a 3 s
+ * timer, or when something else changes the metadata cache
+ * (`rd_kafka_topic_partition_list_query_leaders_async_worker`). It is lost
+ * when it went to a bootstrap broker that librdkafka replaces, as soon as the
+ * first Metadata answer names the cluster's brokers, while the request is in
+ * flight ("Broker handle destroyed without termination"): a connect whose
+ * ping was sent between the bootstrap broker's connection and that answer
+ * took 3 s instead of a few ms (about 1 connect in 40 on Bun, seen with
+ * 2.15.1). A copy starts a lookup of its own, which asks at once; the copies
+ * ask about the same topic, so no other name is left in the cache.
  */
 async function ping(client: Client, timeoutMs: number, target: PingTarget): Promise<void> {
   const { c, rk, native } = client;
   // queue: owned by `events`, destroyed by events.close().
   const events = openEventQueue(client.rdkafka, c.rd_kafka_queue_new(rk)!);
-  try {
+  const deadline = Date.now() + timeoutMs;
+  /** Send the request once more; every copy times out at `deadline`. */
+  const send = () => {
     // options: ours; librdkafka copies it into the request, so it is freed as
     // soon as the request was made.
     const options = c.rd_kafka_AdminOptions_new(rk, ADMIN_OP_ANY);
     try {
       const errstr = new Uint8Array(ERRSTR_SIZE);
-      if (c.rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, errstr, ERRSTR_SIZE) !== 0) {
+      const remaining = Math.max(1, deadline - Date.now());
+      if (c.rd_kafka_AdminOptions_set_request_timeout(options, remaining, errstr, ERRSTR_SIZE) !== 0) {
         throw new Error(`ping: ${fromCBuffer(errstr)}`);
       }
       if (target !== "controller") {
@@ -265,11 +289,23 @@ async function ping(client: Client, timeoutMs: number, target: PingTarget): Prom
     } finally {
       c.rd_kafka_AdminOptions_destroy(options);
     }
+  };
+  try {
+    send();
+    let pending = 1;
+    let interval = PING_RESEND_MS;
+    let resend = Date.now() + interval;
     const result = target !== "controller" ? EVENT_LISTOFFSETS_RESULT : EVENT_DESCRIBETOPICS_RESULT;
-    // librdkafka times the request out itself; the margin only guards against a lost result.
-    const deadline = Date.now() + timeoutMs + 1_000;
-    for (let remaining = timeoutMs + 1_000; remaining > 0; remaining = deadline - Date.now()) {
-      const event = await events.next(remaining);
+    // librdkafka times the requests out itself; the margin only guards against a lost result.
+    const giveUp = deadline + 1_000;
+    for (let now = Date.now(); now < giveUp; now = Date.now()) {
+      if (now >= resend && resend < deadline) {
+        send();
+        pending++;
+        interval = Math.min(interval * 2, PING_RESEND_MAX_MS);
+        resend = now + interval;
+      }
+      const event = await events.next((resend < deadline ? Math.min(resend, giveUp) : giveUp) - now);
       if (event === null) continue;
       try {
         if (c.rd_kafka_event_type(event) !== result) continue;
@@ -279,6 +315,8 @@ async function ping(client: Client, timeoutMs: number, target: PingTarget): Prom
         // A ListOffsets sent to a partition's leader has its outcome in the partition.
         if (code === 0 && target !== "controller") code = listOffsetsError(client, event);
         if (code >= 0 || (code === ERR__NOENT && target !== "controller")) return;
+        // Copies sent later time out at the same deadline: report the last.
+        if (code === ERR__TIMED_OUT && --pending > 0) continue;
         // The string belongs to the event: read before rd_kafka_event_destroy.
         throw client.error(code, `No broker answered for ${client.config.label}: ${
           native.readCString(c.rd_kafka_event_error_string(event)) ?? client.rdkafka.errorText(code)
