@@ -1,0 +1,74 @@
+// Fault injection (issue 13): records flow through the registry's shared producer and shared consumer
+// while the embedded broker fails, and kcat reads the log as the independent judge. The scenarios
+// live in bench/scenarios/faults.ts, shared with bench/reliability.ts (which runs them N times); its
+// module doc says how the injected faults avoid the mock's implicit-acknowledgement artifact.
+// Outage lengths are fixed (they are the fault); every other wait is for an event, and no assertion
+// depends on speed.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { startEmbeddedBroker } from "../mod.ts";
+import { coordinatorAndMembers, type FaultResult, fatalProducer, leaderOutage, overlappingRuns } from "../bench/scenarios/faults.ts";
+import { quietLogger } from "./_helpers.ts";
+
+// No initial rebalance delay: each scenario joins a fresh group. Request tracking finds the group coordinator.
+const broker = await startEmbeddedBroker({ brokers: 3, groupInitialRebalanceDelayMs: 0 });
+broker.startRequestTracking();
+after(() => broker.stop());
+const logger = process.env.KSHARE_TEST_LOG ? console : quietLogger();
+
+/** The promises every fault must keep, asserted one by one so a failure names the broken one. */
+function assertNothingLost(result: FaultResult): void {
+  const detail = JSON.stringify({ ...result, errorMessages: result.errorMessages.slice(0, 5) }, null, 1);
+  assert.ok(result.acknowledged > 0, detail);
+  assert.equal(result.implicitAcks, 0, `publishes resolved with an offset < 0: the mock's artifact, not kshare's ack\n${detail}`);
+  assert.equal(result.foundByKcat, result.acknowledged, `acknowledged records missing from the log\n${detail}`);
+  assert.equal(result.duplicates, 0, `records in the log more than once\n${detail}`);
+  assert.equal(result.handled, result.acknowledged, `acknowledged records never handled\n${detail}`);
+  assert.equal(result.logNotHandled, 0, `records in the log never handled\n${detail}`);
+  assert.deepEqual(result.problems, [], detail);
+}
+
+test("the overlap check finds two members running one partition at once, and only that", () => {
+  const run = (member: "A" | "B", partition: number, start: number, end: number) => ({ member, partition, offset: start, start, end });
+  assert.deepEqual(overlappingRuns([run("A", 0, 1, 2), run("B", 0, 3, 4), run("A", 1, 3, 6), run("B", 0, 5, 6)]), []);
+  const late = run("B", 0, 2, 4);
+  assert.deepEqual(overlappingRuns([run("A", 0, 1, 3), late, run("A", 1, 2, 5)]), [late]);
+});
+
+test("a partition leader down for 3 s, then another: nothing acknowledged lost or doubled, all handled, no publish error", { timeout: 120_000 }, async () => {
+  const result = await leaderOutage({ broker, logger });
+  assert.notEqual(result.notes.firstLeader, result.notes.secondLeader, "the two outages hit two brokers");
+  assertNothingLost(result);
+  assert.equal(result.errors, 0, `an outage shorter than message.timeout.ms surfaced errors: ${result.errorMessages.join("; ")}`);
+});
+
+// A kshare bug, found by this test: a revocation completes while a handler of the revoked partition is
+// still running (#revoked in src/consumer.ts drops the messages not started but does not wait for the
+// one in progress, and the drivers unassign as soon as onRevoke returns), so the partition's next owner
+// handles it at the same time. The scenario's straggler handler makes that visible (its doc in
+// bench/scenarios/faults.ts). Marked todo until the consumer waits for those handlers.
+const REVOCATION_TODO = "a revocation completes while a handler of the revoked partition still runs (src/consumer.ts #revoked)";
+test("the coordinator down mid-stream, a second member joining and leaving: no record skipped, no handler after its revocation", { timeout: 120_000, todo: REVOCATION_TODO }, async () => {
+  const result = await coordinatorAndMembers({ broker, logger });
+  assert.ok(Number(result.notes.partitionsHandledByB) > 0, "member B took partitions over");
+  assert.equal(result.overlaps, 0, `a handler ran for a partition after its revocation completed: ${result.problems.join("; ")}`);
+  assertNothingLost(result);
+  assert.equal(result.errors, 0, result.errorMessages.join("; "));
+});
+
+// On Node a fatal error never reaches onFatal: the Confluent binding's error event carries only the
+// message of the underlying code (its event_t keeps err2str(err), not the fatal flag nor the code), and
+// src/drivers/confluent.ts recognises a fatal error by code -150 or isFatal. The handle is never retired.
+const isNode = !("Deno" in globalThis) && !("Bun" in globalThis);
+const NODE_FATAL_TODO = "the Confluent driver does not recognise a fatal error (src/drivers/confluent.ts watchErrors)";
+test("a fatal producer error: the handle is retired, the next producer() is a fresh client, stats count it, publishing goes on", { timeout: 120_000, ...(isNode ? { todo: NODE_FATAL_TODO } : {}) }, async () => {
+  // The waits are for events that come within a second or two; a bound of 20 s fails a todo run sooner.
+  const result = await fatalProducer({ broker, logger, waitBoundMs: 20_000 });
+  assert.equal(result.notes.freshHandle, true, "registry.producer(ctx) gave a fresh, live handle");
+  assert.equal(result.notes.clientsCreatedByFault, 1, "stats count exactly one new client");
+  assert.equal(result.notes.liveProducers, 1);
+  assert.ok(result.errors > 0, "the fatal error surfaced to publishes in flight");
+  assert.ok(result.errorMessages.every((m) => /fatal|sequence/i.test(m)), result.errorMessages.join("; "));
+  assert.equal(result.notes.errorsAfterRecovery, 0, "no publish failed once the fresh client was there");
+  assertNothingLost(result);
+});
