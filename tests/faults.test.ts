@@ -42,18 +42,24 @@ test("a partition leader down for 3 s, then another: nothing acknowledged lost o
   assert.equal(result.errors, 0, `an outage shorter than message.timeout.ms surfaced errors: ${result.errorMessages.join("; ")}`);
 });
 
-// A kshare bug, found by this test: a revocation completes while a handler of the revoked partition is
-// still running (#revoked in src/consumer.ts drops the messages not started but does not wait for the
-// one in progress, and the drivers unassign as soon as onRevoke returns), so the partition's next owner
-// handles it at the same time. The scenario's straggler handler makes that visible (its doc in
-// bench/scenarios/faults.ts). Marked todo until the consumer waits for those handlers.
-const REVOCATION_TODO = "a revocation completes while a handler of the revoked partition still runs (src/consumer.ts #revoked)";
-test("the coordinator down mid-stream, a second member joining and leaving: no record skipped, no handler after its revocation", { timeout: 120_000, todo: REVOCATION_TODO }, async () => {
-  const result = await coordinatorAndMembers({ broker, logger });
+// The group scenario runs once; its revocation check is a test of its own, marked todo for a kshare bug it
+// found: a revocation completes while a handler of the revoked partition is still running (#revoked in
+// src/consumer.ts drops the messages not started but does not wait for the one in progress, and the
+// drivers unassign as soon as onRevoke returns), so the partition's next owner handles it at the same
+// time. The scenario's straggler handler makes that visible (its doc in bench/scenarios/faults.ts).
+let groupResult: FaultResult | undefined;
+test("the coordinator down mid-stream, a second member joining and leaving: no record skipped, nothing acknowledged lost", { timeout: 120_000 }, async () => {
+  groupResult = await coordinatorAndMembers({ broker, logger });
+  const result = { ...groupResult, problems: groupResult.problems.filter((p) => !/overlapped|while the other member ran/.test(p)) };
   assert.ok(Number(result.notes.partitionsHandledByB) > 0, "member B took partitions over");
-  assert.equal(result.overlaps, 0, `a handler ran for a partition after its revocation completed: ${result.problems.join("; ")}`);
   assertNothingLost(result);
   assert.equal(result.errors, 0, result.errorMessages.join("; "));
+});
+
+const REVOCATION_TODO = "a revocation completes while a handler of the revoked partition still runs (src/consumer.ts #revoked)";
+test("...and no handler runs for a partition after its revocation completed", { todo: REVOCATION_TODO }, () => {
+  assert.ok(groupResult, "the group scenario ran");
+  assert.equal(groupResult.overlaps, 0, `a handler ran for a partition after its revocation completed: ${groupResult.problems.join("; ")}`);
 });
 
 // On Node a fatal error never reaches onFatal: the Confluent binding's error event carries only the
