@@ -62,12 +62,7 @@ test("...and no handler runs for a partition after its revocation completed", { 
   assert.equal(groupResult.overlaps, 0, `a handler ran for a partition after its revocation completed: ${groupResult.problems.join("; ")}`);
 });
 
-// On Node a fatal error never reaches onFatal: the Confluent binding's error event carries only the
-// message of the underlying code (its event_t keeps err2str(err), not the fatal flag nor the code), and
-// src/drivers/confluent.ts recognises a fatal error by code -150 or isFatal. The handle is never retired.
-const isNode = !("Deno" in globalThis) && !("Bun" in globalThis);
-const NODE_FATAL_TODO = "the Confluent driver does not recognise a fatal error (src/drivers/confluent.ts watchErrors)";
-test("a fatal producer error: the handle is retired, the next producer() is a fresh client, stats count it, publishing goes on", { timeout: 120_000, ...(isNode ? { todo: NODE_FATAL_TODO } : {}) }, async () => {
+test("a fatal producer error: the handle is retired, the next producer() is a fresh client, stats count it, publishing goes on", { timeout: 120_000 }, async () => {
   // The waits are for events that come within a second or two; a bound of 20 s fails a todo run sooner.
   const result = await fatalProducer({ broker, logger, waitBoundMs: 20_000 });
   assert.equal(result.notes.freshHandle, true, "registry.producer(ctx) gave a fresh, live handle");

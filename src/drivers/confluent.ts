@@ -82,9 +82,25 @@ function cleanError(error: unknown, config: ClientConfig): Error & { code?: numb
 }
 
 /**
- * Route the binding's error events: fatal once to `onFatal`, the rest to
- * `onError`. Returns the router, for errors that arrive another way (a
- * consumer's fatal error comes as a failed `consume`).
+ * Whether an error from the binding is librdkafka's fatal error. Its
+ * `event.error` carries neither the code nor the fatal flag: the binding's
+ * event keeps only `err2str(err)` (`event_t` in its src/callbacks.cc), and
+ * the error event of a fatal error has the underlying code (e.g. "Broker:
+ * Broker received an out of order sequence number"), so it arrives as an
+ * ordinary error. What does carry ERR__FATAL is every later call:
+ * `produce()` throws it, a consumer's poll reports it. The flag is checked
+ * too, for a binding that passes it on.
+ */
+function isFatal(error: Confluent.LibrdKafkaError): boolean {
+  return error.code === ERR_FATAL || error.isFatal === true;
+}
+
+/**
+ * Route a client's errors: the first fatal one to `events.onFatal` (with the
+ * error reported just before it, which is its reason as far as the binding
+ * tells), any other to `events.onError`. Returns the router, for errors that
+ * arrive another way (a `produce` or a consumer's `consume` that failed with
+ * ERR__FATAL).
  */
 function watchErrors(
   client: Confluent.Client,
@@ -92,12 +108,17 @@ function watchErrors(
   events: ClientEvents,
 ): (error: Confluent.LibrdKafkaError) => void {
   let fatal = false;
+  let previous: string | undefined;
   const onError = (error: Confluent.LibrdKafkaError) => {
     const clean = cleanError(error, config);
-    if (error.code === ERR_FATAL || error.isFatal) {
-      if (!fatal) events.onFatal(clean);
+    if (isFatal(error)) {
+      if (!fatal) {
+        const reason = previous === undefined ? "" : ` (the error reported before it: ${previous})`;
+        events.onFatal(Object.assign(new Error(`Fatal error: the client is unusable${reason}`), { code: ERR_FATAL }));
+      }
       fatal = true;
     } else {
+      previous = clean.message;
       events.onError?.(clean);
     }
   };
@@ -129,7 +150,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
   // No topic config object: passing one (even {}) replaces the default topic config, dropping
   // topic-level properties set globally (acks, auto.offset.reset, message.timeout.ms).
   const producer = new Kafka.Producer({ ...config.properties, dr_cb: true });
-  watchErrors(producer, config, events);
+  const route = watchErrors(producer, config, events);
   await connect(producer, config);
   if (config.properties["enable.idempotence"] === "true") {
     // connect() ends on a bootstrap connection's metadata; an idempotent producer
@@ -168,7 +189,11 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
         record.headers?.map(([name, value]) => ({ [name]: toBuffer(value) })),
       );
     } catch (error) {
-      if ((error as { code?: number }).code === ERR_QUEUE_FULL) return false;
+      const { code } = error as { code?: number };
+      if (code === ERR_QUEUE_FULL) return false;
+      // After a fatal error produce() refuses every record with ERR__FATAL:
+      // often the binding's only sign of it (see isFatal).
+      if (code === ERR_FATAL) route(error as Confluent.LibrdKafkaError);
       reject(cleanError(error, config));
       return true;
     }
