@@ -46,6 +46,9 @@ const PACKAGE = "@confluentinc/kafka-javascript";
 const ERR_QUEUE_FULL = -184;
 const ERR_TIMED_OUT = -185;
 const ERR_FATAL = -150;
+/** RD_KAFKA_RESP_ERR__PURGE_INFLIGHT and __PURGE_QUEUE: records a closing client gave up on. */
+const ERR_PURGE_INFLIGHT = -151;
+const ERR_PURGE_QUEUE = -152;
 const ERR_ASSIGN_PARTITIONS = -175;
 const ERR_REVOKE_PARTITIONS = -174;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -150,7 +153,15 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
   // No topic config object: passing one (even {}) replaces the default topic config, dropping
   // topic-level properties set globally (acks, auto.offset.reset, message.timeout.ms).
   const producer = new Kafka.Producer({ ...config.properties, dr_cb: true });
-  const route = watchErrors(producer, config, events);
+  /** The fatal error, once there was one: the reason of every record the dead client gives up on. */
+  let fatal: Error | undefined;
+  const route = watchErrors(producer, config, {
+    ...events,
+    onFatal: (error) => {
+      fatal = error;
+      events.onFatal(error);
+    },
+  });
   await connect(producer, config);
   if (config.properties["enable.idempotence"] === "true") {
     // connect() ends on a bootstrap connection's metadata; an idempotent producer
@@ -214,8 +225,15 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
   producer.on("delivery-report", (error, report) => {
     const opaque = report.opaque as Pending;
     pending.delete(opaque);
-    if (error) opaque.reject(cleanError(error, config));
-    else {
+    if (error) {
+      // librdkafka purges records by itself only when the client died (we never
+      // ask it to before close): a purge may be the first sign of a fatal error,
+      // before the first produce() that throws ERR__FATAL. The fatal error is
+      // the reason of every record a dead client gives up on.
+      const purged = error.code === ERR_PURGE_QUEUE || error.code === ERR_PURGE_INFLIGHT;
+      if (purged && !closed) route(codedError(ERR_FATAL, "Local: Fatal error") as Confluent.LibrdKafkaError);
+      opaque.reject(purged && fatal !== undefined ? fatal : cleanError(error, config));
+    } else {
       opaque.resolve({
         topic: report.topic,
         partition: report.partition,
