@@ -329,12 +329,20 @@ export async function leaderOutage(options: FaultOptions): Promise<FaultResult> 
   const { broker } = options;
   const id = runId();
   const conditions = new Conditions(options.waitBoundMs ?? 60_000);
-  const topic = recordTopic(`faults-leader-${id}`);
-  const partitions = 3;
-  broker.createTopic(topic.name, partitions);
-  const leaders = await partitionLeaders(broker, topic.name);
+  // The mock picks each partition's leader among its replicas at random: all
+  // three on one broker happens (1 in 9), and then there is no second broker
+  // to take down. A new topic until two leaders differ.
+  let topic = recordTopic(`faults-leader-${id}`);
+  let leaders = new Map<number, number>();
+  for (let attempt = 1; ; attempt++) {
+    broker.createTopic(topic.name, 3);
+    leaders = await partitionLeaders(broker, topic.name);
+    if (new Set(leaders.values()).size > 1) break;
+    if (attempt === 10) throw new Error(`${attempt} topics had every partition's leader on one broker`);
+    topic = recordTopic(`faults-leader-${id}-${attempt}`);
+  }
   const first = leaders.get(0)!;
-  const secondPartition = [...leaders].find(([, leader]) => leader !== first)?.[0] ?? 1;
+  const secondPartition = [...leaders].find(([, leader]) => leader !== first)![0];
   const second = leaders.get(secondPartition)!;
   const ctx = contextOf(broker);
   const registry = createRegistry({ logger: options.logger ?? silent });
@@ -343,7 +351,7 @@ export async function leaderOutage(options: FaultOptions): Promise<FaultResult> 
   const notes: Record<string, number | string | boolean> = { firstLeader: first, secondLeader: second };
   try {
     await registry.consumer(ctx, `faults-leader-${id}`).subscribe(topic, (m) => handled.add(m.value.id)).start();
-    stream.start(topic, 12, partitions, () => registry.producer(ctx));
+    stream.start(topic, 12, leaders.size, () => registry.producer(ctx));
     const flowing = async (what: string) => {
       const from = stream.acked.size;
       const fromHandled = handled.total;
