@@ -1,14 +1,7 @@
 /**
  * The shared consumer: one group member per (security context, group id),
  * subscribed to every topic registered on it, dispatching each message to its
- * topic's handler with per-topic backpressure.
- *
- * Flow control: a topic's "buffered" count is its messages fetched from the
- * client and not yet finished by the handler (queued or in progress). When it
- * reaches the topic's `maxBufferedMessages`, the topic's assigned partitions
- * are paused; when it drains to half, they are resumed. Each poll asks for at
- * most the smallest free capacity of the unpaused topics, so one poll can
- * never overfill a topic, and a paused topic never stalls the others.
+ * topic's handler with per-topic backpressure (the bounds: `_flow.ts`).
  *
  * Ordering and commits: messages of one partition are handled one after the
  * other; partitions run concurrently. After a handler succeeded (or the
@@ -20,134 +13,14 @@
  *
  * @module
  */
-import * as v from "valibot";
-import type {
-  ClientEvents,
-  ConsumerClient,
-  ConsumerEvents,
-  IncomingMessage,
-  TopicPartition,
-  TopicPartitionOffset,
-} from "./driver.ts";
-import { ClosedError, ConnectError, ValidationError } from "./errors.ts";
+import type * as v from "valibot";
+import type { ClientEvents, ConsumerClient, ConsumerEvents, IncomingMessage, TopicPartition, TopicPartitionOffset } from "./driver.ts";
+import { ClosedError, ConnectError } from "./errors.ts";
 import type { Topic } from "./topic.ts";
 import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
+import { type ConsumedMessage, decodeMessage, type InvalidMessage, type MessageHandler } from "./consumed_message.ts";
+import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue, type Subscription } from "./_flow.ts";
 
-/**
- * A message as a handler receives it: decoded and validated.
- *
- * @example
- * ```ts
- * import * as v from "valibot";
- * import { type ConsumedMessage, defineTopic, registry } from "@kshare/kshare";
- *
- * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }) });
- * function onOrder(message: ConsumedMessage<v.InferOutput<typeof orders.schema>>): void {
- *   console.log(message.value.total, message.key, message.headers["trace"]); // typed value; key and headers as text
- *   console.log(`${message.topic}[${message.partition}] at offset ${message.offset}`, message.timestamp);
- * }
- * await registry.consumer({ bootstrapServers: "localhost:9092" }, "billing").subscribe(orders, onOrder).start();
- * ```
- */
-export interface ConsumedMessage<T> {
-  /** Topic the message came from. */
-  readonly topic: string;
-  /** Partition the message came from. */
-  readonly partition: number;
-  /** Offset of the message in its partition. */
-  readonly offset: number;
-  /** Key as UTF-8 text, or null when the record has none (the bytes are `raw.key`). */
-  readonly key: string | null;
-  /** Headers as UTF-8 text; of repeated names, the last wins (every one is in `raw.headers`). */
-  readonly headers: Readonly<Record<string, string>>;
-  /** The value after the topic's schema (its output type). */
-  readonly value: T;
-  /** Record timestamp in ms since the epoch, when the broker reported one. */
-  readonly timestamp?: number;
-  /**
-   * The record as fetched, before any decoding: key and value bytes, and
-   * every header in order (names may repeat, values are bytes). `key` and
-   * `headers` above are UTF-8 text views of it; read `raw` for binary keys or
-   * header values, repeated header names, or to forward the record unchanged.
-   * Do not modify its bytes.
-   *
-   * @example A binary key and every value of a repeated header
-   * ```ts
-   * import * as v from "valibot";
-   * import { defineTopic, type MessageHandler } from "@kshare/kshare";
-   *
-   * const events = defineTopic({ name: "events", schema: v.object({ id: v.string() }) });
-   * const handler: MessageHandler<v.InferOutput<typeof events.schema>> = (message) => {
-   *   const keyBytes = message.raw.key; // Uint8Array | null, exactly as written
-   *   const traces = message.raw.headers
-   *     .filter(([name]) => name === "trace")
-   *     .map(([, bytes]) => new TextDecoder().decode(bytes));
-   *   console.log(keyBytes?.length, traces);
-   * };
-   * ```
-   */
-  readonly raw: IncomingMessage;
-}
-
-/**
- * A message whose value could not be decoded or failed its schema.
- *
- * @example Set invalid records aside on a dead-letter topic, unchanged
- * ```ts
- * import * as v from "valibot";
- * import { defineTopic, type InvalidMessage, registry } from "@kshare/kshare";
- *
- * const ctx = { bootstrapServers: "localhost:9092" };
- * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
- * const deadLetters = defineTopic({ // bytes in, bytes out
- *   name: "orders.dead-letters",
- *   schema: v.nullable(v.custom<Uint8Array>((x) => x instanceof Uint8Array, "expected bytes")),
- *   serializer: { serialize: (bytes) => bytes as Uint8Array, deserialize: (bytes) => bytes },
- * });
- * const producer = await registry.producer(ctx);
- * const setAside = async ({ raw, error }: InvalidMessage) => {
- *   console.warn(`orders[${raw.partition}] at offset ${raw.offset}: ${error.message}`);
- *   await producer.publish(deadLetters, raw.value, { key: raw.key, headers: raw.headers });
- * };
- * registry.consumer(ctx, "billing").subscribe(orders, (m) => console.log(m.value.id), { onInvalid: setAside });
- * ```
- */
-export interface InvalidMessage {
-  /** Topic the message came from. */
-  readonly topic: string;
-  /** Partition the message came from. */
-  readonly partition: number;
-  /** Offset of the message, so it can be found again. */
-  readonly offset: number;
-  /** Key as UTF-8 text, or null. */
-  readonly key: string | null;
-  /** A {@link ValidationError} (schema) or the serializer's error (decoding). */
-  readonly error: Error;
-  /**
-   * The record as fetched: key, value and headers as bytes, so it can be set
-   * aside unchanged (for example published to a dead-letter topic whose
-   * serializer passes bytes through). Do not modify its bytes.
-   */
-  readonly raw: IncomingMessage;
-}
-
-/**
- * A topic's handler. A rejected promise or throw triggers the retry policy.
- *
- * @example
- * ```ts
- * import * as v from "valibot";
- * import { defineTopic, type MessageHandler, registry } from "@kshare/kshare";
- *
- * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }) });
- * const charge: MessageHandler<v.InferOutput<typeof orders.schema>> = async (message) => {
- *   const response = await fetch("https://billing.example/charges", { method: "POST", body: JSON.stringify(message.value) });
- *   if (!response.ok) throw new Error(`billing answered ${response.status}`); // retried, then onError
- * };
- * registry.consumer({ bootstrapServers: "localhost:9092" }, "billing").subscribe(orders, charge);
- * ```
- */
-export type MessageHandler<T> = (message: ConsumedMessage<T>) => void | Promise<void>;
 
 /**
  * How one topic's messages are handled when something goes wrong.
@@ -276,33 +149,6 @@ function checkSubscribeOptions(topic: string, options: SubscribeOptions): void {
 }
 
 const POLL_TIMEOUT_MS = 100;
-const MAX_POLL_BATCH = 500;
-const decoder = new TextDecoder();
-/** The headers of every message without any: one shared, frozen object. */
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-
-interface PartitionQueue {
-  readonly topic: string;
-  readonly partition: number;
-  readonly messages: IncomingMessage[];
-  running: boolean;
-  /** Offset + 1 of the last handled message, while not yet marked for commit. */
-  handled: number;
-}
-
-interface Subscription {
-  readonly topic: Topic;
-  readonly handler: MessageHandler<unknown>;
-  readonly options: SubscribeOptions;
-  readonly partitions: Map<number, PartitionQueue>;
-  /** Assigned partitions of this topic. */
-  readonly assigned: Set<number>;
-  buffered: number;
-  peak: number;
-  paused: boolean;
-  /** Drained while paused: the loop resumes it before its next poll. */
-  resumePending: boolean;
-}
 
 /** Internal implementation of {@link Consumer}. */
 export class SharedConsumer implements Consumer {
@@ -511,15 +357,7 @@ export class SharedConsumer implements Consumer {
 
   /** Largest batch that cannot overfill any unpaused topic. */
   #batchLimit(): number {
-    if (this.#subscriptions === 0) return 0;
-    let limit = MAX_POLL_BATCH;
-    let open = false;
-    for (const sub of this.#subs.values()) {
-      if (sub.paused) continue;
-      open = true;
-      limit = Math.min(limit, sub.topic.consumer.maxBufferedMessages - sub.buffered);
-    }
-    return open ? Math.max(0, limit) : 0;
+    return this.#subscriptions === 0 ? 0 : batchLimit(this.#subs.values());
   }
 
   /**
@@ -541,7 +379,7 @@ export class SharedConsumer implements Consumer {
       queue.messages.push(message);
       sub.buffered++;
       if (sub.buffered > sub.peak) sub.peak = sub.buffered;
-      if (!sub.paused && sub.buffered >= sub.topic.consumer.maxBufferedMessages) this.#pause(sub);
+      if (!sub.paused && isFull(sub)) this.#pause(sub);
       if (!queue.running) {
         queue.running = true;
         starting.push([sub, queue]);
@@ -591,7 +429,7 @@ export class SharedConsumer implements Consumer {
         this.#unmarked.add(queue);
       }
       // Only a resume can end the loop's wait: it waits when every topic is paused.
-      if (sub.paused && sub.buffered <= Math.floor(sub.topic.consumer.maxBufferedMessages / 2)) this.#resumeSoon(sub);
+      if (drainedToResume(sub)) this.#resumeSoon(sub);
     }
     queue.running = false;
   }
@@ -626,47 +464,9 @@ export class SharedConsumer implements Consumer {
    * a promise.
    */
   #handle(sub: Subscription, message: IncomingMessage): boolean | Promise<boolean> {
-    const { topic } = sub;
-    const key = message.key === null ? null : decoder.decode(message.key);
-    let decoded: unknown;
-    let invalid: Error | undefined;
-    try {
-      decoded = message.value === null ? null : topic.serializer.deserialize(message.value);
-    } catch (error) {
-      invalid = error instanceof Error ? error : new Error(String(error));
-    }
-    let value: unknown;
-    if (!invalid) {
-      const result = v.safeParse(topic.schema, decoded);
-      if (result.success) value = result.output;
-      else invalid = new ValidationError(topic.name, result.issues);
-    }
-    if (invalid) {
-      return this.#skipInvalid(sub, {
-        topic: topic.name,
-        partition: message.partition,
-        offset: message.offset,
-        key,
-        error: invalid,
-        raw: message,
-      });
-    }
-    let headers: Readonly<Record<string, string>> = NO_HEADERS;
-    if (message.headers.length > 0) {
-      const decoded: Record<string, string> = {};
-      for (const [name, bytes] of message.headers) decoded[name] = decoder.decode(bytes);
-      headers = decoded;
-    }
-    const consumed: ConsumedMessage<unknown> = {
-      topic: topic.name,
-      partition: message.partition,
-      offset: message.offset,
-      key,
-      headers,
-      value,
-      timestamp: message.timestamp,
-      raw: message,
-    };
+    const decoded = decodeMessage(sub.topic, message);
+    if ("invalid" in decoded) return this.#skipInvalid(sub, decoded.invalid);
+    const { consumed } = decoded;
     let result: void | Promise<void>;
     try {
       result = sub.handler(consumed);
@@ -744,7 +544,7 @@ export class SharedConsumer implements Consumer {
       if (queue) dropUnstarted(sub, queue);
     }
     for (const sub of this.#subs.values()) {
-      if (sub.paused && sub.buffered <= Math.floor(sub.topic.consumer.maxBufferedMessages / 2)) this.#resumeSoon(sub);
+      if (drainedToResume(sub)) this.#resumeSoon(sub);
     }
   }
 
@@ -771,13 +571,4 @@ export class SharedConsumer implements Consumer {
       this.#owner.closed(this);
     }
   }
-}
-
-/**
- * Drop the messages of `queue` no handler has started (all but the one in
- * progress, if any): the partition's next owner, or a new member, gets them
- * again since their offsets were never stored.
- */
-function dropUnstarted(sub: Subscription, queue: PartitionQueue): void {
-  sub.buffered -= queue.messages.splice(queue.running ? 1 : 0).length;
 }
