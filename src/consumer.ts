@@ -330,15 +330,20 @@ export class SharedConsumer implements Consumer {
     while (!this.#closing && this.#client === client) {
       this.#markHandled();
       this.#applyResumes();
-      const max = this.#batchLimit();
-      if (max === 0) {
-        // Every topic is paused (or none is registered): wait for one to resume or
-        // a registration. While handlers run, their offsets are marked at the pace of polls.
-        const woken = Promise.race([this.#wake.promise, this.#stop.promise]);
-        await (this.#active.size > 0 ? delay(POLL_TIMEOUT_MS, woken) : woken);
+      if (this.#subscriptions === 0) {
+        // Not a group member yet: wait for a registration.
+        await Promise.race([this.#wake.promise, this.#stop.promise]);
         this.#wake = signal();
         continue;
       }
+      // With every topic paused the loop still polls: librdkafka serves rebalances and
+      // resets max.poll.interval.ms only inside poll, so a member that stops polling holds
+      // up its group's rebalance and is evicted. A paused partition yields nothing (pausing
+      // discards what librdkafka had fetched for it), so asking for one message then takes
+      // nothing beyond the bounds; a poll for none would not run at all in every driver.
+      // A topic that drains meanwhile resumes after this poll, at most POLL_TIMEOUT_MS
+      // later, while its handlers still work through the half of the buffer left.
+      const max = Math.max(1, this.#batchLimit());
       let batch: IncomingMessage[];
       try {
         batch = await client.poll(max, POLL_TIMEOUT_MS);
@@ -357,7 +362,7 @@ export class SharedConsumer implements Consumer {
 
   /** Largest batch that cannot overfill any unpaused topic. */
   #batchLimit(): number {
-    return this.#subscriptions === 0 ? 0 : batchLimit(this.#subs.values());
+    return batchLimit(this.#subs.values());
   }
 
   /**
