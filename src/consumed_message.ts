@@ -65,6 +65,27 @@ export interface ConsumedMessage<T> {
    * ```
    */
   readonly raw: IncomingMessage;
+  /**
+   * Aborted when this attempt should stop: it ran past the subscription's
+   * `handlerTimeoutMs` (the attempt then counts as failed and goes through
+   * the retry policy), or the consumer is closing. `signal.reason` is the
+   * error saying which. Pass it on to what the handler awaits (`fetch`, a
+   * database driver) or check it between steps: a JavaScript promise cannot
+   * be cancelled, so a handler that ignores it runs on after the timeout, and
+   * the retry may start while it does. Each attempt gets a signal of its own.
+   *
+   * @example Give up a slow HTTP call when the attempt times out
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineTopic, type MessageHandler } from "@kshare/kshare";
+   *
+   * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+   * const charge: MessageHandler<v.InferOutput<typeof orders.schema>> = async (message) => {
+   *   await fetch("https://billing.example/charges", { method: "POST", body: JSON.stringify(message.value), signal: message.signal });
+   * };
+   * ```
+   */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -120,7 +141,7 @@ export interface InvalidMessage {
  * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }) });
  * const charge: MessageHandler<v.InferOutput<typeof orders.schema>> = async (message) => {
  *   const response = await fetch("https://billing.example/charges", { method: "POST", body: JSON.stringify(message.value) });
- *   if (!response.ok) throw new Error(`billing answered ${response.status}`); // retried, then onError
+ *   if (!response.ok) throw new Error(`billing answered ${response.status}`); // retried with backoff until it succeeds
  * };
  * registry.consumer({ bootstrapServers: "localhost:9092" }, "billing").subscribe(orders, charge);
  * ```
@@ -136,7 +157,7 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
  * why it is invalid (the serializer threw, or the schema refused the value).
  * Internal (not exported by `mod.ts`).
  */
-export function decodeMessage(topic: Topic, message: IncomingMessage): { consumed: ConsumedMessage<unknown> } | { invalid: InvalidMessage } {
+export function decodeMessage(topic: Topic, message: IncomingMessage): { consumed: Delivery } | { invalid: InvalidMessage } {
   const key = message.key === null ? null : decoder.decode(message.key);
   let decoded: unknown;
   let invalid: Error | undefined;
@@ -160,16 +181,53 @@ export function decodeMessage(topic: Topic, message: IncomingMessage): { consume
     for (const [name, bytes] of message.headers) decoded[name] = decoder.decode(bytes);
     headers = decoded;
   }
-  return {
-    consumed: {
-      topic: topic.name,
-      partition: message.partition,
-      offset: message.offset,
-      key,
-      headers,
-      value,
-      timestamp: message.timestamp,
-      raw: message,
-    },
-  };
+  return { consumed: new Delivery(topic.name, message, key, headers, value) };
+}
+
+/**
+ * One attempt's {@link ConsumedMessage}. Its abort controller is made only
+ * when the handler reads `signal` (most never do, and a controller per message
+ * would cost every synchronous handler); an abort before that is remembered.
+ * Internal (not exported by `mod.ts`).
+ */
+export class Delivery implements ConsumedMessage<unknown> {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp?: number;
+  #controller: AbortController | undefined;
+  #reason: Error | undefined;
+
+  constructor(
+    topic: string,
+    readonly raw: IncomingMessage,
+    readonly key: string | null,
+    readonly headers: Readonly<Record<string, string>>,
+    readonly value: unknown,
+  ) {
+    this.topic = topic;
+    this.partition = raw.partition;
+    this.offset = raw.offset;
+    this.timestamp = raw.timestamp;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#reason) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** The same message for a next attempt, with a signal of its own. */
+  retry(): Delivery {
+    return new Delivery(this.topic, this.raw, this.key, this.headers, this.value);
+  }
+
+  /** Abort this attempt's signal (the first reason wins). */
+  abort(reason: Error): void {
+    if (this.#reason) return;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
 }

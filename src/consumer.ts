@@ -17,15 +17,21 @@ import type * as v from "valibot";
 import type { ClientEvents, ConsumerClient, ConsumerEvents, IncomingMessage, TopicPartition, TopicPartitionOffset } from "./driver.ts";
 import { ClosedError, ConnectError } from "./errors.ts";
 import type { Topic } from "./topic.ts";
-import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
-import { type ConsumedMessage, decodeMessage, type InvalidMessage, type MessageHandler } from "./consumed_message.ts";
+import { backoff, delay, type Logger, MAX_TIMER_MS, messageOf, signal, yieldToEventLoop } from "./_util.ts";
+import { type ConsumedMessage, decodeMessage, type Delivery, type InvalidMessage, type MessageHandler } from "./consumed_message.ts";
 import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue, type Subscription } from "./_flow.ts";
 
 
 /**
  * How one topic's messages are handled when something goes wrong.
  *
- * @example
+ * By default a message is never given up: a handler that fails (throws,
+ * rejects, or runs past `handlerTimeoutMs`) is retried with backoff until it
+ * succeeds or the consumer closes, and its partition waits meanwhile
+ * (at-least-once). Skipping is opt-in: with a finite `retries`, `onError` is
+ * called after the last one and the message is skipped, its offset committed.
+ *
+ * @example Give up after 5 retries and set the message aside
  * ```ts
  * import * as v from "valibot";
  * import { defineTopic, registry, type SubscribeOptions } from "@kshare/kshare";
@@ -34,6 +40,7 @@ import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue
  * const options: SubscribeOptions = {
  *   retries: 5, // after the first failure: 6 attempts in all
  *   retryBackoffMs: 200, // then 200, 400, 800, 1600, 3200 ms
+ *   handlerTimeoutMs: 10_000, // an attempt still running after 10 s fails (message.signal is aborted)
  *   onError: (error, message) => console.error(`gave up on ${message.topic} at offset ${message.offset}`, error),
  *   onInvalid: ({ offset, error }) => console.warn(`skipped offset ${offset}: ${error.message}`),
  * };
@@ -44,12 +51,32 @@ import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue
 export interface SubscribeOptions {
   /** Called for a message that failed decoding or its schema; then it is skipped. Default: log a warning. */
   readonly onInvalid?: (message: InvalidMessage) => void | Promise<void>;
-  /** Called when the handler still fails after its retries; then the message is skipped. Default: log an error. */
+  /**
+   * Called when the handler still fails after its `retries`; then the message
+   * is skipped and its offset committed. Only with a finite `retries` (without
+   * one a message is retried until it succeeds, so `onError` would never be
+   * called: `subscribe` refuses it). Default: log an error.
+   */
   readonly onError?: (error: unknown, message: ConsumedMessage<unknown>) => void | Promise<void>;
-  /** Retries after the first failure (default 3). */
+  /**
+   * Retries after the first failure before the message is given up to
+   * `onError`. Default: `Infinity`, retried until the handler succeeds or the
+   * consumer closes (its partition waits; other partitions and topics flow).
+   */
   readonly retries?: number;
-  /** First retry delay in ms, doubled each retry (default 100). */
+  /** First retry delay in ms, doubled each retry up to 30 s (default 100). Each failure is logged as a warning. */
   readonly retryBackoffMs?: number;
+  /**
+   * How long one attempt of the handler may run, in ms, before it counts as
+   * failed (an error naming topic, partition, offset and this bound) and goes
+   * through the retry policy; `message.signal` is aborted then. Default
+   * 60 000: far above an ordinary handler and the 30 s an HTTP call commonly
+   * allows itself, so only a stuck one trips it, and a stuck handler no longer
+   * holds its partition (and, with the topic paused, its topic) for ever.
+   * `Infinity` turns it off. The attempt's promise cannot be cancelled: a
+   * handler that ignores the signal runs on beside its retry.
+   */
+  readonly handlerTimeoutMs?: number;
 }
 
 /**
@@ -134,11 +161,14 @@ export interface ConsumerOwner {
   readonly closeTimeoutMs: number;
 }
 
-/** Refuse options that would silently mean something else (a negative or NaN retry count or delay, a hook that is not a function). */
+/** Refuse options that would silently mean something else (a negative or NaN retry count, delay or timeout, a hook that is not a function, an onError that would never be called). */
 function checkSubscribeOptions(topic: string, options: SubscribeOptions): void {
-  const { retries, retryBackoffMs, onInvalid, onError } = options;
-  if (retries !== undefined && !(Number.isSafeInteger(retries) && retries >= 0)) {
-    throw new TypeError(`Topic "${topic}": retries must be a whole number ≥ 0, got ${String(retries)}`);
+  const { retries, retryBackoffMs, handlerTimeoutMs, onInvalid, onError } = options;
+  if (retries !== undefined && !((Number.isSafeInteger(retries) && retries >= 0) || retries === Infinity)) {
+    throw new TypeError(`Topic "${topic}": retries must be a whole number ≥ 0, got ${String(retries)} (or Infinity, the default: retry until the handler succeeds)`);
+  }
+  if (handlerTimeoutMs !== undefined && !(typeof handlerTimeoutMs === "number" && handlerTimeoutMs > 0 && (handlerTimeoutMs <= MAX_TIMER_MS || handlerTimeoutMs === Infinity))) {
+    throw new TypeError(`Topic "${topic}": handlerTimeoutMs must be a number of ms > 0 and ≤ ${MAX_TIMER_MS}, or Infinity, got ${String(handlerTimeoutMs)}`);
   }
   if (retryBackoffMs !== undefined && !(typeof retryBackoffMs === "number" && Number.isFinite(retryBackoffMs) && retryBackoffMs >= 0)) {
     throw new TypeError(`Topic "${topic}": retryBackoffMs must be a finite number of ms ≥ 0, got ${String(retryBackoffMs)}`);
@@ -146,9 +176,17 @@ function checkSubscribeOptions(topic: string, options: SubscribeOptions): void {
   for (const [name, hook] of [["onInvalid", onInvalid], ["onError", onError]] as const) {
     if (hook !== undefined && typeof hook !== "function") throw new TypeError(`Topic "${topic}": ${name} must be a function`);
   }
+  if (onError !== undefined && !Number.isFinite(retries ?? Infinity)) {
+    throw new TypeError(
+      `Topic "${topic}": onError is called only after a finite number of retries, and retries is ${retries ?? "not set (default: retry until the handler succeeds)"}; set retries (e.g. retries: 5) to give messages up to onError, or drop onError`,
+    );
+  }
 }
 
 const POLL_TIMEOUT_MS = 100;
+const DEFAULT_HANDLER_TIMEOUT_MS = 60_000;
+const DEFAULT_RETRY_BACKOFF_MS = 100;
+const MAX_RETRY_BACKOFF_MS = 30_000;
 
 /** Internal implementation of {@link Consumer}. */
 export class SharedConsumer implements Consumer {
@@ -160,8 +198,12 @@ export class SharedConsumer implements Consumer {
   #starting: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  #stop = signal();
+  /** Aborted at close: ends every wait (their listeners are removed when a wait ends, so waits leave nothing on it). */
+  #stop = new AbortController();
+  /** Resolved (then replaced) when the loop may have something to do: a subscription, a resume, close. */
   #wake = signal();
+  /** Attempts whose handler promise is pending: their signals are aborted at close. */
+  #attempts = new Set<Delivery>();
   #resubscribePending = false;
   #subscriptions = 0;
   #active = new Set<Promise<void>>();
@@ -301,7 +343,7 @@ export class SharedConsumer implements Consumer {
         return;
       } catch (error) {
         this.#owner.logger.warn("kshare: replacing a failed consumer failed; retrying", { group: this.groupId, attempt, error: messageOf(error) });
-        await delay(backoff(attempt, 100, 10_000), this.#stop.promise);
+        await delay(backoff(attempt, 100, 10_000), this.#stop.signal);
       }
     }
   }
@@ -332,7 +374,7 @@ export class SharedConsumer implements Consumer {
       this.#applyResumes();
       if (this.#subscriptions === 0) {
         // Not a group member yet: wait for a registration.
-        await Promise.race([this.#wake.promise, this.#stop.promise]);
+        await this.#wake.promise; // close resolves it too
         this.#wake = signal();
         continue;
       }
@@ -349,7 +391,7 @@ export class SharedConsumer implements Consumer {
         batch = await client.poll(max, POLL_TIMEOUT_MS);
       } catch (error) {
         this.#owner.logger.warn("kshare: poll failed", { group: this.groupId, error: messageOf(error) });
-        await delay(POLL_TIMEOUT_MS, this.#stop.promise);
+        await delay(POLL_TIMEOUT_MS, this.#stop.signal);
         continue;
       }
       if (batch.length > 0 && this.#client === client) {
@@ -472,14 +514,48 @@ export class SharedConsumer implements Consumer {
     const decoded = decodeMessage(sub.topic, message);
     if ("invalid" in decoded) return this.#skipInvalid(sub, decoded.invalid);
     const { consumed } = decoded;
+    const outcome = this.#attempt(sub, consumed);
+    if (outcome === undefined) return true;
+    if (!(outcome instanceof Promise)) return this.#retry(sub, consumed, outcome.failure);
+    return outcome.then((failed) => failed === undefined ? true : this.#retry(sub, consumed, failed.failure));
+  }
+
+  /**
+   * One attempt of the handler: `undefined` when it succeeded, `{ failure }`
+   * when it threw, else a promise of either. The promise settles at the latest
+   * after `handlerTimeoutMs`, with a timeout failure (and the attempt's signal
+   * aborted); the handler's own promise may settle later and is then ignored.
+   */
+  #attempt(sub: Subscription, message: Delivery): { failure: unknown } | undefined | Promise<{ failure: unknown } | undefined> {
     let result: void | Promise<void>;
     try {
-      result = sub.handler(consumed);
-    } catch (error) {
-      return this.#retry(sub, consumed, error);
+      result = sub.handler(message);
+    } catch (failure) {
+      return { failure };
     }
-    if (result === undefined || result === null || typeof (result as { then?: unknown }).then !== "function") return true;
-    return Promise.resolve(result).then(() => true, (error: unknown) => this.#retry(sub, consumed, error));
+    // A handler that returned without a promise is not awaited: no timer, no turn of the microtask queue per message.
+    if (result === undefined || result === null || typeof (result as { then?: unknown }).then !== "function") return undefined;
+    const timeoutMs = sub.options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
+    this.#attempts.add(message);
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (outcome: { failure: unknown } | undefined): void => {
+        clearTimeout(timer);
+        this.#attempts.delete(message);
+        resolve(outcome);
+      };
+      if (timeoutMs !== Infinity) {
+        timer = setTimeout(() => {
+          const failure = new Error(
+            `Handler of topic "${message.topic}" partition ${message.partition} offset ${message.offset} did not finish within handlerTimeoutMs (${timeoutMs} ms)`,
+          );
+          failure.name = "HandlerTimeoutError";
+          message.abort(failure);
+          settle({ failure });
+        }, timeoutMs);
+      }
+      Promise.resolve(result).then(() => settle(undefined), (failure: unknown) => settle({ failure }));
+    });
   }
 
   async #skipInvalid(sub: Subscription, info: InvalidMessage): Promise<true> {
@@ -494,27 +570,39 @@ export class SharedConsumer implements Consumer {
     return true;
   }
 
-  /** The retries after a first failed attempt, then `onError`. False when close interrupted them. */
-  async #retry(sub: Subscription, consumed: ConsumedMessage<unknown>, firstFailure: unknown): Promise<boolean> {
+  /**
+   * The retries after a first failed attempt, with backoff, each failure
+   * logged. By default (no finite `retries`) until one succeeds: the message
+   * is never skipped. With finite `retries`, then `onError` and the message is
+   * skipped. False when close interrupted them (nothing is committed).
+   */
+  async #retry(sub: Subscription, consumed: Delivery, firstFailure: unknown): Promise<boolean> {
     const { options } = sub;
-    const retries = options.retries ?? 3;
-    const backoffMs = options.retryBackoffMs ?? 100;
+    const retries = options.retries ?? Infinity;
+    const backoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
     let failure = firstFailure;
     for (let attempt = 1; attempt <= retries; attempt++) {
-      await delay(Math.min(30_000, backoffMs * 2 ** (attempt - 1)), this.#stop.promise);
+      const waitMs = Math.min(MAX_RETRY_BACKOFF_MS, backoffMs * 2 ** Math.min(attempt - 1, 30));
+      this.#owner.logger.warn("kshare: handler failed; retrying", {
+        topic: consumed.topic,
+        partition: consumed.partition,
+        offset: consumed.offset,
+        attempt,
+        retryInMs: waitMs,
+        error: messageOf(failure),
+      });
+      await delay(waitMs, this.#stop.signal);
       if (this.#closing) return false;
-      try {
-        await sub.handler(consumed);
-        return true;
-      } catch (error) {
-        failure = error;
-      }
+      const outcome = await this.#attempt(sub, consumed.retry());
+      if (outcome === undefined) return true;
+      failure = outcome.failure;
     }
     await this.#guard("onError", () =>
       options.onError ? options.onError(failure, consumed) : this.#owner.logger.error("kshare: handler failed, message skipped", {
         topic: consumed.topic,
         partition: consumed.partition,
         offset: consumed.offset,
+        attempts: retries + 1,
         error: messageOf(failure),
       }));
     return true;
@@ -559,7 +647,10 @@ export class SharedConsumer implements Consumer {
   }
 
   async #close(): Promise<void> {
-    this.#stop.resolve();
+    this.#stop.abort();
+    this.#wake.resolve();
+    const closed = new ClosedError(`Consumer of group "${this.groupId}"`);
+    for (const attempt of this.#attempts) attempt.abort(closed);
     await this.#recovering;
     try {
       await this.#starting;
