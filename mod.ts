@@ -46,14 +46,8 @@ export type {
 export { defineTopic, jsonSerializer } from "./src/topic.ts";
 export type { Bytes, Serializer, Topic, TopicConsumerSettings, TopicDefinition } from "./src/topic.ts";
 export type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "./src/producer.ts";
-export type {
-  ConsumedMessage,
-  Consumer,
-  ConsumerStats,
-  InvalidMessage,
-  MessageHandler,
-  SubscribeOptions,
-} from "./src/consumer.ts";
+export type { Consumer, ConsumerStats, SubscribeOptions } from "./src/consumer.ts";
+export type { ConsumedMessage, InvalidMessage, MessageHandler } from "./src/consumed_message.ts";
 export {
   ClosedError,
   ConnectError,

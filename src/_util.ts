@@ -31,13 +31,40 @@ export function signal(): { promise: Promise<void>; resolve: () => void } {
 }
 
 /**
- * Wait `ms`, or less if `cancel` resolves first. The timer is always cleared,
- * so a stopped component leaves no timer behind.
+ * Wait `ms`, or less if `cancel` resolves or aborts first. The timer is
+ * always cleared, so a stopped component leaves no timer behind.
+ *
+ * Give a long-lived cancel (a component's close) as an `AbortSignal`: its
+ * listener is removed when the wait ends, so any number of waits leave nothing
+ * on it. A promise cannot drop a reaction: each wait on one stays attached to
+ * it until it settles, so a promise suits only a cancel that settles soon.
  */
-export function delay(ms: number, cancel?: Promise<unknown>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race(cancel ? [elapsed, cancel.then(() => undefined)] : [elapsed]).finally(() => clearTimeout(timer));
+export function delay(ms: number, cancel?: Promise<unknown> | AbortSignal): Promise<void> {
+  if (cancel === undefined || cancel instanceof Promise) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    return Promise.race(cancel ? [elapsed, cancel.then(() => undefined)] : [elapsed]).finally(() => clearTimeout(timer));
+  }
+  if (cancel.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const end = (): void => {
+      clearTimeout(timer);
+      cancel.removeEventListener("abort", end);
+      abortListeners--;
+      resolve();
+    };
+    const timer = setTimeout(end, Math.min(ms, MAX_TIMER_MS));
+    cancel.addEventListener("abort", end, { once: true });
+    abortListeners++;
+  });
+}
+
+/** Listeners {@link delay} holds on abort signals now. */
+let abortListeners = 0;
+
+/** How many waits of {@link delay} listen on an abort signal now: 0 when none is in progress (for tests: no wait leaves a listener behind). */
+export function pendingAbortListeners(): number {
+  return abortListeners;
 }
 
 const setImmediateOrNot = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;

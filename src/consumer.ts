@@ -1,14 +1,7 @@
 /**
  * The shared consumer: one group member per (security context, group id),
  * subscribed to every topic registered on it, dispatching each message to its
- * topic's handler with per-topic backpressure.
- *
- * Flow control: a topic's "buffered" count is its messages fetched from the
- * client and not yet finished by the handler (queued or in progress). When it
- * reaches the topic's `maxBufferedMessages`, the topic's assigned partitions
- * are paused; when it drains to half, they are resumed. Each poll asks for at
- * most the smallest free capacity of the unpaused topics, so one poll can
- * never overfill a topic, and a paused topic never stalls the others.
+ * topic's handler with per-topic backpressure (the bounds: `_flow.ts`).
  *
  * Ordering and commits: messages of one partition are handled one after the
  * other; partitions run concurrently. After a handler succeeded (or the
@@ -20,139 +13,25 @@
  *
  * @module
  */
-import * as v from "valibot";
-import type {
-  ClientEvents,
-  ConsumerClient,
-  ConsumerEvents,
-  IncomingMessage,
-  TopicPartition,
-  TopicPartitionOffset,
-} from "./driver.ts";
-import { ClosedError, ConnectError, ValidationError } from "./errors.ts";
+import type * as v from "valibot";
+import type { ClientEvents, ConsumerClient, ConsumerEvents, IncomingMessage, TopicPartition, TopicPartitionOffset } from "./driver.ts";
+import { ClosedError, ConnectError } from "./errors.ts";
 import type { Topic } from "./topic.ts";
-import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
+import { backoff, delay, type Logger, MAX_TIMER_MS, messageOf, signal, yieldToEventLoop } from "./_util.ts";
+import { type ConsumedMessage, decodeMessage, type Delivery, type InvalidMessage, type MessageHandler } from "./consumed_message.ts";
+import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue, type Subscription } from "./_flow.ts";
 
-/**
- * A message as a handler receives it: decoded and validated.
- *
- * @example
- * ```ts
- * import * as v from "valibot";
- * import { type ConsumedMessage, defineTopic, registry } from "@kshare/kshare";
- *
- * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }) });
- * function onOrder(message: ConsumedMessage<v.InferOutput<typeof orders.schema>>): void {
- *   console.log(message.value.total, message.key, message.headers["trace"]); // typed value; key and headers as text
- *   console.log(`${message.topic}[${message.partition}] at offset ${message.offset}`, message.timestamp);
- * }
- * await registry.consumer({ bootstrapServers: "localhost:9092" }, "billing").subscribe(orders, onOrder).start();
- * ```
- */
-export interface ConsumedMessage<T> {
-  /** Topic the message came from. */
-  readonly topic: string;
-  /** Partition the message came from. */
-  readonly partition: number;
-  /** Offset of the message in its partition. */
-  readonly offset: number;
-  /** Key as UTF-8 text, or null when the record has none (the bytes are `raw.key`). */
-  readonly key: string | null;
-  /** Headers as UTF-8 text; of repeated names, the last wins (every one is in `raw.headers`). */
-  readonly headers: Readonly<Record<string, string>>;
-  /** The value after the topic's schema (its output type). */
-  readonly value: T;
-  /** Record timestamp in ms since the epoch, when the broker reported one. */
-  readonly timestamp?: number;
-  /**
-   * The record as fetched, before any decoding: key and value bytes, and
-   * every header in order (names may repeat, values are bytes). `key` and
-   * `headers` above are UTF-8 text views of it; read `raw` for binary keys or
-   * header values, repeated header names, or to forward the record unchanged.
-   * Do not modify its bytes.
-   *
-   * @example A binary key and every value of a repeated header
-   * ```ts
-   * import * as v from "valibot";
-   * import { defineTopic, type MessageHandler } from "@kshare/kshare";
-   *
-   * const events = defineTopic({ name: "events", schema: v.object({ id: v.string() }) });
-   * const handler: MessageHandler<v.InferOutput<typeof events.schema>> = (message) => {
-   *   const keyBytes = message.raw.key; // Uint8Array | null, exactly as written
-   *   const traces = message.raw.headers
-   *     .filter(([name]) => name === "trace")
-   *     .map(([, bytes]) => new TextDecoder().decode(bytes));
-   *   console.log(keyBytes?.length, traces);
-   * };
-   * ```
-   */
-  readonly raw: IncomingMessage;
-}
-
-/**
- * A message whose value could not be decoded or failed its schema.
- *
- * @example Set invalid records aside on a dead-letter topic, unchanged
- * ```ts
- * import * as v from "valibot";
- * import { defineTopic, type InvalidMessage, registry } from "@kshare/kshare";
- *
- * const ctx = { bootstrapServers: "localhost:9092" };
- * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
- * const deadLetters = defineTopic({ // bytes in, bytes out
- *   name: "orders.dead-letters",
- *   schema: v.nullable(v.custom<Uint8Array>((x) => x instanceof Uint8Array, "expected bytes")),
- *   serializer: { serialize: (bytes) => bytes as Uint8Array, deserialize: (bytes) => bytes },
- * });
- * const producer = await registry.producer(ctx);
- * const setAside = async ({ raw, error }: InvalidMessage) => {
- *   console.warn(`orders[${raw.partition}] at offset ${raw.offset}: ${error.message}`);
- *   await producer.publish(deadLetters, raw.value, { key: raw.key, headers: raw.headers });
- * };
- * registry.consumer(ctx, "billing").subscribe(orders, (m) => console.log(m.value.id), { onInvalid: setAside });
- * ```
- */
-export interface InvalidMessage {
-  /** Topic the message came from. */
-  readonly topic: string;
-  /** Partition the message came from. */
-  readonly partition: number;
-  /** Offset of the message, so it can be found again. */
-  readonly offset: number;
-  /** Key as UTF-8 text, or null. */
-  readonly key: string | null;
-  /** A {@link ValidationError} (schema) or the serializer's error (decoding). */
-  readonly error: Error;
-  /**
-   * The record as fetched: key, value and headers as bytes, so it can be set
-   * aside unchanged (for example published to a dead-letter topic whose
-   * serializer passes bytes through). Do not modify its bytes.
-   */
-  readonly raw: IncomingMessage;
-}
-
-/**
- * A topic's handler. A rejected promise or throw triggers the retry policy.
- *
- * @example
- * ```ts
- * import * as v from "valibot";
- * import { defineTopic, type MessageHandler, registry } from "@kshare/kshare";
- *
- * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string(), total: v.number() }) });
- * const charge: MessageHandler<v.InferOutput<typeof orders.schema>> = async (message) => {
- *   const response = await fetch("https://billing.example/charges", { method: "POST", body: JSON.stringify(message.value) });
- *   if (!response.ok) throw new Error(`billing answered ${response.status}`); // retried, then onError
- * };
- * registry.consumer({ bootstrapServers: "localhost:9092" }, "billing").subscribe(orders, charge);
- * ```
- */
-export type MessageHandler<T> = (message: ConsumedMessage<T>) => void | Promise<void>;
 
 /**
  * How one topic's messages are handled when something goes wrong.
  *
- * @example
+ * By default a message is never given up: a handler that fails (throws,
+ * rejects, or runs past `handlerTimeoutMs`) is retried with backoff until it
+ * succeeds or the consumer closes, and its partition waits meanwhile
+ * (at-least-once). Skipping is opt-in: with a finite `retries`, `onError` is
+ * called after the last one and the message is skipped, its offset committed.
+ *
+ * @example Give up after 5 retries and set the message aside
  * ```ts
  * import * as v from "valibot";
  * import { defineTopic, registry, type SubscribeOptions } from "@kshare/kshare";
@@ -161,6 +40,7 @@ export type MessageHandler<T> = (message: ConsumedMessage<T>) => void | Promise<
  * const options: SubscribeOptions = {
  *   retries: 5, // after the first failure: 6 attempts in all
  *   retryBackoffMs: 200, // then 200, 400, 800, 1600, 3200 ms
+ *   handlerTimeoutMs: 10_000, // an attempt still running after 10 s fails (message.signal is aborted)
  *   onError: (error, message) => console.error(`gave up on ${message.topic} at offset ${message.offset}`, error),
  *   onInvalid: ({ offset, error }) => console.warn(`skipped offset ${offset}: ${error.message}`),
  * };
@@ -171,12 +51,32 @@ export type MessageHandler<T> = (message: ConsumedMessage<T>) => void | Promise<
 export interface SubscribeOptions {
   /** Called for a message that failed decoding or its schema; then it is skipped. Default: log a warning. */
   readonly onInvalid?: (message: InvalidMessage) => void | Promise<void>;
-  /** Called when the handler still fails after its retries; then the message is skipped. Default: log an error. */
+  /**
+   * Called when the handler still fails after its `retries`; then the message
+   * is skipped and its offset committed. Only with a finite `retries` (without
+   * one a message is retried until it succeeds, so `onError` would never be
+   * called: `subscribe` refuses it). Default: log an error.
+   */
   readonly onError?: (error: unknown, message: ConsumedMessage<unknown>) => void | Promise<void>;
-  /** Retries after the first failure (default 3). */
+  /**
+   * Retries after the first failure before the message is given up to
+   * `onError`. Default: `Infinity`, retried until the handler succeeds or the
+   * consumer closes (its partition waits; other partitions and topics flow).
+   */
   readonly retries?: number;
-  /** First retry delay in ms, doubled each retry (default 100). */
+  /** First retry delay in ms, doubled each retry up to 30 s (default 100). Each failure is logged as a warning. */
   readonly retryBackoffMs?: number;
+  /**
+   * How long one attempt of the handler may run, in ms, before it counts as
+   * failed (an error naming topic, partition, offset and this bound) and goes
+   * through the retry policy; `message.signal` is aborted then. Default
+   * 60 000: far above an ordinary handler and the 30 s an HTTP call commonly
+   * allows itself, so only a stuck one trips it, and a stuck handler no longer
+   * holds its partition (and, with the topic paused, its topic) for ever.
+   * `Infinity` turns it off. The attempt's promise cannot be cancelled: a
+   * handler that ignores the signal runs on beside its retry.
+   */
+  readonly handlerTimeoutMs?: number;
 }
 
 /**
@@ -261,11 +161,14 @@ export interface ConsumerOwner {
   readonly closeTimeoutMs: number;
 }
 
-/** Refuse options that would silently mean something else (a negative or NaN retry count or delay, a hook that is not a function). */
+/** Refuse options that would silently mean something else (a negative or NaN retry count, delay or timeout, a hook that is not a function, an onError that would never be called). */
 function checkSubscribeOptions(topic: string, options: SubscribeOptions): void {
-  const { retries, retryBackoffMs, onInvalid, onError } = options;
-  if (retries !== undefined && !(Number.isSafeInteger(retries) && retries >= 0)) {
-    throw new TypeError(`Topic "${topic}": retries must be a whole number ≥ 0, got ${String(retries)}`);
+  const { retries, retryBackoffMs, handlerTimeoutMs, onInvalid, onError } = options;
+  if (retries !== undefined && !((Number.isSafeInteger(retries) && retries >= 0) || retries === Infinity)) {
+    throw new TypeError(`Topic "${topic}": retries must be a whole number ≥ 0, got ${String(retries)} (or Infinity, the default: retry until the handler succeeds)`);
+  }
+  if (handlerTimeoutMs !== undefined && !(typeof handlerTimeoutMs === "number" && handlerTimeoutMs > 0 && (handlerTimeoutMs <= MAX_TIMER_MS || handlerTimeoutMs === Infinity))) {
+    throw new TypeError(`Topic "${topic}": handlerTimeoutMs must be a number of ms > 0 and ≤ ${MAX_TIMER_MS}, or Infinity, got ${String(handlerTimeoutMs)}`);
   }
   if (retryBackoffMs !== undefined && !(typeof retryBackoffMs === "number" && Number.isFinite(retryBackoffMs) && retryBackoffMs >= 0)) {
     throw new TypeError(`Topic "${topic}": retryBackoffMs must be a finite number of ms ≥ 0, got ${String(retryBackoffMs)}`);
@@ -273,36 +176,17 @@ function checkSubscribeOptions(topic: string, options: SubscribeOptions): void {
   for (const [name, hook] of [["onInvalid", onInvalid], ["onError", onError]] as const) {
     if (hook !== undefined && typeof hook !== "function") throw new TypeError(`Topic "${topic}": ${name} must be a function`);
   }
+  if (onError !== undefined && !Number.isFinite(retries ?? Infinity)) {
+    throw new TypeError(
+      `Topic "${topic}": onError is called only after a finite number of retries, and retries is ${retries ?? "not set (default: retry until the handler succeeds)"}; set retries (e.g. retries: 5) to give messages up to onError, or drop onError`,
+    );
+  }
 }
 
 const POLL_TIMEOUT_MS = 100;
-const MAX_POLL_BATCH = 500;
-const decoder = new TextDecoder();
-/** The headers of every message without any: one shared, frozen object. */
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-
-interface PartitionQueue {
-  readonly topic: string;
-  readonly partition: number;
-  readonly messages: IncomingMessage[];
-  running: boolean;
-  /** Offset + 1 of the last handled message, while not yet marked for commit. */
-  handled: number;
-}
-
-interface Subscription {
-  readonly topic: Topic;
-  readonly handler: MessageHandler<unknown>;
-  readonly options: SubscribeOptions;
-  readonly partitions: Map<number, PartitionQueue>;
-  /** Assigned partitions of this topic. */
-  readonly assigned: Set<number>;
-  buffered: number;
-  peak: number;
-  paused: boolean;
-  /** Drained while paused: the loop resumes it before its next poll. */
-  resumePending: boolean;
-}
+const DEFAULT_HANDLER_TIMEOUT_MS = 60_000;
+const DEFAULT_RETRY_BACKOFF_MS = 100;
+const MAX_RETRY_BACKOFF_MS = 30_000;
 
 /** Internal implementation of {@link Consumer}. */
 export class SharedConsumer implements Consumer {
@@ -314,8 +198,12 @@ export class SharedConsumer implements Consumer {
   #starting: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  #stop = signal();
+  /** Aborted at close: ends every wait (their listeners are removed when a wait ends, so waits leave nothing on it). */
+  #stop = new AbortController();
+  /** Resolved (then replaced) when the loop may have something to do: a subscription, a resume, close. */
   #wake = signal();
+  /** Attempts whose handler promise is pending: their signals are aborted at close. */
+  #attempts = new Set<Delivery>();
   #resubscribePending = false;
   #subscriptions = 0;
   #active = new Set<Promise<void>>();
@@ -455,7 +343,7 @@ export class SharedConsumer implements Consumer {
         return;
       } catch (error) {
         this.#owner.logger.warn("kshare: replacing a failed consumer failed; retrying", { group: this.groupId, attempt, error: messageOf(error) });
-        await delay(backoff(attempt, 100, 10_000), this.#stop.promise);
+        await delay(backoff(attempt, 100, 10_000), this.#stop.signal);
       }
     }
   }
@@ -484,21 +372,26 @@ export class SharedConsumer implements Consumer {
     while (!this.#closing && this.#client === client) {
       this.#markHandled();
       this.#applyResumes();
-      const max = this.#batchLimit();
-      if (max === 0) {
-        // Every topic is paused (or none is registered): wait for one to resume or
-        // a registration. While handlers run, their offsets are marked at the pace of polls.
-        const woken = Promise.race([this.#wake.promise, this.#stop.promise]);
-        await (this.#active.size > 0 ? delay(POLL_TIMEOUT_MS, woken) : woken);
+      if (this.#subscriptions === 0) {
+        // Not a group member yet: wait for a registration.
+        await this.#wake.promise; // close resolves it too
         this.#wake = signal();
         continue;
       }
+      // With every topic paused the loop still polls: librdkafka serves rebalances and
+      // resets max.poll.interval.ms only inside poll, so a member that stops polling holds
+      // up its group's rebalance and is evicted. A paused partition yields nothing (pausing
+      // discards what librdkafka had fetched for it), so asking for one message then takes
+      // nothing beyond the bounds; a poll for none would not run at all in every driver.
+      // A topic that drains meanwhile resumes after this poll, at most POLL_TIMEOUT_MS
+      // later, while its handlers still work through the half of the buffer left.
+      const max = Math.max(1, this.#batchLimit());
       let batch: IncomingMessage[];
       try {
         batch = await client.poll(max, POLL_TIMEOUT_MS);
       } catch (error) {
         this.#owner.logger.warn("kshare: poll failed", { group: this.groupId, error: messageOf(error) });
-        await delay(POLL_TIMEOUT_MS, this.#stop.promise);
+        await delay(POLL_TIMEOUT_MS, this.#stop.signal);
         continue;
       }
       if (batch.length > 0 && this.#client === client) {
@@ -511,15 +404,7 @@ export class SharedConsumer implements Consumer {
 
   /** Largest batch that cannot overfill any unpaused topic. */
   #batchLimit(): number {
-    if (this.#subscriptions === 0) return 0;
-    let limit = MAX_POLL_BATCH;
-    let open = false;
-    for (const sub of this.#subs.values()) {
-      if (sub.paused) continue;
-      open = true;
-      limit = Math.min(limit, sub.topic.consumer.maxBufferedMessages - sub.buffered);
-    }
-    return open ? Math.max(0, limit) : 0;
+    return batchLimit(this.#subs.values());
   }
 
   /**
@@ -541,7 +426,7 @@ export class SharedConsumer implements Consumer {
       queue.messages.push(message);
       sub.buffered++;
       if (sub.buffered > sub.peak) sub.peak = sub.buffered;
-      if (!sub.paused && sub.buffered >= sub.topic.consumer.maxBufferedMessages) this.#pause(sub);
+      if (!sub.paused && isFull(sub)) this.#pause(sub);
       if (!queue.running) {
         queue.running = true;
         starting.push([sub, queue]);
@@ -591,7 +476,7 @@ export class SharedConsumer implements Consumer {
         this.#unmarked.add(queue);
       }
       // Only a resume can end the loop's wait: it waits when every topic is paused.
-      if (sub.paused && sub.buffered <= Math.floor(sub.topic.consumer.maxBufferedMessages / 2)) this.#resumeSoon(sub);
+      if (drainedToResume(sub)) this.#resumeSoon(sub);
     }
     queue.running = false;
   }
@@ -626,55 +511,51 @@ export class SharedConsumer implements Consumer {
    * a promise.
    */
   #handle(sub: Subscription, message: IncomingMessage): boolean | Promise<boolean> {
-    const { topic } = sub;
-    const key = message.key === null ? null : decoder.decode(message.key);
-    let decoded: unknown;
-    let invalid: Error | undefined;
-    try {
-      decoded = message.value === null ? null : topic.serializer.deserialize(message.value);
-    } catch (error) {
-      invalid = error instanceof Error ? error : new Error(String(error));
-    }
-    let value: unknown;
-    if (!invalid) {
-      const result = v.safeParse(topic.schema, decoded);
-      if (result.success) value = result.output;
-      else invalid = new ValidationError(topic.name, result.issues);
-    }
-    if (invalid) {
-      return this.#skipInvalid(sub, {
-        topic: topic.name,
-        partition: message.partition,
-        offset: message.offset,
-        key,
-        error: invalid,
-        raw: message,
-      });
-    }
-    let headers: Readonly<Record<string, string>> = NO_HEADERS;
-    if (message.headers.length > 0) {
-      const decoded: Record<string, string> = {};
-      for (const [name, bytes] of message.headers) decoded[name] = decoder.decode(bytes);
-      headers = decoded;
-    }
-    const consumed: ConsumedMessage<unknown> = {
-      topic: topic.name,
-      partition: message.partition,
-      offset: message.offset,
-      key,
-      headers,
-      value,
-      timestamp: message.timestamp,
-      raw: message,
-    };
+    const decoded = decodeMessage(sub.topic, message);
+    if ("invalid" in decoded) return this.#skipInvalid(sub, decoded.invalid);
+    const { consumed } = decoded;
+    const outcome = this.#attempt(sub, consumed);
+    if (outcome === undefined) return true;
+    if (!(outcome instanceof Promise)) return this.#retry(sub, consumed, outcome.failure);
+    return outcome.then((failed) => failed === undefined ? true : this.#retry(sub, consumed, failed.failure));
+  }
+
+  /**
+   * One attempt of the handler: `undefined` when it succeeded, `{ failure }`
+   * when it threw, else a promise of either. The promise settles at the latest
+   * after `handlerTimeoutMs`, with a timeout failure (and the attempt's signal
+   * aborted); the handler's own promise may settle later and is then ignored.
+   */
+  #attempt(sub: Subscription, message: Delivery): { failure: unknown } | undefined | Promise<{ failure: unknown } | undefined> {
     let result: void | Promise<void>;
     try {
-      result = sub.handler(consumed);
-    } catch (error) {
-      return this.#retry(sub, consumed, error);
+      result = sub.handler(message);
+    } catch (failure) {
+      return { failure };
     }
-    if (result === undefined || result === null || typeof (result as { then?: unknown }).then !== "function") return true;
-    return Promise.resolve(result).then(() => true, (error: unknown) => this.#retry(sub, consumed, error));
+    // A handler that returned without a promise is not awaited: no timer, no turn of the microtask queue per message.
+    if (result === undefined || result === null || typeof (result as { then?: unknown }).then !== "function") return undefined;
+    const timeoutMs = sub.options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
+    this.#attempts.add(message);
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (outcome: { failure: unknown } | undefined): void => {
+        clearTimeout(timer);
+        this.#attempts.delete(message);
+        resolve(outcome);
+      };
+      if (timeoutMs !== Infinity) {
+        timer = setTimeout(() => {
+          const failure = new Error(
+            `Handler of topic "${message.topic}" partition ${message.partition} offset ${message.offset} did not finish within handlerTimeoutMs (${timeoutMs} ms)`,
+          );
+          failure.name = "HandlerTimeoutError";
+          message.abort(failure);
+          settle({ failure });
+        }, timeoutMs);
+      }
+      Promise.resolve(result).then(() => settle(undefined), (failure: unknown) => settle({ failure }));
+    });
   }
 
   async #skipInvalid(sub: Subscription, info: InvalidMessage): Promise<true> {
@@ -689,27 +570,39 @@ export class SharedConsumer implements Consumer {
     return true;
   }
 
-  /** The retries after a first failed attempt, then `onError`. False when close interrupted them. */
-  async #retry(sub: Subscription, consumed: ConsumedMessage<unknown>, firstFailure: unknown): Promise<boolean> {
+  /**
+   * The retries after a first failed attempt, with backoff, each failure
+   * logged. By default (no finite `retries`) until one succeeds: the message
+   * is never skipped. With finite `retries`, then `onError` and the message is
+   * skipped. False when close interrupted them (nothing is committed).
+   */
+  async #retry(sub: Subscription, consumed: Delivery, firstFailure: unknown): Promise<boolean> {
     const { options } = sub;
-    const retries = options.retries ?? 3;
-    const backoffMs = options.retryBackoffMs ?? 100;
+    const retries = options.retries ?? Infinity;
+    const backoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
     let failure = firstFailure;
     for (let attempt = 1; attempt <= retries; attempt++) {
-      await delay(Math.min(30_000, backoffMs * 2 ** (attempt - 1)), this.#stop.promise);
+      const waitMs = Math.min(MAX_RETRY_BACKOFF_MS, backoffMs * 2 ** Math.min(attempt - 1, 30));
+      this.#owner.logger.warn("kshare: handler failed; retrying", {
+        topic: consumed.topic,
+        partition: consumed.partition,
+        offset: consumed.offset,
+        attempt,
+        retryInMs: waitMs,
+        error: messageOf(failure),
+      });
+      await delay(waitMs, this.#stop.signal);
       if (this.#closing) return false;
-      try {
-        await sub.handler(consumed);
-        return true;
-      } catch (error) {
-        failure = error;
-      }
+      const outcome = await this.#attempt(sub, consumed.retry());
+      if (outcome === undefined) return true;
+      failure = outcome.failure;
     }
     await this.#guard("onError", () =>
       options.onError ? options.onError(failure, consumed) : this.#owner.logger.error("kshare: handler failed, message skipped", {
         topic: consumed.topic,
         partition: consumed.partition,
         offset: consumed.offset,
+        attempts: retries + 1,
         error: messageOf(failure),
       }));
     return true;
@@ -744,7 +637,7 @@ export class SharedConsumer implements Consumer {
       if (queue) dropUnstarted(sub, queue);
     }
     for (const sub of this.#subs.values()) {
-      if (sub.paused && sub.buffered <= Math.floor(sub.topic.consumer.maxBufferedMessages / 2)) this.#resumeSoon(sub);
+      if (drainedToResume(sub)) this.#resumeSoon(sub);
     }
   }
 
@@ -754,7 +647,10 @@ export class SharedConsumer implements Consumer {
   }
 
   async #close(): Promise<void> {
-    this.#stop.resolve();
+    this.#stop.abort();
+    this.#wake.resolve();
+    const closed = new ClosedError(`Consumer of group "${this.groupId}"`);
+    for (const attempt of this.#attempts) attempt.abort(closed);
     await this.#recovering;
     try {
       await this.#starting;
@@ -771,13 +667,4 @@ export class SharedConsumer implements Consumer {
       this.#owner.closed(this);
     }
   }
-}
-
-/**
- * Drop the messages of `queue` no handler has started (all but the one in
- * progress, if any): the partition's next owner, or a new member, gets them
- * again since their offsets were never stored.
- */
-function dropUnstarted(sub: Subscription, queue: PartitionQueue): void {
-  sub.buffered -= queue.messages.splice(queue.running ? 1 : 0).length;
 }
