@@ -94,7 +94,10 @@ after(async () => {
 /** An HTTP Basic `Authorization` header. */
 export const basic = (user: string, password: string) => `Basic ${btoa(`${user}:${password}`)}`;
 
-/** Send a chunked POST by hand: the headers and `first` now, the rest when `finish` is called; resolves with status and body. */
+/**
+ * Send a chunked POST by hand: the headers and `first` now, the rest when `finish` is called. `response`
+ * resolves with status and body once the server closed the connection.
+ */
 export function slowRequest(url: string, path: string, headers: Record<string, string>, first: string) {
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
@@ -104,7 +107,11 @@ export function slowRequest(url: string, path: string, headers: Record<string, s
       Object.entries(headers).map(([k, val]) => `${k}: ${val}\r\n`).join("") + "\r\n" + chunk(first),
   );
   let received = "";
-  socket.setEncoding("utf8").on("data", (data: string) => (received += data));
+  let waiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
+  socket.setEncoding("utf8").on("data", (data: string) => {
+    received += data;
+    waiters = waiters.filter((w) => (w.pattern.test(received) ? (w.resolve(), false) : true));
+  });
   const response = new Promise<{ status: number; headers: string; body: string }>((resolve, reject) => {
     socket.on("error", reject);
     socket.on("close", () => {
@@ -112,6 +119,9 @@ export function slowRequest(url: string, path: string, headers: Record<string, s
       resolve({ status: Number(head.split(" ")[1]), headers: head, body: body.join("\r\n\r\n") });
     });
   });
-  return { response, finish: (rest: string) => socket.write(chunk(rest) + "0\r\n\r\n") };
+  /** Resolves once what the server sent so far matches `pattern` (part of a response still being written). */
+  const arrived = (pattern: RegExp) =>
+    pattern.test(received) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ pattern, resolve }));
+  return { response, arrived, finish: (rest: string) => socket.write(chunk(rest) + "0\r\n\r\n") };
 }
 
