@@ -13,7 +13,7 @@
  * | `KAFKA_SASL_OAUTHBEARER_CLIENT_ID`, `..._CLIENT_SECRET`, `..._TOKEN_ENDPOINT_URL`, `..._SCOPE` | SASL OAUTHBEARER (OIDC) instead |
  * | `KAFKA_SSL_CA_PEM`, `KAFKA_SSL_CERTIFICATE_PEM`, `KAFKA_SSL_KEY_PEM`, `KAFKA_SSL_KEY_PASSWORD` | TLS material, PEM text |
  * | `KAFKA_CLIENT_ID` | client id prefix (default `kshare-gateway`); user `alice` connects as `kshare-gateway-alice` |
- * | `GATEWAY_SHUTDOWN_TIMEOUT_MS` | bound on finishing in-flight requests at shutdown (default 10000) |
+ * | `GATEWAY_SHUTDOWN_TIMEOUT_MS` | deadline of the whole shutdown after SIGTERM/SIGINT (default 10000): finishing the requests in flight, then flushing and closing the producers; past it the gateway exits 3 |
  * | `GATEWAY_PUBLISH_TIMEOUT_MS` | delivery deadline of every publish (default 10000): a record not acknowledged within it is answered 503 / `50003` with `Retry-After` |
  * | `GATEWAY_MAX_CONTEXTS` | most users' Kafka contexts connected at once (default 64): past it the least recently used idle one is closed, and reconnects on its next request |
  * | `GATEWAY_CONTEXT_IDLE_TIMEOUT_MS` | a user's producer is closed after this long without a request (default 600000, Kafka's own `connections.max.idle.ms`) |
@@ -44,7 +44,7 @@ export interface GatewayConfig {
   readonly users: readonly GatewayUser[];
   /** True when `users` is the embedded-broker demo user because `GATEWAY_USERS` was not set. */
   readonly demoUser: boolean;
-  /** Bound on finishing in-flight requests at shutdown. */
+  /** Deadline of the whole shutdown: requests in flight, server, producers' flush and close. */
   readonly shutdownTimeoutMs: number;
   /** Delivery deadline of every publish (`publishRoutes`' `publishTimeoutMs`). */
   readonly publishTimeoutMs: number;
@@ -101,8 +101,8 @@ export function gatewayConfig(env: Readonly<Record<string, string | undefined>>)
   const port = Number(get("PORT") ?? "8082");
   if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push("PORT: expected a port number from 0 to 65535");
   const shutdownTimeoutMs = Number(get("GATEWAY_SHUTDOWN_TIMEOUT_MS") ?? "10000");
-  if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
-    problems.push("GATEWAY_SHUTDOWN_TIMEOUT_MS: expected milliseconds");
+  if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0 || shutdownTimeoutMs > 2_147_483_647) {
+    problems.push("GATEWAY_SHUTDOWN_TIMEOUT_MS: expected milliseconds from 0 to 2147483647");
   }
   const publishTimeoutMs = Number(get("GATEWAY_PUBLISH_TIMEOUT_MS") ?? "10000");
   if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1 || publishTimeoutMs > 2_147_483_647) {

@@ -5,7 +5,11 @@
  * Start: `deno task start` (Deno), `npm start` (Node), `bun gateway/main.ts`
  * (Bun). Without `KAFKA_BOOTSTRAP_SERVERS` it starts the embedded broker.
  * Configuration: see `gateway/config.ts`. SIGINT/SIGTERM: stop accepting,
- * finish the requests in flight, flush and close the producers, exit 0.
+ * finish the requests in flight, flush and close the producers, all within
+ * one deadline (`GATEWAY_SHUTDOWN_TIMEOUT_MS`), and exit 0; exit 3 when a
+ * record taken before or during the shutdown was not delivered (answered
+ * 503) or the deadline passed first. Exit 2: a configuration that cannot
+ * work; 1: cannot listen, or the shutdown itself failed.
  *
  * @module
  */
@@ -45,7 +49,12 @@ try {
   exit(2);
 }
 
-const registry = createRegistry({ maxContexts: config.maxContexts, idleTimeoutMs: config.contextIdleTimeoutMs });
+// closeTimeoutMs: the registry's close gets at most the whole shutdown's time (the deadline bounds it anyway).
+const registry = createRegistry({
+  maxContexts: config.maxContexts,
+  idleTimeoutMs: config.contextIdleTimeoutMs,
+  closeTimeoutMs: Math.max(1, config.shutdownTimeoutMs),
+});
 const metrics = createMetrics();
 let stopping = false;
 const app = createGatewayApp({
@@ -89,19 +98,57 @@ log(
   `produce: POST ${server.url}/v3/clusters/${config.clusterId}/topics/{topic}/records; ops: /healthz /readyz /metrics /openapi.json`,
 );
 
+/** Exit code of a shutdown that left records not delivered, or that did not finish by its deadline. */
+const EXIT_UNDELIVERED = 3;
+
+/** Publishes answered with a server error (5xx: not delivered, or not known to be) so far. */
+function undelivered(): number {
+  let n = 0;
+  for (const statuses of Object.values(metrics.publishes())) {
+    for (const [status, count] of Object.entries(statuses)) if (Number(status) >= 500) n += count;
+  }
+  return n;
+}
+
 onShutdownSignal(async (signal) => {
   // A repeated signal changes nothing: a terminal's Ctrl-C reaches both `npm start` (or `deno task`) and the
-  // gateway, which then receives it twice. The shutdown is bounded by its timeouts anyway.
+  // gateway, which then receives it twice. The shutdown is bounded by its deadline anyway.
   if (stopping) return;
   stopping = true;
   log(`${signal}: stopping; finishing ${metrics.inFlightRequests} request(s) in flight`);
+  const failedBefore = undelivered();
+  // One deadline for the whole shutdown: the requests in flight, the server, the producers' flush and close.
+  const deadline = Date.now() + config.shutdownTimeoutMs;
+  const left = () => Math.max(0, deadline - Date.now());
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), config.shutdownTimeoutMs)));
+  let outcome: "done" | "late";
   try {
-    await server.close(config.shutdownTimeoutMs);
-    await registry.close();
-    await broker?.stop();
+    outcome = await Promise.race([
+      (async () => {
+        await server.close(left());
+        await registry.close();
+        await broker?.stop();
+        return "done" as const;
+      })(),
+      late,
+    ]);
   } catch (error) {
     console.error(`kshare-gateway: shutdown failed: ${error instanceof Error ? error.message : error}`);
     exit(1);
+  }
+  clearTimeout(timer);
+  if (outcome === "late") {
+    console.error(
+      `kshare-gateway: shutdown did not finish within ${config.shutdownTimeoutMs} ms (GATEWAY_SHUTDOWN_TIMEOUT_MS); ` +
+        `records not yet delivered are lost; exit ${EXIT_UNDELIVERED}`,
+    );
+    exit(EXIT_UNDELIVERED);
+  }
+  const failed = undelivered() - failedBefore;
+  if (failed > 0) {
+    console.error(`kshare-gateway: stopped; ${failed} record(s) taken before or during shutdown were not delivered; exit ${EXIT_UNDELIVERED}`);
+    exit(EXIT_UNDELIVERED);
   }
   log("stopped");
   exit(0);

@@ -31,7 +31,7 @@ interface DenoRuntime {
   readonly env: { toObject(): Record<string, string> };
   serve(
     options: { port: number; hostname: string; onListen?: (addr: unknown) => void },
-    handler: FetchHandler,
+    handler: (request: Request, info: { readonly completed?: Promise<void> }) => Response | Promise<Response>,
   ): DenoServer;
   addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
   exit(code: number): never;
@@ -108,14 +108,20 @@ export async function serve(fetch: FetchHandler, options: { hostname: string; po
     let draining = false;
     let idle: () => void = () => {};
     const drained = new Promise<void>((resolve) => (idle = resolve));
-    const server = global.Deno.serve({ hostname, port, onListen: () => {} }, async (request) => {
+    // A request is in flight until its response is sent, body included (`completed`, which rejects when the
+    // client went away first): a streamed response goes on after the handler returned it. A Deno without
+    // `completed` counts until the handler returned.
+    const done = () => {
+      if (--inFlight === 0 && draining) idle();
+    };
+    const server = global.Deno.serve({ hostname, port, onListen: () => {} }, (request, info) => {
       if (draining) return shuttingDown();
       inFlight++;
-      try {
-        return await fetch(request);
-      } finally {
-        if (--inFlight === 0 && draining) idle();
+      if (info.completed) {
+        info.completed.then(done, done);
+        return fetch(request);
       }
+      return Promise.resolve(fetch(request)).finally(done);
     });
     return {
       url: `http://${hostname}:${server.addr.port}`,

@@ -339,6 +339,12 @@ export interface ConsumerClient {
 export interface ConsumerConfig extends ClientConfig {
   /** The consumer group to join. */
   readonly groupId: string;
+  /**
+   * Bound on `close()` (the registry's `closeTimeoutMs`; default 10 000 ms):
+   * past it `close()` rejects with a timed-out error instead of waiting
+   * longer for the group to answer, and the client is released anyway.
+   */
+  readonly closeTimeoutMs?: number;
 }
 
 /**

@@ -75,7 +75,12 @@ export interface RegistryOptions {
    * client on Node, the librdkafka FFI driver on Deno and Bun, loaded on first use.
    */
   readonly driver?: KafkaDriver | (() => Promise<KafkaDriver>);
-  /** Bound on flushing each producer and draining each consumer at close (default 10 000 ms). */
+  /**
+   * Bound on each step of closing (default 10 000 ms): flushing each
+   * producer, draining each consumer's handlers, and each consumer's leaving
+   * its group. A client whose close is still under way then is released when
+   * librdkafka's close returns; `close()` does not wait for it.
+   */
   readonly closeTimeoutMs?: number;
   /**
    * Most records each producer holds waiting for room while librdkafka's queue
@@ -583,7 +588,8 @@ class KafkaRegistry implements Registry {
         const driver = await this.#loadDriver();
         await this.#admit(entry);
         try {
-          const client = await driver.createConsumer(consumerConfig(resolved, groupId), events);
+          const config = { ...consumerConfig(resolved, groupId), closeTimeoutMs: this.#closeTimeoutMs };
+          const client = await driver.createConsumer(config, events);
           counters.clientsCreated++;
           if (!live) counters.liveConsumers++; // a replacement after a fatal error is the same live consumer
           live = true;
@@ -637,7 +643,13 @@ class KafkaRegistry implements Registry {
     // From here the registry closes every client itself; the LRU evicts nothing more.
     this.#lru.stop();
     // Consumers first: their handlers in progress still publish through the producers.
-    await Promise.allSettled([...this.#consumers.values()].map((c) => c.close()));
+    const consumers = [...this.#consumers.values()];
+    const closed = await Promise.allSettled(consumers.map((c) => c.close()));
+    closed.forEach((r, i) => {
+      if (r.status === "rejected") {
+        this.#logger.warn("kshare: closing a consumer failed", { group: consumers[i]!.groupId, error: messageOf(r.reason) });
+      }
+    });
     this.#producersClosing = true;
     // Connects under way end in ClosedError, their clients closed through #retiring.
     await Promise.allSettled([...this.#contexts.values()].map((e) => e.connecting));

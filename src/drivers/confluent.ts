@@ -52,6 +52,8 @@ const ERR_PURGE_QUEUE = -152;
 const ERR_ASSIGN_PARTITIONS = -175;
 const ERR_REVOKE_PARTITIONS = -174;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Bound on a consumer's close when its config has none (the registry's default). */
+const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
 /**
  * Load the Confluent binding and return a {@link KafkaDriver} over it.
@@ -374,14 +376,32 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
     commit(offsets: readonly TopicPartitionOffset[]) {
       consumer.offsetsStore(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
     },
-    close() {
+    async close() {
       closed = true;
       // Unsubscribing first makes librdkafka leave the group (LeaveGroup) before
       // the handle closes; without it the group waits for this member's
       // session to time out before its partitions move. The stored offsets
       // are committed on the way out.
       consumer.unsubscribe();
-      return new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+      // rd_kafka_consumer_close runs on a libuv worker and waits for the group's
+      // answers, as long as a broker takes (forever, from one that accepts
+      // requests and never answers). It cannot be interrupted: past the bound
+      // the owner stops waiting; the binding frees the handle when it returns.
+      const timeoutMs = config.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+      let done = false;
+      const disconnected = new Promise<void>((resolve) =>
+        consumer.disconnect(() => {
+          done = true;
+          resolve();
+        })
+      );
+      await delay(timeoutMs, disconnected);
+      if (!done) {
+        throw codedError(
+          ERR_TIMED_OUT,
+          `Leaving the group did not finish within ${timeoutMs} ms; the client is released when librdkafka's close returns`,
+        );
+      }
     },
   };
 }

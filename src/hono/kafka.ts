@@ -184,12 +184,37 @@ export function kafka<E extends Env = Env>(options: KafkaOptions<E>): Middleware
       logger.warn("kshare/hono: resolveContext returned an invalid security context", { problems });
       throw restProxyError(403, 40301, "The caller's Kafka security context is invalid");
     }
-    c.set("kafka", new RequestProducer(registry, ctx, fingerprint, metrics));
+    const bound = new RequestProducer(registry, ctx, fingerprint, metrics);
+    c.set("kafka", bound);
     // The rest of the request is returned, not awaited: this frame is not held while the request runs.
     if (!metrics) return next();
     metrics.requestsInFlight(1);
-    return next().finally(() => metrics.requestsInFlight(-1));
+    const end = () => metrics.requestsInFlight(-1);
+    return next().then(() => {
+      const written = streaming.get(bound);
+      if (written) written.then(end, end);
+      else end();
+    }, (error: unknown) => {
+      end();
+      throw error;
+    });
   });
+}
+
+/**
+ * Requests whose response goes on after their handler returned (streaming
+ * mode), by their {@link BoundProducer}: settled once the last result is
+ * written. Held as long as the request's producer binding, no longer.
+ */
+const streaming = new WeakMap<BoundProducer, Promise<void>>();
+
+/**
+ * The request of `kafka` stays in flight (the metrics' requests in flight,
+ * which a draining gateway waits for) until `written` settles, not only until
+ * its handler returned a response whose body is still being written.
+ */
+export function inFlightUntil(kafka: BoundProducer, written: Promise<void>): void {
+  streaming.set(kafka, written);
 }
 
 /**

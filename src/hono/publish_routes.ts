@@ -23,7 +23,7 @@ import {
   UNKNOWN_TOPIC_PARTITION,
 } from "./errors.ts";
 import { isBlank, splitJsonObjects } from "./_json_stream.ts";
-import type { BoundProducer, KafkaEnv } from "./kafka.ts";
+import { type BoundProducer, inFlightUntil, type KafkaEnv } from "./kafka.ts";
 import {
   type AnyTopic,
   BatchEntrySchema,
@@ -372,10 +372,17 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
       return results[0]!.then((result) => "status" in result ? errorResponse(result) : c.json(result, 200));
     }
     c.header("Content-Type", "application/json");
+    // The response is returned before its results are written: the request is in flight until the last one is.
+    let written!: () => void;
+    inFlightUntil(kafka, new Promise<void>((resolve) => (written = resolve)));
     return stream(c, async (out) => {
-      for (const result of results) {
-        const answer = await result;
-        await out.write(JSON.stringify("status" in answer ? answer.body : answer) + "\n");
+      try {
+        for (const result of results) {
+          const answer = await result;
+          await out.write(JSON.stringify("status" in answer ? answer.body : answer) + "\n");
+        }
+      } finally {
+        written();
       }
     }, async () => {
       // The client went away: the publishes still settle; there is nobody to tell.

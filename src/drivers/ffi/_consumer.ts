@@ -38,6 +38,7 @@ import {
   ERR__PARTITION_EOF,
   ERR__REVOKE_PARTITIONS,
   ERR__STATE,
+  ERR__TIMED_OUT,
   ERR__UNKNOWN_PARTITION,
   EVENT_ERROR,
   EVENT_FETCH,
@@ -49,8 +50,8 @@ import type { Librdkafka } from "./library.ts";
 
 /** How long a new consumer waits for a first broker answer. */
 const CONNECT_TIMEOUT_MS = 10_000;
-/** Upper bound on leaving the group in close() (librdkafka's own bound is the session timeout). */
-const CLOSE_TIMEOUT_MS = 60_000;
+/** Bound on leaving the group in close() when the config has none (librdkafka's own bound is the session timeout). */
+const CLOSE_TIMEOUT_MS = 10_000;
 /** While closing, re-check rd_kafka_consumer_closed at least this often. */
 const CLOSE_CHECK_MS = 500;
 
@@ -64,7 +65,7 @@ export async function createFfiConsumer(
   const client = createClient(rdkafka, RD_KAFKA_CONSUMER, config, EVENT_REBALANCE | EVENT_ERROR, extra);
   let consumer: FfiConsumer;
   try {
-    consumer = new FfiConsumer(client, events);
+    consumer = new FfiConsumer(client, events, config.closeTimeoutMs ?? CLOSE_TIMEOUT_MS);
   } catch (error) {
     await client.destroy(DESTROY_F_NO_CONSUMER_CLOSE);
     throw error;
@@ -72,7 +73,7 @@ export async function createFfiConsumer(
   try {
     await client.ping(CONNECT_TIMEOUT_MS);
   } catch (error) {
-    await consumer.close();
+    await consumer.close().catch(() => {}); // the connect's error is the one to report
     throw error;
   }
   return consumer;
@@ -82,6 +83,7 @@ class FfiConsumer implements ConsumerClient {
   readonly #client: Client;
   readonly #events: ConsumerEvents;
   readonly #queue: EventQueue;
+  readonly #closeTimeoutMs: number;
   /** The poll (or close) in progress: they take turns on the queue. */
   #busy: Promise<unknown> = Promise.resolve();
   #closing = false;
@@ -108,9 +110,10 @@ class FfiConsumer implements ConsumerClient {
   readonly #fields = new DataView(this.#message.buffer);
   readonly #slabs: Slabs;
 
-  constructor(client: Client, events: ConsumerEvents) {
+  constructor(client: Client, events: ConsumerEvents, closeTimeoutMs: number) {
     this.#client = client;
     this.#events = events;
+    this.#closeTimeoutMs = closeTimeoutMs;
     this.#slabs = new Slabs(client.native);
     const { c, rk } = client;
     const err = c.rd_kafka_poll_set_consumer(rk);
@@ -300,15 +303,27 @@ class FfiConsumer implements ConsumerClient {
     // group (committing stored offsets) on its own threads and posts the
     // revoke and then a TERMINATE wake-up on our queue.
     const error = this.#client.takeError(c.rd_kafka_consumer_close_queue(rk, this.#queue.queue));
+    let left = true;
     if (error === null) {
-      const deadline = Date.now() + CLOSE_TIMEOUT_MS;
-      while (!c.rd_kafka_consumer_closed(rk) && Date.now() < deadline) {
+      const deadline = Date.now() + this.#closeTimeoutMs;
+      while (!(left = c.rd_kafka_consumer_closed(rk) !== 0) && Date.now() < deadline) {
         const event = await this.#queue.next(Math.min(CLOSE_CHECK_MS, deadline - Date.now()));
         if (event !== null) this.#dispatch(event, null); // revokes are applied, messages dropped
       }
     }
     await this.#queue.close();
-    await this.#client.destroy(DESTROY_F_NO_CONSUMER_CLOSE);
+    const destroyed = this.#client.destroy(DESTROY_F_NO_CONSUMER_CLOSE);
+    // Past the bound, rd_kafka_destroy can still wait for requests a broker holds (up to socket.timeout.ms):
+    // on Deno it runs on a worker thread and frees the client when it returns; close() does not wait for it.
+    // (Bun calls it on this thread: there it returns only once librdkafka has.)
+    if (left) await destroyed;
+    else {
+      destroyed.catch(() => {});
+      throw this.#client.error(
+        ERR__TIMED_OUT,
+        `Leaving the group did not finish within ${this.#closeTimeoutMs} ms; the client is released when librdkafka's destroy returns`,
+      );
+    }
   }
 }
 
