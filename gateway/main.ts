@@ -8,7 +8,8 @@
  * finish the requests in flight, flush and close the producers, all within
  * one deadline (`GATEWAY_SHUTDOWN_TIMEOUT_MS`), and exit 0; exit 3 when a
  * record taken before or during the shutdown was not delivered (answered
- * 503) or the deadline passed first. Exit 2: a configuration that cannot
+ * 503: requests still waiting for Kafka shortly before the deadline are failed
+ * so that each is answered) or the deadline passed first. Exit 2: a configuration that cannot
  * work; 1: cannot listen, or the shutdown itself failed.
  *
  * @module
@@ -49,11 +50,17 @@ try {
   exit(2);
 }
 
-// closeTimeoutMs: the registry's close gets at most the whole shutdown's time (the deadline bounds it anyway).
+/**
+ * The end of the shutdown's deadline kept for failing the requests still
+ * waiting for Kafka (see the shutdown below): a quarter of it, at most 2 s.
+ */
+const shutdownReserveMs = Math.min(2_000, Math.floor(config.shutdownTimeoutMs / 4));
+// closeTimeoutMs: the registry is closed within the reserve. Once every request was answered nothing is left to
+// flush (a request is answered once its publish settled); otherwise what is left is failed, and answered 503.
 const registry = createRegistry({
   maxContexts: config.maxContexts,
   idleTimeoutMs: config.contextIdleTimeoutMs,
-  closeTimeoutMs: Math.max(1, config.shutdownTimeoutMs),
+  closeTimeoutMs: Math.max(1, Math.floor(shutdownReserveMs / 2)),
 });
 const metrics = createMetrics();
 let stopping = false;
@@ -126,8 +133,20 @@ onShutdownSignal(async (signal) => {
   try {
     outcome = await Promise.race([
       (async () => {
-        await server.close(left());
+        const drained = server.close(left());
+        // Requests still waiting for Kafka near the deadline would be cut off unanswered: closing the
+        // registry then fails their publishes (ClosedError), so each is answered 503 before the exit.
+        let reserve: ReturnType<typeof setTimeout> | undefined;
+        const drainedInTime = await Promise.race([
+          drained.then(() => true),
+          new Promise<false>((resolve) => (reserve = setTimeout(() => resolve(false), Math.max(0, left() - shutdownReserveMs)))),
+        ]);
+        clearTimeout(reserve);
+        if (!drainedInTime) {
+          log(`${metrics.inFlightRequests} request(s) still in flight ${shutdownReserveMs} ms before the deadline: failing their publishes`);
+        }
         await registry.close();
+        await drained;
         await broker?.stop();
         return "done" as const;
       })(),
