@@ -619,9 +619,15 @@ export class SharedConsumer implements Consumer {
 
   #assigned(partitions: TopicPartition[]): void {
     for (const { topic, partition } of partitions) this.#subs.get(topic)?.assigned.add(partition);
+    // librdkafka keeps a partition's pause across its revocation: one paused
+    // here, revoked, then assigned again would stay paused for good once its
+    // topic resumed meanwhile (a resume covers the assigned partitions only).
+    // So every assignment sets each partition's state to its topic's.
     for (const sub of this.#subs.values()) {
       const mine = partitions.filter((p) => p.topic === sub.topic.name);
-      if (sub.paused && mine.length > 0) this.#client?.pause(mine);
+      if (mine.length === 0) continue;
+      if (sub.paused) this.#client?.pause(mine);
+      else this.#client?.resume(mine);
     }
   }
 
