@@ -25,9 +25,30 @@ export interface PartitionQueue {
   readonly topic: string;
   readonly partition: number;
   readonly messages: IncomingMessage[];
+  /** A drain is working through {@link messages} (the first one is in progress). */
   running: boolean;
+  /** The drain started last; settled once it stopped ({@link running} false). */
+  drain: Promise<void> | undefined;
   /** Offset + 1 of the last handled message, while not yet marked for commit. */
   handled: number;
+  /**
+   * Aborted when this member stops owning the partition: at its revocation,
+   * when its client died, at close. It ends the retries of the message in
+   * progress (its next owner handles it again). While aborted by a
+   * revocation, messages of the partition fetched before it are dropped; the
+   * next assignment of the partition replaces it.
+   */
+  owner: AbortController;
+}
+
+/** The queue of a partition, made when first needed. */
+export function queueOf(sub: Subscription, partition: number): PartitionQueue {
+  let queue = sub.partitions.get(partition);
+  if (!queue) {
+    queue = { topic: sub.topic.name, partition, messages: [], running: false, drain: undefined, handled: -1, owner: new AbortController() };
+    sub.partitions.set(partition, queue);
+  }
+  return queue;
 }
 
 /** One topic registered on the consumer: its handler and its flow-control state. */

@@ -11,6 +11,12 @@
  * handled too), and on a revocation and on close. Offsets are committed by
  * librdkafka's auto-commit and on close: at-least-once.
  *
+ * Revocation: the driver unassigns revoked partitions only once
+ * {@link SharedConsumer}'s `onRevoke` settled, and that waits for the
+ * handlers in progress on them (each attempt bounded by `handlerTimeoutMs`;
+ * their retries stop), so the group hands a partition to its next owner only
+ * after this member stopped working on it.
+ *
  * @module
  */
 import type * as v from "valibot";
@@ -19,7 +25,7 @@ import { ClosedError, ConnectError } from "./errors.ts";
 import type { Topic } from "./topic.ts";
 import { backoff, delay, type Logger, MAX_TIMER_MS, messageOf, signal, yieldToEventLoop } from "./_util.ts";
 import { type ConsumedMessage, decodeMessage, type Delivery, type InvalidMessage, type MessageHandler } from "./consumed_message.ts";
-import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue, type Subscription } from "./_flow.ts";
+import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue, queueOf, type Subscription } from "./_flow.ts";
 
 
 /**
@@ -263,7 +269,7 @@ export class SharedConsumer implements Consumer {
     let early: Error | undefined;
     const events: ConsumerEvents = {
       onAssign: (partitions) => client === this.#client && this.#assigned(partitions),
-      onRevoke: (partitions) => client === this.#client && this.#revoked(partitions),
+      onRevoke: (partitions) => client === this.#client ? this.#revoked(partitions) : undefined,
       onFatal: (error) => client ? this.#fatal(client, error) : (early = error),
       onError: (error) => this.#owner.logger.warn("kshare: consumer error", { group: this.groupId, error: error.message }),
     } satisfies ConsumerEvents & ClientEvents;
@@ -321,7 +327,12 @@ export class SharedConsumer implements Consumer {
     this.#unmarked.clear();
     for (const sub of this.#subs.values()) {
       sub.assigned.clear();
-      for (const queue of sub.partitions.values()) dropUnstarted(sub, queue);
+      for (const queue of sub.partitions.values()) {
+        dropUnstarted(sub, queue);
+        // Retries of a message in progress stop (the partition's next owner gets it); the new member owns what it is given.
+        queue.owner.abort();
+        queue.owner = new AbortController();
+      }
       // The new member starts with nothing paused; the bound pauses it again if need be.
       sub.paused = false;
       sub.resumePending = false;
@@ -418,11 +429,9 @@ export class SharedConsumer implements Consumer {
     for (const message of batch) {
       const sub = this.#subs.get(message.topic);
       if (!sub) continue; // not ours (cannot happen: topics are never unregistered)
-      let queue = sub.partitions.get(message.partition);
-      if (!queue) {
-        queue = { topic: message.topic, partition: message.partition, messages: [], running: false, handled: -1 };
-        sub.partitions.set(message.partition, queue);
-      }
+      const queue = queueOf(sub, message.partition);
+      // Fetched before its partition was revoked (a poll in flight meanwhile): its next owner gets it.
+      if (queue.owner.signal.aborted) continue;
       queue.messages.push(message);
       sub.buffered++;
       if (sub.buffered > sub.peak) sub.peak = sub.buffered;
@@ -435,6 +444,7 @@ export class SharedConsumer implements Consumer {
     for (const [sub, queue] of starting) {
       const drained = this.#drain(sub, queue).finally(() => this.#active.delete(drained));
       this.#active.add(drained);
+      queue.drain = drained;
     }
   }
 
@@ -467,7 +477,7 @@ export class SharedConsumer implements Consumer {
     while (queue.messages.length > 0 && !this.#closing) {
       const message = queue.messages[0]!;
       // A handler that returned without a promise is not awaited: no turn of the microtask queue per message.
-      const outcome = this.#handle(sub, message);
+      const outcome = this.#handle(sub, message, queue.owner.signal);
       const handled = typeof outcome === "boolean" ? outcome : await outcome;
       queue.messages.shift();
       sub.buffered--;
@@ -506,18 +516,19 @@ export class SharedConsumer implements Consumer {
   /**
    * Decode, validate and run the handler, with retries after a failure. True
    * once the message is finished with (its offset may be committed); false
-   * when close interrupted the retries. Synchronous (no promise) while
-   * nothing is asynchronous: a valid message whose handler returned without
-   * a promise.
+   * when this member stopped owning the partition (`owner` aborted: revoked,
+   * client died, close) before the handler succeeded. Synchronous (no
+   * promise) while nothing is asynchronous: a valid message whose handler
+   * returned without a promise.
    */
-  #handle(sub: Subscription, message: IncomingMessage): boolean | Promise<boolean> {
+  #handle(sub: Subscription, message: IncomingMessage, owner: AbortSignal): boolean | Promise<boolean> {
     const decoded = decodeMessage(sub.topic, message);
     if ("invalid" in decoded) return this.#skipInvalid(sub, decoded.invalid);
     const { consumed } = decoded;
     const outcome = this.#attempt(sub, consumed);
     if (outcome === undefined) return true;
-    if (!(outcome instanceof Promise)) return this.#retry(sub, consumed, outcome.failure);
-    return outcome.then((failed) => failed === undefined ? true : this.#retry(sub, consumed, failed.failure));
+    if (!(outcome instanceof Promise)) return this.#retry(sub, consumed, outcome.failure, owner);
+    return outcome.then((failed) => failed === undefined ? true : this.#retry(sub, consumed, failed.failure, owner));
   }
 
   /**
@@ -574,14 +585,17 @@ export class SharedConsumer implements Consumer {
    * The retries after a first failed attempt, with backoff, each failure
    * logged. By default (no finite `retries`) until one succeeds: the message
    * is never skipped. With finite `retries`, then `onError` and the message is
-   * skipped. False when close interrupted them (nothing is committed).
+   * skipped. False when this member stopped owning the partition (`owner`
+   * aborted) first: nothing is committed, the partition's next owner (or this
+   * member again, after a new assignment) handles the message.
    */
-  async #retry(sub: Subscription, consumed: Delivery, firstFailure: unknown): Promise<boolean> {
+  async #retry(sub: Subscription, consumed: Delivery, firstFailure: unknown, owner: AbortSignal): Promise<boolean> {
     const { options } = sub;
     const retries = options.retries ?? Infinity;
     const backoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
     let failure = firstFailure;
     for (let attempt = 1; attempt <= retries; attempt++) {
+      if (owner.aborted) return this.#leave(consumed);
       const waitMs = Math.min(MAX_RETRY_BACKOFF_MS, backoffMs * 2 ** Math.min(attempt - 1, 30));
       this.#owner.logger.warn("kshare: handler failed; retrying", {
         topic: consumed.topic,
@@ -591,12 +605,13 @@ export class SharedConsumer implements Consumer {
         retryInMs: waitMs,
         error: messageOf(failure),
       });
-      await delay(waitMs, this.#stop.signal);
-      if (this.#closing) return false;
+      await delay(waitMs, owner);
+      if (owner.aborted) return this.#leave(consumed);
       const outcome = await this.#attempt(sub, consumed.retry());
       if (outcome === undefined) return true;
       failure = outcome.failure;
     }
+    if (owner.aborted) return this.#leave(consumed);
     await this.#guard("onError", () =>
       options.onError ? options.onError(failure, consumed) : this.#owner.logger.error("kshare: handler failed, message skipped", {
         topic: consumed.topic,
@@ -606,6 +621,18 @@ export class SharedConsumer implements Consumer {
         error: messageOf(failure),
       }));
     return true;
+  }
+
+  /** Retries stopped: this member no longer owns the partition. False: the message is not committed. */
+  #leave(consumed: Delivery): false {
+    if (!this.#closing) {
+      this.#owner.logger.warn("kshare: partition no longer owned (revoked); retries stopped, its next owner gets the message", {
+        topic: consumed.topic,
+        partition: consumed.partition,
+        offset: consumed.offset,
+      });
+    }
+    return false;
   }
 
   /** Run an application hook; its own failure is logged, never allowed to stop the loop. */
@@ -618,7 +645,13 @@ export class SharedConsumer implements Consumer {
   }
 
   #assigned(partitions: TopicPartition[]): void {
-    for (const { topic, partition } of partitions) this.#subs.get(topic)?.assigned.add(partition);
+    for (const { topic, partition } of partitions) {
+      const sub = this.#subs.get(topic);
+      if (!sub) continue;
+      sub.assigned.add(partition);
+      const queue = queueOf(sub, partition);
+      if (queue.owner.signal.aborted) queue.owner = new AbortController();
+    }
     // librdkafka keeps a partition's pause across its revocation: one paused
     // here, revoked, then assigned again would stay paused for good once its
     // topic resumed meanwhile (a resume covers the assigned partitions only).
@@ -631,20 +664,35 @@ export class SharedConsumer implements Consumer {
     }
   }
 
-  #revoked(partitions: TopicPartition[]): void {
-    // Before the driver unassigns them, so that what was handled is committed with the revocation.
+  /**
+   * The driver unassigns `partitions` once this settled. Messages not yet
+   * started are dropped and retries stop at once; the handler runs in
+   * progress are waited for (each attempt ends within `handlerTimeoutMs`;
+   * close ends the wait), so the partitions' next owner does not handle them
+   * at the same time. What was handled is marked before and after the wait:
+   * committed with the revocation, not handled again by the next owner.
+   */
+  #revoked(partitions: TopicPartition[]): Promise<void> | undefined {
     this.#markHandled();
+    const running: Promise<void>[] = [];
     for (const { topic, partition } of partitions) {
       const sub = this.#subs.get(topic);
       if (!sub) continue;
       sub.assigned.delete(partition);
-      // Messages not yet started belong to the partition's next owner now.
-      const queue = sub.partitions.get(partition);
-      if (queue) dropUnstarted(sub, queue);
+      const queue = queueOf(sub, partition);
+      queue.owner.abort();
+      dropUnstarted(sub, queue);
+      if (queue.running && queue.drain) running.push(queue.drain);
     }
     for (const sub of this.#subs.values()) {
       if (drainedToResume(sub)) this.#resumeSoon(sub);
     }
+    return running.length === 0 ? undefined : this.#finishRevocation(running);
+  }
+
+  async #finishRevocation(running: Promise<void>[]): Promise<void> {
+    await settledOrAborted(Promise.all(running), this.#stop.signal);
+    this.#markHandled();
   }
 
   close(): Promise<void> {
@@ -657,6 +705,9 @@ export class SharedConsumer implements Consumer {
     this.#wake.resolve();
     const closed = new ClosedError(`Consumer of group "${this.groupId}"`);
     for (const attempt of this.#attempts) attempt.abort(closed);
+    for (const sub of this.#subs.values()) {
+      for (const queue of sub.partitions.values()) queue.owner.abort();
+    }
     await this.#recovering;
     try {
       await this.#starting;
@@ -673,4 +724,20 @@ export class SharedConsumer implements Consumer {
       this.#owner.closed(this);
     }
   }
+}
+
+/**
+ * Resolves once `promise` settled or `signal` aborted, whichever is first.
+ * Its listener on the (long-lived) signal is removed when it resolves.
+ */
+function settledOrAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const end = (): void => {
+      signal.removeEventListener("abort", end);
+      resolve();
+    };
+    signal.addEventListener("abort", end, { once: true });
+    promise.then(end, end);
+  });
 }

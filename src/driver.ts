@@ -68,27 +68,43 @@ export interface ClientEvents {
 /**
  * Events of a consumer client: the fatal/error events plus group rebalances.
  *
+ * A revocation is not complete until `onRevoke` has settled: the promise it
+ * may return ends once kshare's handlers in progress on those partitions have
+ * finished and their offsets are marked, and only then may the driver
+ * unassign them (librdkafka waits for that call before the group hands the
+ * partitions to their next owner). A driver awaits it on its rebalance path
+ * and applies no other rebalance meanwhile; an error from it goes to
+ * `onError`, and the partitions are unassigned anyway.
+ *
  * @example A driver's rebalance callback
  * ```ts
  * import type { ConsumerEvents, TopicPartition } from "@kshare/kshare";
  * declare const binding: { assign(p: TopicPartition[]): void; unassign(): void }; // your binding's consumer
  *
- * function rebalanced(events: ConsumerEvents, assigned: boolean, partitions: TopicPartition[]): void {
+ * async function rebalanced(events: ConsumerEvents, assigned: boolean, partitions: TopicPartition[]): Promise<void> {
  *   if (assigned) {
  *     binding.assign(partitions);
  *     events.onAssign(partitions); // after assigning: kshare re-applies its pauses
- *   } else {
- *     events.onRevoke(partitions); // before unassigning: kshare marks what it handled
- *     binding.unassign();
+ *     return;
  *   }
+ *   try {
+ *     await events.onRevoke(partitions); // before unassigning: kshare's handlers of them finish, their offsets are marked
+ *   } catch (error) {
+ *     events.onError?.(error as Error);
+ *   }
+ *   binding.unassign();
  * }
  * ```
  */
 export interface ConsumerEvents extends ClientEvents {
   /** Partitions were assigned to this member (after the driver assigned them). */
   onAssign(partitions: TopicPartition[]): void;
-  /** Partitions are being revoked from this member (before the driver unassigns them). */
-  onRevoke(partitions: TopicPartition[]): void;
+  /**
+   * Partitions are being revoked from this member. The driver unassigns them
+   * only after the returned promise (if any) settled: until then the member
+   * still works on them.
+   */
+  onRevoke(partitions: TopicPartition[]): void | Promise<void>;
 }
 
 /**

@@ -66,7 +66,7 @@ function countRebalances(driver: KafkaDriver, counts: { assignments: number; rev
         },
         onRevoke: (partitions) => {
           counts.revocations++;
-          events.onRevoke(partitions);
+          return events.onRevoke(partitions); // the driver unassigns once kshare's revocation settled
         },
       }),
   };

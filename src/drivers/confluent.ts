@@ -321,25 +321,38 @@ function toIncoming(m: Confluent.Message): IncomingMessage {
 }
 
 async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: ConsumerEvents): Promise<ConsumerClient> {
+  /**
+   * Rebalances, applied one after the other. The binding's C++ rebalance_cb
+   * only queues the event for this thread, and librdkafka waits until
+   * assign/unassign is called: so a revocation can wait for the core's
+   * `onRevoke` before unassigning, and the next rebalance waits behind it.
+   */
+  let rebalancing = Promise.resolve();
+  const rebalance = async (error: Confluent.LibrdKafkaError | undefined, assignment: Confluent.Assignment[]): Promise<void> => {
+    const partitions = assignment.map(({ topic, partition }) => ({ topic, partition }));
+    try {
+      if (error?.code === ERR_ASSIGN_PARTITIONS) {
+        if (consumer.rebalanceProtocol() === "COOPERATIVE") consumer.incrementalAssign(assignment);
+        else consumer.assign(assignment);
+        events.onAssign(partitions);
+      } else if (error?.code === ERR_REVOKE_PARTITIONS) {
+        try {
+          await events.onRevoke(partitions);
+        } catch (e) {
+          events.onError?.(cleanError(e, config));
+        }
+        if (consumer.rebalanceProtocol() === "COOPERATIVE") consumer.incrementalUnassign(assignment);
+        else consumer.unassign();
+      }
+    } catch (e) {
+      if (consumer.isConnected()) events.onError?.(cleanError(e, config));
+    }
+  };
   const consumer = new Kafka.KafkaConsumer({
     ...config.properties,
-    // Runs on the JavaScript thread; assigns first, then tells the core (which re-applies its pauses).
-    rebalance_cb: (error: Confluent.LibrdKafkaError, assignment: Confluent.Assignment[]) => {
-      const partitions = assignment.map(({ topic, partition }) => ({ topic, partition }));
-      const cooperative = consumer.rebalanceProtocol() === "COOPERATIVE";
-      try {
-        if (error.code === ERR_ASSIGN_PARTITIONS) {
-          if (cooperative) consumer.incrementalAssign(assignment);
-          else consumer.assign(assignment);
-          events.onAssign(partitions);
-        } else if (error.code === ERR_REVOKE_PARTITIONS) {
-          events.onRevoke(partitions);
-          if (cooperative) consumer.incrementalUnassign(assignment);
-          else consumer.unassign();
-        }
-      } catch (e) {
-        if (consumer.isConnected()) events.onError?.(cleanError(e, config));
-      }
+    // Runs on the JavaScript thread. An assignment is applied, then the core told (it re-applies its pauses).
+    rebalance_cb: (error: Confluent.LibrdKafkaError | undefined, assignment: Confluent.Assignment[]) => {
+      rebalancing = rebalancing.then(() => rebalance(error, assignment));
     },
   });
   const route = watchErrors(consumer, config, events);

@@ -13,7 +13,11 @@
  *
  * Rebalance: eager assignments are applied with `rd_kafka_assign`, cooperative
  * ones with `rd_kafka_incremental_(un)assign`, by `rd_kafka_rebalance_protocol`.
- * `onAssign` runs after the assignment, `onRevoke` before the unassignment.
+ * `onAssign` runs after the assignment, `onRevoke` before the unassignment,
+ * which waits until the promise `onRevoke` returns settled: the poll that
+ * took the revocation awaits it (no other event is taken meanwhile), so the
+ * partitions go to their next owner only once the core's handlers of them
+ * finished.
  *
  * Offsets: `commit()` stores offsets (`rd_kafka_offsets_store`; the core sets
  * `enable.auto.offset.store=false`); librdkafka's auto commit sends them, and
@@ -145,19 +149,25 @@ class FfiConsumer implements ConsumerClient {
       while (out.length < max && !this.#closing) {
         const event = this.#queue.take();
         if (event === null) break;
-        this.#dispatch(event, out);
+        const revoking = this.#dispatch(event, out);
+        if (revoking) await revoking;
       }
       if (out.length > 0 || this.#closing) return out;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return out;
       const event = await this.#queue.next(remaining);
-      if (event !== null) this.#dispatch(event, out);
+      if (event !== null) await this.#dispatch(event, out);
     }
   }
 
-  /** Handle one event and free it. Messages are appended to `out` (if given). */
-  #dispatch(event: Pointer, out: IncomingMessage[] | null): void {
+  /**
+   * Handle one event and free it. Messages are appended to `out` (if given).
+   * A revocation returns a promise: the event (which owns the partition list
+   * the unassignment reads) is freed when it settles.
+   */
+  #dispatch(event: Pointer, out: IncomingMessage[] | null): Promise<void> | undefined {
     const { c, native } = this.#client;
+    let revoking: Promise<void> | undefined;
     try {
       switch (c.rd_kafka_event_type(event)) {
         case EVENT_FETCH: {
@@ -170,15 +180,16 @@ class FfiConsumer implements ConsumerClient {
           break;
         }
         case EVENT_REBALANCE:
-          this.#rebalance(c.rd_kafka_event_error(event), c.rd_kafka_event_topic_partition_list(event));
+          revoking = this.#rebalance(c.rd_kafka_event_error(event), c.rd_kafka_event_topic_partition_list(event));
           break;
         case EVENT_ERROR:
           this.#client.errorEvent(event, this.#events);
           break;
       }
     } finally {
-      c.rd_kafka_event_destroy(event);
+      if (revoking === undefined) c.rd_kafka_event_destroy(event);
     }
+    return revoking?.finally(() => c.rd_kafka_event_destroy(event));
   }
 
   /**
@@ -231,21 +242,21 @@ class FfiConsumer implements ConsumerClient {
     return headers;
   }
 
-  /** Apply a rebalance; `list` belongs to the event. */
-  #rebalance(code: number, list: Pointer | null): void {
+  /**
+   * Apply a rebalance; `list` belongs to the event, which the caller keeps
+   * alive until the returned promise (a revocation's) settled. Never rejects.
+   */
+  #rebalance(code: number, list: Pointer | null): Promise<void> | undefined {
     const { c, rk, native } = this.#client;
     this.#topics.clear();
     const partitions = readPartitionList(native, list);
-    const cooperative = native.readCString(c.rd_kafka_rebalance_protocol(rk)) === "COOPERATIVE";
     try {
       if (code === ERR__ASSIGN_PARTITIONS) {
-        if (cooperative) this.#check(this.#client.takeError(c.rd_kafka_incremental_assign(rk, list)));
+        if (this.#cooperative()) this.#check(this.#client.takeError(c.rd_kafka_incremental_assign(rk, list)));
         else this.#check(this.#codeError(c.rd_kafka_assign(rk, list)));
         this.#events.onAssign(partitions);
       } else if (code === ERR__REVOKE_PARTITIONS) {
-        this.#events.onRevoke(partitions);
-        if (cooperative) this.#check(this.#client.takeError(c.rd_kafka_incremental_unassign(rk, list)));
-        else this.#check(this.#codeError(c.rd_kafka_assign(rk, null)));
+        return this.#revoke(partitions, list);
       } else {
         // A failed rebalance: drop the assignment, as librdkafka's default handler does.
         this.#events.onError?.(this.#client.error(code));
@@ -254,6 +265,28 @@ class FfiConsumer implements ConsumerClient {
     } catch (error) {
       if (!this.#closing) this.#events.onError?.(error as Error);
     }
+    return undefined;
+  }
+
+  /** Unassign once the core's revocation settled (it may fail: the partitions are unassigned anyway). */
+  async #revoke(partitions: TopicPartition[], list: Pointer | null): Promise<void> {
+    const { c, rk } = this.#client;
+    try {
+      await this.#events.onRevoke(partitions);
+    } catch (error) {
+      this.#events.onError?.(error as Error);
+    }
+    try {
+      if (this.#cooperative()) this.#check(this.#client.takeError(c.rd_kafka_incremental_unassign(rk, list)));
+      else this.#check(this.#codeError(c.rd_kafka_assign(rk, null)));
+    } catch (error) {
+      if (!this.#closing) this.#events.onError?.(error as Error);
+    }
+  }
+
+  #cooperative(): boolean {
+    const { c, rk, native } = this.#client;
+    return native.readCString(c.rd_kafka_rebalance_protocol(rk)) === "COOPERATIVE";
   }
 
   #codeError(code: number) {
@@ -308,7 +341,7 @@ class FfiConsumer implements ConsumerClient {
       const deadline = Date.now() + this.#closeTimeoutMs;
       while (!(left = c.rd_kafka_consumer_closed(rk) !== 0) && Date.now() < deadline) {
         const event = await this.#queue.next(Math.min(CLOSE_CHECK_MS, deadline - Date.now()));
-        if (event !== null) this.#dispatch(event, null); // revokes are applied, messages dropped
+        if (event !== null) await this.#dispatch(event, null); // revokes are applied, messages dropped
       }
     }
     await this.#queue.close();
