@@ -19,9 +19,9 @@
  *
  * How the two points are measured: in the handler of the 1,000,000th and
  * the 3,000,000th record, RSS is read as it is (the raw reading, printed),
- * then every handler is held, the runtime collects all garbage twice, the
- * process stays quiet for 1 s, and RSS is read again; the verdict is on
- * these after-GC readings. Why: a raw reading lands at a random point of
+ * then every handler is held, the runtime collects all garbage twice (V8:
+ * its memory-reducing collection, below), the process stays quiet for 1 s,
+ * and RSS is read again; the verdict is on these after-GC readings. Why: a raw reading lands at a random point of
  * the collector's cycle, and the JavaScript heap's sawtooth alone moves RSS
  * by more than 5% between two readings (Bun's heap swings between 4 and 33
  * MiB on a ~110 MiB process; see RESULTS-soak.md), so one raw reading against
@@ -32,16 +32,26 @@
  * or native memory (librdkafka's, the allocator's), and a collection frees
  * neither. The collection runs at these two points only, so the rest of the
  * run (its rates, its other samples, peak RSS) is the runtime's own
- * behaviour. Measured before choosing this (2026-12-01, one run each): a
- * second collection right after the first changed RSS by at most 0.3 MiB,
- * but on V8 it freed the ArrayBuffers the first one had left to finalizers
- * (external −4 MiB), so there are two; RSS dropped by 5–40 MiB within 50 ms
- * after the collections (the collector's background sweeping and the
- * allocators returning pages) and then moved by at most 0.5 MiB over the
- * next 5 s, so 1 s of quiet is enough. Holding the handlers makes the 1,000,000
- * point quiet as the 3,000,000 point is (the producer has finished there):
- * the producer stops once it is `--max-lag` ahead. The pause is left out of
- * the rates.
+ * behaviour. Measured before choosing this (2026-12-01, RESULTS-soak.md):
+ * - V8's plain `gc()` frees the heap's objects but keeps the freed pages
+ *   resident, returned later or not at all: in one run 11 MiB of heap freed
+ *   at 1,000,000 stayed in RSS through 1 s of quiet and left by 1,200,000,
+ *   making the run miss (−6.8%); in another, 40 MiB left within 50 ms at
+ *   1,000,000 and nothing at 3,000,000. So on V8 the collection is
+ *   `gc({ type: "major", execution: "sync", flavor: "last-resort" })`, the
+ *   one V8 runs before it gives up on memory: all garbage, and the freed
+ *   pages (and the unused part of the young generation) returned to the
+ *   system (a script that frees 380 MiB of objects: RSS 430 MiB after
+ *   `gc()`, 48 MiB after this one).
+ * - A second collection right after the first changed RSS by at most
+ *   0.3 MiB, but on V8 it freed the ArrayBuffers the first one had left to
+ *   finalizers (external −4 MiB), so there are two.
+ * - On Bun, RSS dropped by 5–12 MiB within 50 ms after `Bun.gc(true)` (its
+ *   allocators return pages on a background thread) and then moved by at
+ *   most 0.5 MiB over the next 5 s, so 1 s of quiet is enough.
+ * Holding the handlers makes the 1,000,000 point quiet as the 3,000,000
+ * point is (the producer has finished there): the producer stops once it
+ * is `--max-lag` ahead. The pause is left out of the rates.
  *
  * A full collection needs the runtime's help: Deno and Node only with
  * `--expose-gc` (`globalThis.gc()`), Bun always (`Bun.gc(true)`). A judged
@@ -151,9 +161,10 @@ const flatJudged = judged && runtimeName() !== "node";
  * ask for one (Deno and Node: only when started with `--expose-gc`).
  */
 const collectGarbage: (() => void) | undefined = (() => {
-  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  const g = globalThis as { gc?: (options?: object) => void; Bun?: { gc(force: boolean): void } };
   if (g.Bun) return () => g.Bun!.gc(true);
-  if (typeof g.gc === "function") return () => g.gc!();
+  // V8's gc extension: the memory-reducing full collection (see the module's doc for why not plain gc()).
+  if (typeof g.gc === "function") return () => g.gc!({ type: "major", execution: "sync", flavor: "last-resort" });
   return undefined;
 })();
 if (flatRun && flatJudged && !collectGarbage) {
