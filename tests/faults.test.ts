@@ -42,11 +42,7 @@ test("a partition leader down for 3 s, then another: nothing acknowledged lost o
   assert.equal(result.errors, 0, `an outage shorter than message.timeout.ms surfaced errors: ${result.errorMessages.join("; ")}`);
 });
 
-// The group scenario runs once; its revocation check is a test of its own, marked todo for a kshare bug it
-// found: a revocation completes while a handler of the revoked partition is still running (#revoked in
-// src/consumer.ts drops the messages not started but does not wait for the one in progress, and the
-// drivers unassign as soon as onRevoke returns), so the partition's next owner handles it at the same
-// time. The scenario's straggler handler makes that visible (its doc in bench/scenarios/faults.ts).
+// The group scenario runs once; its revocation check is a test of its own, so that a failure names it.
 let groupResult: FaultResult | undefined;
 test("the coordinator down mid-stream, a second member joining and leaving: no record skipped, nothing acknowledged lost", { timeout: 120_000 }, async () => {
   groupResult = await coordinatorAndMembers({ broker, logger });
@@ -56,8 +52,7 @@ test("the coordinator down mid-stream, a second member joining and leaving: no r
   assert.equal(result.errors, 0, result.errorMessages.join("; "));
 });
 
-const REVOCATION_TODO = "a revocation completes while a handler of the revoked partition still runs (src/consumer.ts #revoked)";
-test("...and no handler runs for a partition after its revocation completed", { todo: REVOCATION_TODO }, () => {
+test("...and no handler runs for a partition after its revocation completed", () => {
   assert.ok(groupResult, "the group scenario ran");
   assert.equal(groupResult.overlaps, 0, `a handler ran for a partition after its revocation completed: ${groupResult.problems.join("; ")}`);
 });
