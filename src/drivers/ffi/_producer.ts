@@ -34,6 +34,8 @@ import { type Client, createClient } from "./_client.ts";
 import { cString, getI64, getU64, type Pointer, setI64, SIZES } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
+  ERR__PURGE_INFLIGHT,
+  ERR__PURGE_QUEUE,
   ERR__QUEUE_FULL,
   ERR__TIMED_OUT,
   EVENT_DR,
@@ -152,10 +154,18 @@ class FfiProducer implements ProducerClient {
   /** One delivery report's `rd_kafka_message_t`, copied out of its event; reused. */
   readonly #message = new Uint8Array(MESSAGE.size);
   readonly #messageView = new DataView(this.#message.buffer);
+  /** The client's fatal error, once there was one: the reason of every record it gives up on. */
+  #fatal: Error | undefined;
 
   constructor(client: Client, config: ProducerConfig, events: ClientEvents) {
     this.#client = client;
-    this.#events = events;
+    this.#events = {
+      ...events,
+      onFatal: (error) => {
+        this.#fatal ??= error;
+        events.onFatal(error);
+      },
+    };
     this.#base = Number(client.native.bufferAddress(this.#scratch));
     this.#waiting = new WaitingRecords(
       config,
@@ -214,7 +224,9 @@ class FfiProducer implements ProducerClient {
     this.#release(slot);
     const err = fields.getInt32(MESSAGE.err, true);
     if (err !== 0) {
-      reject(this.#client.error(err));
+      // A dead client's records are purged when it is closed: the fatal error is why.
+      const purged = err === ERR__PURGE_QUEUE || err === ERR__PURGE_INFLIGHT;
+      reject(purged && this.#fatal !== undefined ? this.#fatal : this.#client.error(err));
       return;
     }
     const partition = fields.getInt32(MESSAGE.partition, true);

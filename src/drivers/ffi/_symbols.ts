@@ -246,6 +246,9 @@ export const ERR_NO_ERROR = 0;
 export const ERR__TIMED_OUT = -185;
 export const ERR__QUEUE_FULL = -184;
 export const ERR__FATAL = -150;
+/** Records a client gave up on when purged: in flight, and still queued. */
+export const ERR__PURGE_INFLIGHT = -151;
+export const ERR__PURGE_QUEUE = -152;
 export const ERR__ASSIGN_PARTITIONS = -175;
 export const ERR__REVOKE_PARTITIONS = -174;
 export const ERR__STATE = -172;
