@@ -527,7 +527,12 @@ export async function coordinatorAndMembers(options: FaultOptions): Promise<Faul
     const leftAt = clock;
     const partitionsOfA = () => new Set(runs.filter((r) => r.member === "A" && r.start > leftAt).map((r) => r.partition)).size;
     // The mock holds the rebalance after a leave for session.timeout.ms − 1 s; then A owns every partition again.
-    await conditions.until(() => partitionsOfA() === partitions, "member A to handle every partition again after B left");
+    await conditions.until(() => partitionsOfA() === partitions, "member A to handle every partition again after B left").catch((error) => {
+      // What A looked like then, to tell a stuck drain (buffered, paused) from a member that gets no partitions.
+      const stats = memberA.consumer(ctx, group).stats();
+      const handledSince = [...new Set(runs.filter((r) => r.member === "A" && r.start > leftAt).map((r) => r.partition))];
+      throw new Error(`${(error as Error).message} (A handled partitions ${JSON.stringify(handledSince)} since; A's consumer: ${JSON.stringify(stats)})`);
+    });
     await flowing("100 more records handled after B left");
     await stream.stop();
     const overlaps = overlappingRuns(runs);
