@@ -22,7 +22,7 @@ import {
   restProxyErrorHandler,
   UNKNOWN_TOPIC_PARTITION,
 } from "./errors.ts";
-import { isBlank, splitJsonObjects } from "./_json_stream.ts";
+import { isBlank, splitJsonObjects } from "../_json_stream.ts";
 import { type BoundProducer, inFlightUntil, type KafkaEnv } from "./kafka.ts";
 import {
   type AnyTopic,

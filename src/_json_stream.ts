@@ -1,6 +1,8 @@
 /**
- * Splitting a request body of concatenated JSON objects (REST Proxy's
- * streaming mode) into one text per object, without parsing them.
+ * Splitting a body of concatenated JSON objects (REST Proxy's streaming mode:
+ * a produce request's records, and the answers to them) into one text per
+ * object, without parsing them. Shared by `kshare/hono`'s produce routes and
+ * the REST Proxy driver.
  *
  * @module
  */
