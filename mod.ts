@@ -74,6 +74,7 @@ export type {
   TopicPartition,
   TopicPartitionOffset,
 } from "./src/driver.ts";
+export { restProxyDriver, type RestProxyDriverOptions } from "./src/drivers/rest_proxy.ts";
 export { startEmbeddedBroker } from "./src/embedded_broker.ts";
 export type { EmbeddedBroker, EmbeddedBrokerOptions, TrackedRequest } from "./src/embedded_broker.ts";
 

@@ -96,3 +96,16 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   const prototype = Object.getPrototypeOf(value);
   return prototype === Object.prototype || prototype === null;
 }
+
+/**
+ * `bytes` as standard base64 (with padding). `btoa` takes a string of
+ * Latin-1 characters: the bytes become one such string, a chunk at a time, so
+ * that no call spreads more arguments than an engine accepts.
+ */
+export function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000) as unknown as number[]);
+  }
+  return btoa(binary);
+}
