@@ -74,8 +74,6 @@ export type {
   TopicPartition,
   TopicPartitionOffset,
 } from "./src/driver.ts";
-export { startEmbeddedBroker } from "./src/embedded_broker.ts";
-export type { EmbeddedBroker, EmbeddedBrokerOptions, TrackedRequest } from "./src/embedded_broker.ts";
 
 /**
  * The module-scoped default registry: import it anywhere and get the same
