@@ -8,8 +8,8 @@
  */
 import type { KafkaDriver } from "./driver.ts";
 
-/** Why a registry without a driver cannot connect here: said by `producer()` and a consumer's `start()`. */
-export const NO_DEFAULT_DRIVER =
+/** Why a registry without a driver cannot connect here: what `producer()` and a consumer's `start()` reject with. */
+const NO_DEFAULT_DRIVER =
   "kshare has no Kafka driver of its own on this runtime (neither Deno, Bun nor Node): pass `driver: restProxyDriver({...})` to createRegistry";
 
 /** The native driver of Deno, Bun or Node, loaded on first call; rejects with {@link NO_DEFAULT_DRIVER} elsewhere. */
@@ -26,19 +26,19 @@ export async function defaultDriver(): Promise<KafkaDriver> {
  * import `node:*` modules, `bun:ffi` and `Deno.dlopen`, which a bundle for an
  * edge runtime cannot hold (and need not: they could not run there).
  *
- * The specifier is a template, `./drivers/${here}/default${extension}`, with
- * `here` = `.`. Deno and JSR take a template that starts with `./` as
- * analysable (`deno publish` warns of no unanalysable import); bundlers read
- * it as a glob (esbuild: `./drivers/**\/*\/default*`) that no file matches, as
- * no file name is `.`: a bundle holds none of the native drivers (esbuild
- * warns that its glob matched nothing; the import fails in a bundle). At run
- * time it is `./drivers/default.ts`. `here` is a parameter, not a constant,
- * because esbuild inlines a module's constants into a template and then
- * follows the import.
+ * The specifier is the template `./drivers/${here}/default${extension}`, with
+ * `here` = `.`: at run time `./drivers/default.ts`. Deno and JSR take a
+ * template that starts with `./` as analysable (`deno publish` warns of an
+ * unanalysable import, which `npm run check` refuses); esbuild reads it as a
+ * glob over the files under `drivers/`, one directory down or more, named
+ * `default…`, and there is none: a bundle holds no native driver, and this
+ * import fails in it (esbuild warns that the glob matched no file). `here` is
+ * a parameter, not a constant: esbuild inlines a module's constants into the
+ * template, and would then follow it.
  *
- * `extension` is this module's own: JSR's npm layer serves `.js` files and
- * rewrites only the specifiers written as string literals. The `typeof
- * import()` keeps `drivers/default.ts` (and through it the drivers) in JSR's
+ * `extension` is this module's own: JSR's npm layer serves compiled `.js`
+ * files and rewrites only specifiers written as string literals. The `typeof
+ * import()` keeps `drivers/default.ts`, and the drivers it imports, in JSR's
  * module graph, which its npm layer compiles, and in type checks.
  */
 async function nativeDrivers(here: string): Promise<typeof import("./drivers/default.ts")> {

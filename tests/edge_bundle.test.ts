@@ -156,7 +156,9 @@ test("evaluating the bundle draws no random value, sets no timer and fetches not
     return true;
   };
   const ctx = { bootstrapServers: "broker:9092" };
-  await assert.rejects(kshare.createRegistry().producer(ctx), noDriver);
+  const kafka = kshare.createRegistry();
+  await assert.rejects(kafka.producer(ctx), noDriver);
+  await assert.rejects(kafka.consumer(ctx, "billing").start(), noDriver);
   assert.equal(kshare.registry.closed, false);
   await assert.rejects(kshare.registry.producer(ctx), noDriver);
   assert.equal(kshare.registry.stats().driver, null);
