@@ -28,9 +28,8 @@
  *
  * @module
  */
-import { createRegistry, type Registry } from "./src/registry.ts";
-
 export { createRegistry } from "./src/registry.ts";
+export { registry } from "./src/default_registry.ts";
 export type { ContextStats, Registry, RegistryOptions, RegistryStats } from "./src/registry.ts";
 export { resolveSecurityContext, SecurityContextSchema } from "./src/security_context.ts";
 export type {
@@ -75,20 +74,3 @@ export type {
   TopicPartitionOffset,
 } from "./src/driver.ts";
 export { restProxyDriver, type RestProxyDriverOptions } from "./src/drivers/rest_proxy.ts";
-export { startEmbeddedBroker } from "./src/embedded_broker.ts";
-export type { EmbeddedBroker, EmbeddedBrokerOptions, TrackedRequest } from "./src/embedded_broker.ts";
-
-/**
- * The module-scoped default registry: import it anywhere and get the same
- * shared clients. Close it once at shutdown.
- *
- * @example
- * ```ts
- * import process from "node:process";
- * import { registry } from "@kshare/kshare";
- * const producer = await registry.producer({ bootstrapServers: "localhost:9092" });
- * // At shutdown: flush producers, commit and leave groups (node:process works on Deno, Bun and Node).
- * process.once("SIGTERM", () => registry.close().finally(() => process.exit(0)));
- * ```
- */
-export const registry: Registry = createRegistry();

@@ -15,7 +15,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { startEmbeddedBroker } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { startEmbeddedBroker } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { bench, type BenchContext, teardown } from "./scenarios/_deno_bench_api.ts";
 import { between, type BrokerCounters, brokerProbe, type Probe } from "./scenarios/_probe.ts";
 import { measureConsume } from "./scenarios/consume.ts";

@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { createRegistry, type Producer, type SecurityContext, startEmbeddedBroker } from "../mod.ts";
+import { createRegistry, type Producer, type SecurityContext } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { benchDriver } from "./scenarios/_driver.ts";
 import { bench, teardown } from "./scenarios/_deno_bench_api.ts";
 

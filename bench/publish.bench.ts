@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { startEmbeddedBroker } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { benchDriver, countingLogger } from "./scenarios/_driver.ts";
 import { bench, teardown } from "./scenarios/_deno_bench_api.ts";
 import { publishContext, type Publisher, publisher } from "./scenarios/publish.ts";

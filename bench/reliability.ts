@@ -21,7 +21,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { startEmbeddedBroker } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { type FaultName, type FaultResult, faults } from "./scenarios/faults.ts";
 import { runtimeName, runtimeVersion } from "./_util.ts";
 

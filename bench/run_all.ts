@@ -33,7 +33,7 @@ import os from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { startEmbeddedBroker } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { wrkLoad, wrkVersion } from "./http_load.ts";
 import { int, machineInfo, ROOT, runChild, runtimeCommand, type RuntimeName, runtimeName, runtimeVersion } from "./_util.ts";
 import { checkCounters } from "./scenarios/_checks.ts";

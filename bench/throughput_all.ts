@@ -41,7 +41,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { type EmbeddedBroker, startEmbeddedBroker } from "../mod.ts";
+import { type EmbeddedBroker, startEmbeddedBroker } from "../testing.ts";
 import type { ThroughputResult } from "./_throughput.ts";
 import {
   type ChildRun,

@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { createRegistry, type EmbeddedBroker, startEmbeddedBroker } from "../mod.ts";
+import { createRegistry } from "../mod.ts";
+import { type EmbeddedBroker, startEmbeddedBroker } from "../testing.ts";
 import { createMetrics } from "../hono.ts";
 import { createGatewayApp } from "./app.ts";
 import { type GatewayConfig, gatewayConfig, GatewayConfigError } from "./config.ts";

@@ -1,9 +1,9 @@
 /**
- * Every public export (of `mod.ts` and `hono.ts`) has an `@example` in its
+ * Every public export (of `mod.ts`, `hono.ts` and `testing.ts`) has an `@example` in its
  * JSDoc: lists those without one and exits 1. The examples themselves are
  * type-checked by `deno check --doc-only` (see check.sh).
  *
- *   deno run --allow-run --allow-read scripts/check_examples.ts mod.ts hono.ts
+ *   deno run --allow-run --allow-read scripts/check_examples.ts mod.ts hono.ts testing.ts
  *
  * @module
  */
@@ -18,7 +18,7 @@ interface DocJson {
   readonly nodes: Record<string, { readonly symbols: readonly DocSymbol[] }>;
 }
 
-const entries = Deno.args.length > 0 ? Deno.args : ["mod.ts", "hono.ts"];
+const entries = Deno.args.length > 0 ? Deno.args : ["mod.ts", "hono.ts", "testing.ts"];
 // deno doc warns on stderr about @types/node it cannot resolve: shown only when it fails.
 const output = await new Deno.Command(Deno.execPath(), { args: ["doc", "--json", ...entries], stderr: "piped" }).output();
 if (!output.success) {

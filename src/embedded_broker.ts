@@ -30,7 +30,7 @@ const NO_CONTROLLER = -1;
  *
  * @example One broker, consumer groups that join at once
  * ```ts
- * import { type EmbeddedBrokerOptions, startEmbeddedBroker } from "@kshare/kshare";
+ * import { type EmbeddedBrokerOptions, startEmbeddedBroker } from "@kshare/kshare/testing";
  * const options: EmbeddedBrokerOptions = { brokers: 1, groupInitialRebalanceDelayMs: 0 };
  * await using broker = await startEmbeddedBroker(options);
  * console.log(broker.brokerIds); // [1]
@@ -39,7 +39,8 @@ const NO_CONTROLLER = -1;
  * @example A cluster that names no controller, as between controller elections
  * ```ts
  * import * as v from "valibot";
- * import { createRegistry, defineTopic, startEmbeddedBroker } from "@kshare/kshare";
+ * import { createRegistry, defineTopic } from "@kshare/kshare";
+ * import { startEmbeddedBroker } from "@kshare/kshare/testing";
  * await using broker = await startEmbeddedBroker({ brokers: 3, controller: false });
  * broker.createTopic("orders", 3);
  * await using kafka = createRegistry();
@@ -78,7 +79,8 @@ export interface EmbeddedBrokerOptions {
  * @example Counting the Produce requests of a publish
  * ```ts
  * import * as v from "valibot";
- * import { createRegistry, defineTopic, startEmbeddedBroker, type TrackedRequest } from "@kshare/kshare";
+ * import { createRegistry, defineTopic } from "@kshare/kshare";
+ * import { startEmbeddedBroker, type TrackedRequest } from "@kshare/kshare/testing";
  * await using broker = await startEmbeddedBroker({ brokers: 1 });
  * await using kafka = createRegistry();
  * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
@@ -101,7 +103,7 @@ export interface TrackedRequest {
  *
  * @example A test helper with fault injection
  * ```ts
- * import { type EmbeddedBroker, startEmbeddedBroker } from "@kshare/kshare";
+ * import { type EmbeddedBroker, startEmbeddedBroker } from "@kshare/kshare/testing";
  *
  * async function withBroker(test: (broker: EmbeddedBroker) => Promise<void>): Promise<void> {
  *   await using broker = await startEmbeddedBroker({ brokers: 3 });
@@ -176,7 +178,7 @@ export interface EmbeddedBroker {
  *
  * @example
  * ```ts
- * import { startEmbeddedBroker } from "@kshare/kshare";
+ * import { startEmbeddedBroker } from "@kshare/kshare/testing";
  *
  * await using kafka = await startEmbeddedBroker({ brokers: 1 });
  * kafka.createTopic("orders", 3);

@@ -19,6 +19,7 @@ import {
 } from "./security_context.ts";
 import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
 import { type EvictionReason, Lru, type LruEntry } from "./_lru.ts";
+import { defaultDriver } from "./_default_driver.ts";
 
 /**
  * Options of {@link createRegistry}.
@@ -72,7 +73,8 @@ export interface RegistryOptions {
   readonly idleTimeoutMs?: number;
   /**
    * The Kafka driver, or a function that loads it. Default: the Confluent
-   * client on Node, the librdkafka FFI driver on Deno and Bun, loaded on first use.
+   * client on Node, the librdkafka FFI driver on Deno and Bun, loaded on first
+   * use; on other runtimes there is none, and connecting rejects saying so.
    */
   readonly driver?: KafkaDriver | (() => Promise<KafkaDriver>);
   /**
@@ -679,7 +681,7 @@ class KafkaRegistry implements Registry {
       const option = this.#options.driver;
       const driver = typeof option === "function"
         ? await option()
-        : option ?? await (await import("./drivers/default.ts")).loadDefaultDriver();
+        : option ?? await defaultDriver();
       this.#driverInfo = { name: driver.name, librdkafkaVersion: driver.librdkafkaVersion };
       return driver;
     })().catch((error) => {

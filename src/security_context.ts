@@ -363,9 +363,14 @@ export interface ResolvedSecurityContext {
   readonly context: NormalizedSecurityContext;
 }
 
-/** Per-process HMAC key for secrets in fingerprints. Never leaves this module. */
-const secretKey = crypto.getRandomValues(new Uint8Array(32));
-const maskSecret = (value: string) => "hmac:" + bytesToHex(hmac(sha256, secretKey, utf8ToBytes(value))).slice(0, 32);
+/**
+ * Per-process HMAC key for secrets in fingerprints. Never leaves this module.
+ * Drawn on first use, not at import: edge runtimes (Cloudflare Workers) refuse
+ * random values at a module's top level.
+ */
+let secretKey: Uint8Array | undefined;
+const maskSecret = (value: string) =>
+  "hmac:" + bytesToHex(hmac(sha256, secretKey ??= crypto.getRandomValues(new Uint8Array(32)), utf8ToBytes(value))).slice(0, 32);
 const digest = (value: string) => "sha256:" + bytesToHex(sha256(utf8ToBytes(value))).slice(0, 32);
 
 /**

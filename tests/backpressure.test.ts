@@ -13,8 +13,8 @@ import {
   PublishTimeoutError,
   QueueFullError,
   type SecurityContext,
-  startEmbeddedBroker,
 } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { createGatewayApp } from "../gateway/app.ts";
 import { gatewayConfig, GatewayConfigError } from "../gateway/config.ts";
 import { kcatRead, quietLogger } from "./_helpers.ts";

@@ -3,7 +3,7 @@
 // completes and its counters are consistent. No wall-clock threshold anywhere.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { startEmbeddedBroker } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { between, brokerProbe, type Probe } from "../bench/scenarios/_probe.ts";
 import { measureConsume } from "../bench/scenarios/consume.ts";
 import { HTTP_BODY, HTTP_HEADERS, HTTP_PATH, HTTP_TOPIC, serveHttp } from "../bench/scenarios/http.ts";

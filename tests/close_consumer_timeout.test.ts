@@ -5,7 +5,8 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { createRegistry, defineTopic, startEmbeddedBroker } from "../mod.ts";
+import { createRegistry, defineTopic } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { gate, kcat, quietLogger } from "./_helpers.ts";
 
 const broker = await startEmbeddedBroker({ brokers: 1, groupInitialRebalanceDelayMs: 0 });

@@ -5,7 +5,8 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { ClosedError, createRegistry, defineTopic, type Producer, startEmbeddedBroker } from "../mod.ts";
+import { ClosedError, createRegistry, defineTopic, type Producer } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { Countdown, gate, kcat, kcatRead, quietLogger } from "./_helpers.ts";
 import { FakeDriver } from "./_fake_driver.ts";
 

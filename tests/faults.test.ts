@@ -6,7 +6,7 @@
 // depends on speed.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { startEmbeddedBroker } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { coordinatorAndMembers, type FaultResult, fatalProducer, leaderOutage, overlappingRuns } from "../bench/scenarios/faults.ts";
 import { quietLogger } from "./_helpers.ts";
 

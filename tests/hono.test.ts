@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { basicAuth } from "hono/basic-auth";
 import * as v from "valibot";
-import { createRegistry, defineTopic, type Registry, type SecurityContext, startEmbeddedBroker } from "../mod.ts";
+import { createRegistry, defineTopic, type Registry, type SecurityContext } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import {
   createMetrics,
   kafka,

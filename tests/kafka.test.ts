@@ -4,7 +4,8 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { type ConsumedMessage, createRegistry, defineTopic, startEmbeddedBroker, ValidationError } from "../mod.ts";
+import { type ConsumedMessage, createRegistry, defineTopic, ValidationError } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { Countdown, gate, kcat, kcatRead, kcatWrite, quietLogger } from "./_helpers.ts";
 
 // No initial rebalance delay: each test joins fresh groups, and waiting 3 s per group proves nothing here.

@@ -14,7 +14,8 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { lookup } from "node:dns/promises";
 import * as v from "valibot";
-import { createRegistry, defineTopic, startEmbeddedBroker } from "../mod.ts";
+import { createRegistry, defineTopic } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { type PollerLibc, sharedPoller } from "../src/drivers/ffi/_deno_poller.ts";
 import { Countdown, kcatRead, quietLogger } from "./_helpers.ts";
 

@@ -15,8 +15,8 @@ import {
   type ProducerClient,
   resolveSecurityContext,
   type SecurityContext,
-  startEmbeddedBroker,
 } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { loadDefaultDriver } from "../src/drivers/default.ts";
 import { kcatRead, quietLogger } from "./_helpers.ts";
 

@@ -17,9 +17,9 @@ import {
   resolveSecurityContext,
   restProxyDriver,
   type SecurityContext,
-  startEmbeddedBroker,
   ValidationError,
 } from "../mod.ts";
+import { startEmbeddedBroker } from "../testing.ts";
 import { producerConfig } from "../src/security_context.ts";
 import { type RunningServer, serve } from "../gateway/serve.ts";
 import { Countdown, denoBinary, gate, kcatRead, quietLogger } from "./_helpers.ts";

@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { createInterface } from "node:readline";
-import type { EmbeddedBroker } from "../../mod.ts";
+import type { EmbeddedBroker } from "../../testing.ts";
 import { ROOT, runtimeCommand, type RuntimeName } from "../_util.ts";
 import { type BrokerCounters, MARK_PREFIX, readCounters, RESULT_PREFIX } from "./_probe.ts";
 

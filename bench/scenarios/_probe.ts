@@ -15,7 +15,7 @@
  */
 import process from "node:process";
 import { createInterface } from "node:readline";
-import type { EmbeddedBroker } from "../../mod.ts";
+import type { EmbeddedBroker } from "../../testing.ts";
 
 /** Kafka protocol ApiKeys counted besides connections. */
 const API_KEY_PRODUCE = 0;

@@ -29,11 +29,11 @@ import * as v from "valibot";
 import {
   createRegistry,
   defineTopic,
-  type EmbeddedBroker,
   type Logger,
   type Producer,
   type SecurityContext,
 } from "../../mod.ts";
+import type { EmbeddedBroker } from "../../testing.ts";
 
 /** The faults, by the letter of issue 13's list. */
 export type FaultName = "leader-outage" | "coordinator-and-members" | "fatal-producer";

@@ -7,7 +7,7 @@
 import type { Context, Env, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import type * as v from "valibot";
-import { registry as defaultRegistry } from "../../mod.ts";
+import { registry as defaultRegistry } from "../default_registry.ts";
 import { PublishTimeoutError } from "../errors.ts";
 import type { Registry } from "../registry.ts";
 import type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "../producer.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { registry as defaultRegistry } from "../../mod.ts";
+import { registry as defaultRegistry } from "../default_registry.ts";
 import type { Registry } from "../registry.ts";
 import type { SecurityContext } from "../security_context.ts";
 import type { Logger } from "../_util.ts";

@@ -6,8 +6,8 @@
  * the offered credentials with `crypto.subtle` on every request: four
  * asynchronous SHA-256 digests per user per request, which costs more than
  * the rest of a publish. Here the configured credentials are digested once,
- * when the verifier is built, and a request costs one synchronous HMAC and a
- * 32-byte comparison per user.
+ * and a request costs a synchronous SHA-256 and HMAC, and a 32-byte
+ * comparison per user.
  *
  * @module
  */
@@ -42,13 +42,16 @@ export interface BasicUser {
  * A `verifyUser` for Hono's `basicAuth`: true when the offered name and
  * password are those of one of `users`.
  *
- * Each configured name and password pair is kept only as its HMAC-SHA-256
- * under a random key drawn when the verifier is built (it never leaves the
- * process and is never derived from the credentials). A request's pair is
- * digested under the same key and compared with every user's digest, byte by
- * byte, without stopping early: the time taken does not depend on how much of
- * a secret matched, nor on whether or which user matched. The digests are
- * fixed-length, so the comparison does not reveal a password's length either.
+ * Each configured name and password pair is kept only as its SHA-256 until
+ * the first check, then only as the HMAC-SHA-256 of that under a random key
+ * drawn at the first check (it never leaves the process and is never derived
+ * from the credentials). The key is not drawn when the verifier is built: that
+ * is often at a module's top level, where Cloudflare Workers refuse random
+ * values. A request's pair is digested the same way and compared with every
+ * user's digest, byte by byte, without stopping early: the time taken does not
+ * depend on how much of a secret matched, nor on whether or which user
+ * matched. The digests are fixed-length, so the comparison does not reveal a
+ * password's length either.
  *
  * @example
  * ```ts
@@ -66,18 +69,38 @@ export interface BasicUser {
  */
 export function verifyUsers(users: readonly BasicUser[]): (username: string, password: string) => boolean {
   if (users.length === 0) throw new TypeError("verifyUsers: needs at least one user");
-  // The key's pads are hashed once here; each digest continues from a copy of that state.
-  const keyed = hmac.create(sha256, randomBytes(32));
-  // One digest per pair: the name's length first, so no two pairs share a message ("ab" + "c" is not "a" + "bc").
-  const message = (username: string, password: string) => utf16Bytes(`${username.length}:${username}${password}`);
-  const known = users.map((user) => keyed.clone().update(message(user.username, user.password)).digest());
-  // A request's digest is computed into these, reused: verifyUser is synchronous, so no two calls share them.
-  const scratch = keyed.clone();
-  const offered = new Uint8Array(scratch.outputLen);
+  // Dropped at the first check, when each is keyed.
+  let unkeyed: Uint8Array[] | undefined = users.map((user) => pairDigest(user.username, user.password));
+  let matches: ((offered: Uint8Array) => boolean) | undefined;
   return function verifyUser(username, password) {
-    keyed._cloneInto(scratch).update(message(username, password)).digestInto(offered);
+    if (!matches) {
+      matches = keyedMatcher(unkeyed!);
+      unkeyed = undefined;
+    }
+    return matches(pairDigest(username, password));
+  };
+}
+
+/** The SHA-256 of a pair: the name's length first, so no two pairs share a message ("ab" + "c" is not "a" + "bc"). */
+function pairDigest(username: string, password: string): Uint8Array {
+  return sha256(utf16Bytes(`${username.length}:${username}${password}`));
+}
+
+/**
+ * Whether an offered pair's digest is one of `digests`: each compared as its
+ * HMAC under a key drawn here, with every user's, in constant time.
+ */
+function keyedMatcher(digests: readonly Uint8Array[]): (offered: Uint8Array) => boolean {
+  // The key's pads are hashed once here; each HMAC continues from a copy of that state.
+  const keyed = hmac.create(sha256, randomBytes(32));
+  const known = digests.map((digest) => keyed.clone().update(digest).digest());
+  // An offered pair's HMAC is computed into these, reused: verifyUser is synchronous, so no two calls share them.
+  const scratch = keyed.clone();
+  const mac = new Uint8Array(scratch.outputLen);
+  return (offered) => {
+    keyed._cloneInto(scratch).update(offered).digestInto(mac);
     let matches = 0;
-    for (const user of known) matches |= Number(difference(user, offered) === 0);
+    for (const user of known) matches |= Number(difference(user, mac) === 0);
     return matches === 1;
   };
 }

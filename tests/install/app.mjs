@@ -5,7 +5,8 @@ import { execFile } from "node:child_process";
 import process from "node:process";
 import { promisify } from "node:util";
 import * as v from "valibot";
-import { createRegistry, defineTopic, startEmbeddedBroker } from "@kshare/kshare";
+import { createRegistry, defineTopic } from "@kshare/kshare";
+import { startEmbeddedBroker } from "@kshare/kshare/testing";
 
 const broker = await startEmbeddedBroker();
 broker.createTopic("orders", 1);
