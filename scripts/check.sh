@@ -6,16 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1
 npx tsc --noEmit -p .
-npx deno check --quiet mod.ts hono.ts testing.ts gateway/main.ts
-doc=$(npx deno doc --lint mod.ts hono.ts testing.ts 2>&1 || true)
+npx deno check --quiet mod.ts hono.ts testing.ts drivers.ts gateway/main.ts
+doc=$(npx deno doc --lint mod.ts hono.ts testing.ts drivers.ts 2>&1 || true)
 # valibot's own types show up as "private-type-ref"; missing docs on our exports do not pass.
 if grep -q "missing-jsdoc" <<<"$doc"; then
   grep -A3 "missing-jsdoc" <<<"$doc" >&2
   exit 1
 fi
-npx deno run --quiet --allow-run --allow-read scripts/check_examples.ts mod.ts hono.ts testing.ts
+npx deno run --quiet --allow-run --allow-read scripts/check_examples.ts mod.ts hono.ts testing.ts drivers.ts
 # The examples of the public modules, each fenced block type-checked as its own module.
-npx deno check --quiet --doc-only mod.ts hono.ts testing.ts src/*.ts src/hono/*.ts src/drivers/rest_proxy.ts
+npx deno check --quiet --doc-only mod.ts hono.ts testing.ts drivers.ts src/*.ts src/hono/*.ts src/drivers/rest_proxy.ts src/drivers/confluent.ts src/drivers/ffi/driver.ts
 # Clean: no error and no warning (an unanalyzable import, an excluded module, …).
 if ! publish=$(npx deno publish --dry-run --allow-dirty 2>&1) || grep -q "^warning" <<<"$publish"; then
   echo "$publish" >&2

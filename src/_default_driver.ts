@@ -11,14 +11,26 @@ import type { KafkaDriver } from "./driver.ts";
 /** Why a registry without a driver cannot connect here: what `producer()` and a consumer's `start()` reject with. */
 const NO_DEFAULT_DRIVER =
   "kshare has no Kafka driver of its own on this runtime (neither Deno, Bun nor Node): pass `driver: restProxyDriver({...})` to createRegistry";
+/** Why the native drivers could not be loaded: most likely a bundle, which holds none unless the application imports one. */
+const NOT_LOADED =
+  "kshare could not load its native driver (a bundled application holds none): pass `driver: confluentDriver` or `driver: ffiDriver` " +
+  "from @kshare/kshare/drivers to createRegistry, or, where there is no TCP, `driver: restProxyDriver({...})`";
 
 /** The native driver of Deno, Bun or Node, loaded on first call; rejects with {@link NO_DEFAULT_DRIVER} elsewhere. */
 export async function defaultDriver(): Promise<KafkaDriver> {
-  const runtime = globalThis as { Deno?: unknown; Bun?: unknown; process?: { versions?: { node?: unknown } } };
-  if (runtime.Deno === undefined && runtime.Bun === undefined && runtime.process?.versions?.node === undefined) {
+  const runtime = globalThis as { Deno?: { dlopen?: unknown }; Bun?: unknown; process?: { versions?: { node?: unknown } } };
+  // Deno Deploy is a Deno without FFI (no Deno.dlopen); Workers with nodejs_compat say they are Node, and fail below.
+  const { Deno: deno } = runtime;
+  if (typeof deno?.dlopen !== "function" && runtime.Bun === undefined && runtime.process?.versions?.node === undefined) {
     throw new Error(NO_DEFAULT_DRIVER);
   }
-  return await (await nativeDrivers(".")).loadDefaultDriver();
+  let drivers: typeof import("./drivers/default.ts");
+  try {
+    drivers = await nativeDrivers(".");
+  } catch (error) {
+    throw new Error(NOT_LOADED, { cause: error });
+  }
+  return await drivers.loadDefaultDriver();
 }
 
 /**

@@ -73,7 +73,7 @@ test("bundled for an edge runtime, kshare and kshare/hono hold no native driver 
   assert.deepEqual(result.errors, []);
   assert.deepEqual(unexpected(result.warnings), []);
   const code = result.outputFiles[0]!.text;
-  for (const native of ["node:", "bun:", "Deno.", "dlopen", "koffi", "kafka-javascript", "createRequire"]) {
+  for (const native of ["node:", "bun:", "Deno.", "dlopen(", "koffi", "kafka-javascript", "createRequire"]) {
     assert.ok(!code.includes(native), `the bundle holds ${JSON.stringify(native)}`);
   }
   const gzipped = gzipSync(code).length;
@@ -165,4 +165,61 @@ test("evaluating the bundle draws no random value, sets no timer and fetches not
   await kshare.registry.close();
   assert.equal(kshare.registry.closed, true);
   await assert.rejects(kshare.registry.producer(ctx), (error: unknown) => (error as Error).name === "ClosedError");
+});
+
+test("bundled for a server runtime, the default driver is not in the bundle and connecting says to pass one from kshare/drivers; passed, it publishes", async () => {
+  const { startEmbeddedBroker } = await import("../testing.ts");
+  const { kcatRead } = await import("./_helpers.ts");
+  const { mkdir, writeFile, rm } = await import("node:fs/promises");
+  await using broker = await startEmbeddedBroker({ brokers: 1 });
+  broker.createTopic("bundled", 1);
+  const result = await esbuild.build({
+    stdin: {
+      contents: [
+        'import * as v from "valibot";',
+        'import { createRegistry, defineTopic } from "@kshare/kshare";',
+        'import { confluentDriver, ffiDriver } from "@kshare/kshare/drivers";',
+        'export const topic = defineTopic({ name: "bundled", schema: v.object({ n: v.number() }) });',
+        "export const withoutDriver = createRegistry();",
+        "const node = !(\"Deno\" in globalThis) && !(\"Bun\" in globalThis);",
+        "export const withDriver = createRegistry({ driver: node ? confluentDriver : () => ffiDriver() });",
+      ].join("\n"),
+      resolveDir: fileURLToPath(root),
+      loader: "ts",
+    },
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "node",
+    // Packages stay imports, as in a server bundle that keeps node_modules; kshare itself is bundled.
+    packages: "external",
+    logLevel: "silent",
+    plugins: [kshareExports],
+  });
+  assert.deepEqual(result.errors, []);
+  // Inside the checkout's node_modules, so that the bundle finds the packages it imports (and the driver its addon).
+  const dir = new URL("node_modules/.cache/kshare-edge-bundle-test/", root);
+  await mkdir(dir, { recursive: true });
+  const file = new URL(`server-${Date.now()}-${Math.random().toString(36).slice(2)}.mjs`, dir);
+  await writeFile(file, result.outputFiles[0]!.text);
+  try {
+    const app = await import(file.href) as {
+      topic: import("../mod.ts").Topic<import("valibot").GenericSchema<{ n: number }>>;
+      withoutDriver: import("../mod.ts").Registry;
+      withDriver: import("../mod.ts").Registry;
+    };
+    const ctx = { bootstrapServers: broker.bootstrapServers };
+    await assert.rejects(app.withoutDriver.producer(ctx), (error: Error) => {
+      assert.match(error.message, /pass `driver: confluentDriver` or `driver: ffiDriver` from @kshare\/kshare\/drivers/);
+      return true;
+    });
+    await app.withoutDriver.close();
+    const producer = await app.withDriver.producer(ctx);
+    const report = await producer.publish(app.topic, { n: 7 });
+    await app.withDriver.close();
+    const records = await kcatRead(broker.bootstrapServers, "bundled");
+    assert.deepEqual(records.map((r) => [r.offset, r.payload]), [[report.offset, '{"n":7}']]);
+  } finally {
+    await rm(file, { force: true });
+  }
 });

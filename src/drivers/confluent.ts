@@ -61,7 +61,7 @@ const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
  * @example
  * ```ts
  * import { createRegistry } from "@kshare/kshare";
- * import { confluentDriver } from "./src/drivers/confluent.ts";
+ * import { confluentDriver } from "@kshare/kshare/drivers";
  * const kafka = createRegistry({ driver: confluentDriver });
  * ```
  */

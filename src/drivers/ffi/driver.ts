@@ -20,7 +20,18 @@ import { createFfiConsumer } from "./_consumer.ts";
 import { createFfiProducer } from "./_producer.ts";
 import { loadLibrdkafka } from "./library.ts";
 
-/** Options of {@link ffiDriver}. */
+/**
+ * Options of {@link ffiDriver}.
+ *
+ * @example A librdkafka of one's own
+ * ```ts
+ * import { createRegistry } from "@kshare/kshare";
+ * import { ffiDriver, type FfiDriverOptions } from "@kshare/kshare/drivers";
+ *
+ * const options: FfiDriverOptions = { library: "/opt/librdkafka/lib/librdkafka.so.1" };
+ * const kafka = createRegistry({ driver: () => ffiDriver(options) });
+ * ```
+ */
 export interface FfiDriverOptions {
   /**
    * Path of the librdkafka shared library. Default: `$KSHARE_LIBRDKAFKA`,
@@ -38,7 +49,7 @@ export interface FfiDriverOptions {
  *
  * @example
  * ```ts
- * import { ffiDriver } from "./src/drivers/ffi/driver.ts";
+ * import { ffiDriver } from "@kshare/kshare/drivers";
  *
  * const driver = await ffiDriver();
  * const producer = await driver.createProducer(
