@@ -6,27 +6,13 @@
 // refuse at a module's top level; afterwards the same calls are allowed.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
 import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
+import { kshareExports, root, WORKER_TARGET } from "./_bundle.ts";
 
 after(() => esbuild.stop());
-
-const root = new URL("../", import.meta.url);
-const packageExports = (JSON.parse(readFileSync(new URL("deno.json", root), "utf8")) as { exports: Record<string, string> }).exports;
-
-/** `@kshare/kshare` and its subpaths, resolved as the package's exports (deno.json) map them. */
-const kshareExports: esbuild.Plugin = {
-  name: "kshare-exports",
-  setup(build) {
-    build.onResolve({ filter: /^@kshare\/kshare(\/.*)?$/ }, ({ path }) => {
-      const target = packageExports[`.${path.slice("@kshare/kshare".length)}`];
-      return target ? { path: fileURLToPath(new URL(target, root)) } : { errors: [{ text: `${path} is not an export of kshare` }] };
-    });
-  },
-};
 
 /**
  * gzip size of the minified bundle, at most. The whole public API of both
@@ -48,9 +34,8 @@ function bundle(format: "esm" | "iife"): Promise<esbuild.BuildResult & { outputF
     write: false,
     minify: true,
     format,
-    // wrangler's platform and conditions.
-    platform: "browser",
-    conditions: ["workerd", "worker", "browser"],
+    ...WORKER_TARGET,
+    conditions: [...WORKER_TARGET.conditions],
     logLevel: "silent",
     plugins: [kshareExports],
     // The script form evaluated below has no import.meta.
