@@ -29,8 +29,13 @@
  * taken no further client connected (no timer bounded that wait), file reads
  * and lookups stalled, and closing never returned.
  *
- * An idle queue costs no CPU: a wait ends on a signal, a timeout or
- * `wake()`, never by re-polling.
+ * A wake-up can be lost: librdkafka signals only when a queue goes from
+ * empty to non-empty, so one signal that never arrives would leave the queue
+ * unread for good (a producer's delivery reports, and every publish waiting
+ * for one). Bun's thread-safe callbacks, called from librdkafka's threads,
+ * are documented by Bun as meant for threads Bun knows. So a wait also ends
+ * every {@link RECHECK_MS} and looks again: a lost signal costs at most that
+ * long, and an idle queue one non-blocking `take()` per period.
  *
  * Event loop: an unfinished `next()` keeps the process alive (its timer), so
  * a client that is waiting for something keeps the process running until it
@@ -42,7 +47,6 @@
 import type { CLIENT_SYMBOLS } from "./_symbols.ts";
 import type { NativeRuntime, NativeSymbols, Pointer } from "./_native.ts";
 import type { Librdkafka } from "./library.ts";
-import { MAX_TIMER_MS } from "../../_util.ts";
 
 /** One librdkafka queue, read on the JavaScript thread. */
 export interface EventQueue {
@@ -82,6 +86,9 @@ export function openEventQueue(rdkafka: Librdkafka, queue: Pointer): EventQueue 
 
 type Client = NativeSymbols<typeof CLIENT_SYMBOLS>;
 
+/** How long a wait goes without looking at the queue, at most: the cost of a lost wake-up signal. */
+export const RECHECK_MS = 1_000;
+
 
 /**
  * Wait for a wake-up signal from C (pipe or callback), with `take()` on the
@@ -113,11 +120,12 @@ function signalledQueue(c: Client, queue: Pointer, detach: () => void): EventQue
         if (remaining <= 0) return null;
         // A wake-up from C runs on this thread only after this synchronous
         // section, so an event queued after take() above is never missed.
-        // The timer also keeps the event loop alive while we wait.
+        // The timer (the caller's deadline, or RECHECK_MS if sooner: then the
+        // loop looks again) also keeps the event loop alive while we wait.
         let timer: ReturnType<typeof setTimeout> | undefined;
         const why = await new Promise<"signal" | "stop" | "timeout">((resolve) => {
           waiter = resolve;
-          timer = setTimeout(() => release("timeout"), Math.min(remaining, MAX_TIMER_MS));
+          timer = setTimeout(() => release("timeout"), Math.min(remaining, RECHECK_MS));
         });
         clearTimeout(timer);
         if (why === "stop") return null;
