@@ -43,13 +43,8 @@ test("a partition leader down for 3 s, then another: nothing acknowledged lost o
 });
 
 // The group scenario runs once; its revocation check is a test of its own, so that a failure names it.
-// On Bun it is todo (Bun runs no todo test): member A sometimes never handles a partition again after B left
-// (once in the CI run of the whole suite, once in 40 bench rounds, never in 5 runs of this file alone); the
-// cause is not found yet (issue 13 stays open for it). Nothing was lost in those rounds.
-const BUN_GROUP_TODO = "on Bun member A sometimes never handles a partition again after B left (cause not found; issue 13)";
-const onBun = { ...("Bun" in globalThis ? { todo: BUN_GROUP_TODO } : {}) };
 let groupResult: FaultResult | undefined;
-test("the coordinator down mid-stream, a second member joining and leaving: no record skipped, nothing acknowledged lost", { timeout: 120_000, ...onBun }, async () => {
+test("the coordinator down mid-stream, a second member joining and leaving: no record skipped, nothing acknowledged lost", { timeout: 120_000 }, async () => {
   groupResult = await coordinatorAndMembers({ broker, logger });
   const result = { ...groupResult, problems: groupResult.problems.filter((p) => !/overlapped|while the other member ran/.test(p)) };
   assert.ok(Number(result.notes.partitionsHandledByB) > 0, "member B took partitions over");
@@ -57,13 +52,13 @@ test("the coordinator down mid-stream, a second member joining and leaving: no r
   assert.equal(result.errors, 0, result.errorMessages.join("; "));
 });
 
-test("...and no handler runs for a partition after its revocation completed", onBun, () => {
+test("...and no handler runs for a partition after its revocation completed", () => {
   assert.ok(groupResult, "the group scenario ran");
   assert.equal(groupResult.overlaps, 0, `a handler ran for a partition after its revocation completed: ${groupResult.problems.join("; ")}`);
 });
 
 test("a fatal producer error: the handle is retired, the next producer() is a fresh client, stats count it, publishing goes on", { timeout: 120_000 }, async () => {
-  // The waits are for events that come within a second or two; a bound of 20 s fails a todo run sooner.
+  // The waits are for events that come within a second or two.
   const result = await fatalProducer({ broker, logger, waitBoundMs: 20_000 });
   assert.equal(result.notes.freshHandle, true, "registry.producer(ctx) gave a fresh, live handle");
   assert.equal(result.notes.clientsCreatedByFault, 1, "stats count exactly one new client");

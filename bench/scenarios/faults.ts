@@ -230,6 +230,12 @@ class PublishStream {
     }
   }
 
+  /** Where the publishes stand, for a failure's message: a stalled producer shows as publishes waiting. */
+  describe(): string {
+    const answered = this.acked.size + this.errors + this.implicitAcks;
+    return `${this.acked.size} publishes acknowledged, ${this.errors} failed, ${this.#n - answered} waiting for an answer`;
+  }
+
   /** The number the next record will get: every record from it on is published after this call. */
   get next(): number {
     return this.#n;
@@ -531,7 +537,10 @@ export async function coordinatorAndMembers(options: FaultOptions): Promise<Faul
       // What A looked like then, to tell a stuck drain (buffered, paused) from a member that gets no partitions.
       const stats = memberA.consumer(ctx, group).stats();
       const handledSince = [...new Set(runs.filter((r) => r.member === "A" && r.start > leftAt).map((r) => r.partition))];
-      throw new Error(`${(error as Error).message} (A handled partitions ${JSON.stringify(handledSince)} since; A's consumer: ${JSON.stringify(stats)})`);
+      throw new Error(
+        `${(error as Error).message} (A handled partitions ${JSON.stringify(handledSince)} since; A's consumer: ${JSON.stringify(stats)}; ` +
+          `${stream.describe()})`,
+      );
     });
     await flowing("100 more records handled after B left");
     await stream.stop();
