@@ -1,14 +1,22 @@
 /**
  * A producer client over REST Proxy v3's produce API.
  *
- * Requests: records go per topic, in streaming mode: one
- * `POST /v3/clusters/{id}/topics/{topic}/records` whose body is the records
- * as concatenated JSON objects, answered by one JSON object per record in the
- * same order, each with its own `error_code`. A topic has at most one request
- * in flight: the records produced meanwhile wait, and go together in the next
- * request (up to `maxRequestBytes` of body). So publishes in flight share
- * requests, and a topic's records reach the REST Proxy in the order they were
- * produced, retries included.
+ * Requests: records go per topic, in the mode of the client's
+ * {@link ProduceRequestFormat}: streaming (one
+ * `POST /v3/clusters/{id}/topics/{topic}/records` of concatenated JSON
+ * objects, answered by one JSON object per record in the same order) or batch
+ * (`POST …/records:batch` of at most `maxBatchEntries` entries, answered 207
+ * with `successes` and `failures` by entry id). A topic has at most one
+ * request in flight, in either mode: the records produced meanwhile wait, and
+ * go together in the next request (up to `maxRequestBytes` of body, and the
+ * mode's most records). So publishes in flight share requests, and a topic's
+ * records reach the REST Proxy in the order they were produced, retries
+ * included. Batch mode keeps that rule rather than sending a topic's batches
+ * side by side: two requests in flight may be written in either order, and a
+ * 429 to one while the next succeeds would put its records, retried, after
+ * newer ones. What it costs is throughput: at most `maxBatchEntries` records
+ * of a topic per round trip (and an endpoint that limits requests per second
+ * sees fewer of them).
  *
  * Retries: a 429 or 503 answer to a whole request is retried after its
  * `Retry-After` (without one, after a jittered backoff from 100 ms), with
@@ -16,7 +24,8 @@
  * pass before that fails at once with a timed-out error (librdkafka's
  * `ERR__MSG_TIMED_OUT`). A record some REST Proxy wrote and still answered
  * 503 for (its own delivery deadline passed) may be written twice: at least
- * once, as any retry over HTTP. A refusal of one record in a 200 answer
+ * once, as any retry over HTTP. A refusal of one record in a 2xx answer (its
+ * `error_code` in streaming mode, its entry in `failures` in batch mode)
  * rejects that record's produce only; any other answer rejects the request's
  * records.
  *
@@ -33,10 +42,9 @@
  *
  * @module
  */
-import type { DeliveryReport, OutgoingRecord, Payload, ProducerClient, ProducerConfig } from "../driver.ts";
+import type { DeliveryReport, OutgoingRecord, ProducerClient, ProducerConfig } from "../driver.ts";
 import { ClosedError, QueueFullError } from "../errors.ts";
-import { splitJsonObjects } from "../_json_stream.ts";
-import { backoff, delay, MAX_TIMER_MS, signal, toBase64 } from "../_util.ts";
+import { backoff, delay, MAX_TIMER_MS, signal } from "../_util.ts";
 import { DEFAULT_MAX_WAITING_BYTES, DEFAULT_MAX_WAITING_RECORDS } from "./_waiting.ts";
 import {
   answerError,
@@ -50,6 +58,7 @@ import {
   retryAfterMs,
   send,
 } from "./_rest_http.ts";
+import { encodeRecord, type ProduceRequestFormat } from "./_rest_produce_request.ts";
 
 /** One record produced and not yet settled. `resolve` and `reject` settle it once; later calls do nothing. */
 interface Pending {
@@ -75,12 +84,12 @@ interface Lane {
 export interface RestProducerLimits {
   /** Most bytes of one request body (a larger record goes alone). */
   readonly maxRequestBytes: number;
+  /** The mode of the requests: their path, body and answers, and their most records. */
+  readonly format: ProduceRequestFormat;
   /** Delivery timeout of every record, ms. */
   readonly deliveryTimeoutMs: number;
 }
 
-const encoder = new TextEncoder();
-const NEWLINE = 0x0a;
 /** Backoff of a 429/503 without `Retry-After`. */
 const RETRY_BACKOFF_MS = 100;
 const MAX_RETRY_BACKOFF_MS = 10_000;
@@ -232,23 +241,26 @@ class RestProducer implements ProducerClient {
 
   /**
    * The next request's records, oldest first, up to `maxRequestBytes` of
-   * body (at least one). Records past their deadline are failed, not sent.
+   * body (at least one) and the mode's most records. Records past their
+   * deadline are failed, not sent.
    */
   #take(lane: Lane): Pending[] {
+    const { format, maxRequestBytes } = this.#limits;
     const now = Date.now();
     const batch: Pending[] = [];
     const expired: Pending[] = [];
     let bytes = 0;
     let taken = 0;
-    for (; taken < lane.waiting.length; taken++) {
+    for (; taken < lane.waiting.length && batch.length < format.maxRecords; taken++) {
       const pending = lane.waiting[taken]!;
       if (pending.deadline <= now) {
         expired.push(pending);
         continue;
       }
-      if (batch.length > 0 && bytes + 1 + pending.json.length > this.#limits.maxRequestBytes) break;
+      const size = format.framing(batch.length) + pending.json.length;
+      if (batch.length > 0 && bytes + size > maxRequestBytes) break;
       batch.push(pending);
-      bytes += (batch.length > 1 ? 1 : 0) + pending.json.length;
+      bytes += size;
     }
     for (const pending of lane.waiting.splice(0, taken)) {
       this.#waitingRecords--;
@@ -265,7 +277,8 @@ class RestProducer implements ProducerClient {
    */
   async #post(lane: Lane, batch: readonly Pending[]): Promise<number | undefined> {
     const { topic } = lane;
-    const url = clusterUrl(this.#endpoint, `/topics/${encodeURIComponent(topic)}/records`);
+    const { format } = this.#limits;
+    const url = clusterUrl(this.#endpoint, `/topics/${encodeURIComponent(topic)}${format.path}`);
     const controller = new AbortController();
     const onClose = () => controller.abort(new ClosedError("The producer"));
     this.#closed.signal.addEventListener("abort", onClose, { once: true });
@@ -277,7 +290,7 @@ class RestProducer implements ProducerClient {
     );
     for (const pending of batch) this.#inFlight.add(pending);
     try {
-      const response = await send(this.#endpoint, "POST", url, controller.signal, requestBody(batch));
+      const response = await send(this.#endpoint, "POST", url, controller.signal, format.body(batch.map((pending) => pending.json)));
       if (response.ok) {
         lane.failures = 0;
         await this.#settle(topic, url, batch, response);
@@ -311,30 +324,28 @@ class RestProducer implements ProducerClient {
     return undefined;
   }
 
-  /** Settle `batch` by a 200 answer: one JSON object per record, in order. */
+  /** Settle `batch` by a 2xx answer, each record by its own answer in it. */
   async #settle(topic: string, url: string, batch: readonly Pending[], response: Response): Promise<void> {
-    const body = new Uint8Array(await response.arrayBuffer());
-    let answered = 0;
-    for (const chunk of splitJsonObjects(body)) {
-      if (answered === batch.length || "malformed" in chunk) break;
-      let answer: unknown;
-      try {
-        answer = JSON.parse(chunk.text);
-      } catch {
-        break;
-      }
-      this.#settleOne(topic, batch[answered++]!, answer);
-    }
-    if (answered === batch.length) return;
+    const answers = this.#limits.format.answers(new Uint8Array(await response.arrayBuffer()), batch.length);
+    const unanswered: Pending[] = [];
+    batch.forEach((pending, i) => {
+      if (answers[i] === undefined) unanswered.push(pending);
+      else this.#settleOne(topic, pending, answers[i]);
+    });
+    if (unanswered.length === 0) return;
     const error = new RestProxyError(
-      `POST ${url}: the REST Proxy answered ${answered} of ${batch.length} records; ` +
+      `POST ${url}: the REST Proxy answered ${batch.length - unanswered.length} of ${batch.length} records; ` +
         "whether the others were written is not known",
       { status: response.status },
     );
-    for (const pending of batch.slice(answered)) pending.reject(error);
+    for (const pending of unanswered) pending.reject(error);
   }
 
-  /** Settle one record by its answer: a delivery report, or REST Proxy's `{ error_code, message }`. */
+  /**
+   * Settle one record by its answer, whichever the mode: a delivery report
+   * (`partition_id`, `offset`, `timestamp`; an `error_code`, if any, 200), or
+   * a rejection with REST Proxy's `{ error_code, message }`.
+   */
   #settleOne(topic: string, pending: Pending, answer: unknown): void {
     const a = (typeof answer === "object" && answer !== null ? answer : {}) as {
       error_code?: unknown;
@@ -367,45 +378,4 @@ class RestProducer implements ProducerClient {
 /** A record's failure for a deadline that passed, or would pass before a retry. */
 function timedOut(topic: string, why: string): RestProxyError {
   return new RestProxyError(`Publish to topic "${topic}" timed out: ${why}`, { code: ERR_MSG_TIMED_OUT });
-}
-
-/** Bytes as REST Proxy v3's binary payload. */
-function binary(payload: Payload): { type: "BINARY"; data: string } {
-  return { type: "BINARY", data: toBase64(typeof payload === "string" ? encoder.encode(payload) : payload) };
-}
-
-/**
- * One record as a produce request's JSON object: key and value as BINARY
- * (the bytes exactly), headers with base64 values, partition, timestamp. No
- * key is sent as `"key": null` (a REST Proxy may otherwise derive one).
- */
-function encodeRecord(record: OutgoingRecord): Uint8Array {
-  const json: Record<string, unknown> = { key: record.key == null ? null : binary(record.key) };
-  if (record.value !== null) json["value"] = binary(record.value);
-  if (record.headers && record.headers.length > 0) {
-    json["headers"] = record.headers.map(([name, value]) => ({ name, value: toBase64(value) }));
-  }
-  if (record.partition !== undefined) json["partition_id"] = record.partition;
-  if (record.timestamp !== undefined) {
-    const date = new Date(record.timestamp);
-    if (Number.isNaN(date.getTime())) {
-      throw new TypeError(`Topic "${record.topic}": timestamp ${record.timestamp} is past the latest date-time a REST Proxy takes`);
-    }
-    json["timestamp"] = date.toISOString();
-  }
-  return encoder.encode(JSON.stringify(json));
-}
-
-/** The records as one body of concatenated JSON objects, one per line. */
-function requestBody(batch: readonly Pending[]): Uint8Array<ArrayBuffer> {
-  let size = batch.length - 1;
-  for (const pending of batch) size += pending.json.length;
-  const body = new Uint8Array(size);
-  let at = 0;
-  for (const pending of batch) {
-    if (at > 0) body[at++] = NEWLINE;
-    body.set(pending.json, at);
-    at += pending.json.length;
-  }
-  return body;
 }

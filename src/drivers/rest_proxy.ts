@@ -12,6 +12,7 @@ import type { ClientConfig, KafkaDriver, ProducerClient, ProducerConfig } from "
 import { authorizer, type Credentials } from "./_rest_auth.ts";
 import { type Fetch, ping, type RestEndpoint } from "./_rest_http.ts";
 import { restProducer } from "./_rest_producer.ts";
+import { batchRequests, type ProduceRequestFormat, streamingRequests } from "./_rest_produce_request.ts";
 
 /**
  * Options of {@link restProxyDriver}.
@@ -27,6 +28,19 @@ import { restProducer } from "./_rest_producer.ts";
  *   auth: { username: "dev", password: "dev-secret" }, // for contexts without sasl
  *   fetch: (url, init) => (requests++, fetch(url, init)),
  *   maxRequestBytes: 256 * 1024, // the gateway was started with a smaller maxBodyBytes
+ * };
+ * const driver = restProxyDriver(options);
+ * ```
+ *
+ * @example Batch mode: `records:batch` requests of at most 25 entries
+ * ```ts
+ * import { restProxyDriver, type RestProxyDriverOptions } from "@kshare/kshare";
+ *
+ * const options: RestProxyDriverOptions = {
+ *   url: "http://127.0.0.1:8082",
+ *   clusterId: "kshare",
+ *   mode: "batch",
+ *   maxBatchEntries: 25, // the gateway was started with publishRoutes({ maxBatchEntries: 25 })
  * };
  * const driver = restProxyDriver(options);
  * ```
@@ -60,11 +74,34 @@ export interface RestProxyDriverOptions {
    * their topic; a larger record goes alone.
    */
   readonly maxRequestBytes?: number;
+  /**
+   * How a topic's publishes in flight are sent (default `"streaming"`):
+   *
+   * - `"streaming"`: one `POST …/topics/{topic}/records` whose body holds
+   *   them as concatenated JSON records, answered one JSON object per record;
+   * - `"batch"`: `POST …/topics/{topic}/records:batch` requests of at most
+   *   `maxBatchEntries` entries each, answered 207 with `successes` and
+   *   `failures` by entry id.
+   *
+   * Both settle every publish by its own record's answer; batch mode is for
+   * a REST endpoint, or a proxy in front of one, that does not take several
+   * concatenated records in one request.
+   */
+  readonly mode?: "streaming" | "batch";
+  /**
+   * Most entries of one `records:batch` request in batch mode (default 10,
+   * the kshare gateway's default limit): at most the REST endpoint's limit,
+   * or its requests are answered 400 and their publishes rejected. Only with
+   * `mode: "batch"`.
+   */
+  readonly maxBatchEntries?: number;
 }
 
 /** Bound on the readiness check of a new producer. */
 const CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_REQUEST_BYTES = 1_000_000;
+/** The kshare gateway's default `maxBatchEntries` (kshare/hono's `DEFAULT_MAX_BATCH_ENTRIES`; a driver does not import kshare/hono). */
+const DEFAULT_MAX_BATCH_ENTRIES = 10;
 /** librdkafka's default `message.timeout.ms`. */
 const DEFAULT_DELIVERY_TIMEOUT_MS = 300_000;
 
@@ -105,14 +142,17 @@ const CONSUMER_NEEDS_TCP = "The REST Proxy driver publishes only: a consumer nee
  * never contain a password, secret or token.
  *
  * Publishing: a new producer first checks `GET /v3/clusters/{id}` (and so
- * the credentials); `ping` does the same. Records go per topic in streaming
- * mode: the publishes in flight share one
- * `POST /v3/clusters/{id}/topics/{topic}/records` whose body holds them as
- * concatenated JSON objects (key and value as `BINARY` base64, headers,
- * `partition_id`, `timestamp`), and each one's answer settles its publish
- * with a delivery report (`partition_id`, `offset`), or rejects it with the
- * REST Proxy's `error_code` and message. A topic has one request in flight
- * at a time, so its records arrive in publish order. A 429 or 503 is retried
+ * the credentials); `ping` does the same. Records go per topic, as JSON
+ * records (key and value as `BINARY` base64, headers, `partition_id`,
+ * `timestamp`). In streaming mode (the default) the publishes in flight
+ * share one `POST /v3/clusters/{id}/topics/{topic}/records` whose body holds
+ * them as concatenated JSON objects; in batch mode (`mode: "batch"`) they go
+ * as `POST …/records:batch` requests of at most `maxBatchEntries` entries.
+ * Each record's answer (in batch mode, its entry in `successes` or
+ * `failures`) settles its publish with a delivery report (`partition_id`,
+ * `offset`), or rejects it with the REST Proxy's `error_code` and message.
+ * A topic has one request in flight at a time, in either mode, so its
+ * records arrive in publish order. A 429 or 503 is retried
  * after its `Retry-After` (without one, after a backoff) within each record's
  * deadline (its `timeoutMs`, and the delivery timeout); a record whose
  * deadline comes first fails at once with a timed-out error (`code` -192,
@@ -174,6 +214,7 @@ export function restProxyDriver(options: RestProxyDriverOptions): KafkaDriver {
   if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1) {
     throw new TypeError(`restProxyDriver: maxRequestBytes must be a whole number > 0, got ${String(maxRequestBytes)}`);
   }
+  const format = requestFormat(options.mode, options.maxBatchEntries);
   return {
     name: "rest-proxy",
     librdkafkaVersion: "none",
@@ -187,10 +228,26 @@ export function restProxyDriver(options: RestProxyDriverOptions): KafkaDriver {
       };
       const deliveryTimeoutMs = deliveryTimeout(config);
       await ping(endpoint, CONNECT_TIMEOUT_MS);
-      return restProducer(endpoint, config, { maxRequestBytes, deliveryTimeoutMs });
+      return restProducer(endpoint, config, { maxRequestBytes, format, deliveryTimeoutMs });
     },
     createConsumer: () => Promise.reject(new Error(CONSUMER_NEEDS_TCP)),
   };
+}
+
+/** The requests of the `mode` and `maxBatchEntries` options; a `TypeError` naming what is wrong with them. */
+function requestFormat(mode: unknown, maxBatchEntries: unknown): ProduceRequestFormat {
+  if (mode !== undefined && mode !== "streaming" && mode !== "batch") {
+    throw new TypeError(`restProxyDriver: mode must be "streaming" or "batch", got ${JSON.stringify(mode) ?? String(mode)}`);
+  }
+  if (mode !== "batch") {
+    if (maxBatchEntries !== undefined) throw new TypeError('restProxyDriver: maxBatchEntries applies to mode "batch" only');
+    return streamingRequests;
+  }
+  const entries = maxBatchEntries ?? DEFAULT_MAX_BATCH_ENTRIES;
+  if (!Number.isSafeInteger(entries) || (entries as number) < 1) {
+    throw new TypeError(`restProxyDriver: maxBatchEntries must be a whole number > 0, got ${String(entries)}`);
+  }
+  return batchRequests(entries as number);
 }
 
 /** The parsed `url` option: the base of every path, and the `host:port` a context must name. */
