@@ -18,8 +18,12 @@
  *   no thread waits. On Deno, which cannot watch an fd, one `poll(2)` running
  *   as a `nonblocking` FFI call watches every pipe of the process
  *   (`_deno_poller.ts`): one thread of Deno's blocking pool in total.
- * - Bun: a `threadsafe` JSCallback given to `rd_kafka_queue_cb_event_enable`
- *   returns to librdkafka at once and runs on the JavaScript thread later.
+ * - Bun on Linux: the same pipe, read by Bun's event loop (`Bun.file(fd)`
+ *   streams it as bytes arrive).
+ * - Bun elsewhere: a `threadsafe` JSCallback given to
+ *   `rd_kafka_queue_cb_event_enable` returns to librdkafka at once and runs
+ *   on the JavaScript thread later. Bun documents such callbacks as meant for
+ *   threads it knows, and on Linux they lost wake-ups (the pipe replaced them).
  *
  * Rejected on Deno: a `threadSafe` callback makes librdkafka's thread wait
  * for the JavaScript thread while it holds the queue's lock (that hung the
@@ -32,8 +36,7 @@
  * A wake-up can be lost: librdkafka signals only when a queue goes from
  * empty to non-empty, so one signal that never arrives would leave the queue
  * unread for good (a producer's delivery reports, and every publish waiting
- * for one). Bun's thread-safe callbacks, called from librdkafka's threads,
- * are documented by Bun as meant for threads Bun knows. So a wait also ends
+ * for one), as Bun's thread-safe callbacks did. So a wait also ends
  * every {@link RECHECK_MS} and looks again: a lost signal costs at most that
  * long, and an idle queue one non-blocking `take()` per period.
  *
