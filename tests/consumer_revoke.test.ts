@@ -71,10 +71,20 @@ class Runs {
     this.#waiters = this.#waiters.filter((check) => !check());
   }
 
-  /** Resolves once `condition` holds (checked at every change); the test's timeout bounds it. */
-  until(condition: () => boolean): Promise<void> {
+  /**
+   * Resolves once `condition` holds (checked at every change); rejects naming `what` after `boundMs`,
+   * so that a wait that never ends says which it was (inside the test's own timeout).
+   */
+  until(condition: () => boolean, what = "a condition", boundMs = 45_000): Promise<void> {
     if (condition()) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(() => condition() && (resolve(), true)));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== check);
+        reject(new Error(`gave up after ${boundMs} ms waiting for ${what}`));
+      }, boundMs);
+      const check = () => condition() && (clearTimeout(timer), resolve(), true);
+      this.#waiters.push(check);
+    });
   }
 
   /** Like {@link until}, at most `ms`: true when the condition held. */
@@ -82,7 +92,7 @@ class Runs {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const bound = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
     try {
-      return await Promise.race([this.until(condition).then(() => true as const), bound]);
+      return await Promise.race([this.until(condition, "a condition", ms + 1_000).then(() => true as const, () => false as const), bound]);
     } finally {
       clearTimeout(timer);
     }
@@ -132,20 +142,20 @@ for (const strategy of ["range", "cooperative-sticky"]) {
     try {
       await a.consumer(ctx, group).subscribe(t, handler("A")).start();
       await publishRound();
-      await runs.until(allHandled);
+      await runs.until(allHandled, "every record to be handled");
       straggle = true;
       await publishRound();
-      await runs.until(() => straggling.size === PARTITIONS); // A's handler of every partition is in progress
+      await runs.until(() => straggling.size === PARTITIONS, "A to be handling every partition"); // A's handler of every partition is in progress
       await b.consumer(ctx, group).subscribe(t, handler("B")).start();
       bStarted();
       // Rounds of records until B handled some: it then owns a partition that A had to give up.
       for (let round = 0; handledByB.size === 0; round++) {
         assert.ok(round < 50, "member B never handled a record");
         await publishRound();
-        await runs.until(() => allHandled() || handledByB.size > 0);
+        await runs.until(() => allHandled() || handledByB.size > 0, "the round to be handled, or B to handle a record");
       }
       await publishRound();
-      await runs.until(allHandled);
+      await runs.until(allHandled, "every record to be handled");
       assert.deepEqual(runs.overlaps, [], "a handler ran for a partition after its revocation completed");
       assert.deepEqual(ids.filter((id) => !handled.has(id)), [], "every record is handled at least once");
     } finally {
@@ -198,16 +208,16 @@ for (const strategy of ["range", "cooperative-sticky"]) {
         Array.from({ length: PARTITIONS }, (_, partition) => producer.publish(t, { id: `poison-${partition}`, poison: true }, { partition })),
       );
       await a.consumer(ctx, group).subscribe(t, handler("A"), options).start();
-      await runs.until(() => [...Array(PARTITIONS).keys()].every((p) => (attemptsByA.get(p) ?? 0) >= 2)); // A retries each
+      await runs.until(() => [...Array(PARTITIONS).keys()].every((p) => (attemptsByA.get(p) ?? 0) >= 2), "A to retry each poison record"); // A retries each
       await b.consumer(ctx, group).subscribe(t, handler("B"), options).start();
-      await runs.until(() => poisonHandledByB.size > 0);
+      await runs.until(() => poisonHandledByB.size > 0, "B to handle a poison record");
       const [partition, offset] = [...poisonHandledByB][0]!;
       assert.equal(offset, poison[partition]!.offset, "B handled the record A was retrying: A did not commit it");
       const takenOver = runs.log.find((r) => r.member === "B" && r.partition === partition)!.start;
       const retriedAfter = () => runs.log.some((r) => r.member === "A" && r.partition === partition && r.start > takenOver);
       // A's retries of that partition stopped before its revocation completed (so before B took over);
       // had they not, A's next attempt comes within its backoff.
-      await runs.until(() => retriedAfter() || stopped.some((s) => s.partition === partition));
+      await runs.until(() => retriedAfter() || stopped.some((s) => s.partition === partition), `A to retry partition ${partition} or report its retries stopped`);
       assert.equal(retriedAfter(), false, `member A retried partition ${partition} after member B took it over`);
       assert.ok(stopped.some((s) => s.partition === partition && s.offset === offset), "A reported that it stopped retrying the revoked partition");
       assert.deepEqual(runs.overlaps, []);
