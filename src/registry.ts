@@ -9,7 +9,7 @@
 import type { KafkaDriver, ProducerClient, ProducerConfig } from "./driver.ts";
 import { ClosedError, ConnectError, redact } from "./errors.ts";
 import { type Consumer, type ConsumerOwner, SharedConsumer } from "./consumer.ts";
-import { type Producer, ProducerHandle } from "./producer.ts";
+import { type HandleClient, type Producer, ProducerHandle } from "./producer.ts";
 import {
   consumerConfig,
   producerConfig,
@@ -101,6 +101,22 @@ export interface RegistryOptions {
   readonly maxRetryBackoffMs?: number;
   /** Where warnings and errors go (default `console`). Never receives a secret. */
   readonly logger?: Logger;
+  /**
+   * Called once for each record published with `publishAndForget` that was
+   * not delivered: a delivery error, no room in librdkafka's queue before
+   * its delivery timeout, still undelivered when `close()` gave up on it
+   * (`ClosedError`), or, for a producer the registry had replaced, a failed
+   * reconnect. `record` names the topic and the context (fingerprint,
+   * redacted description); the error never holds a secret. Default: logged
+   * as an error with the same. Either way the failure is counted in
+   * `stats()` (`forgottenFailures`) and the metrics. A hook that throws is
+   * logged. One hook for the registry: its producers are shared by every
+   * caller of a context, so a hook of one caller would hear the others'.
+   */
+  readonly onDeliveryError?: (
+    error: Error,
+    record: { readonly topic: string; readonly fingerprint: string; readonly description: string },
+  ) => void;
 }
 
 /**
@@ -129,6 +145,10 @@ export interface ContextStats {
   readonly liveProducers: number;
   /** Consumers connected and not closed. */
   readonly liveConsumers: number;
+  /** Records published with `publishAndForget` and taken (not refused at once). */
+  readonly forgottenRecords: number;
+  /** Of those, the ones not delivered: each went to `onDeliveryError`. */
+  readonly forgottenFailures: number;
 }
 
 /**
@@ -221,6 +241,8 @@ interface Counters {
   handlesReused: number;
   connectFailures: number;
   liveConsumers: number;
+  forgottenRecords: number;
+  forgottenFailures: number;
 }
 
 /** One security context the registry holds: its counters, its producer, and what keeps it busy. */
@@ -254,7 +276,15 @@ class ContextEntry implements LruEntry {
 
   constructor(resolved: ResolvedSecurityContext) {
     this.resolved = resolved;
-    this.counters = { description: resolved.description, clientsCreated: 0, handlesReused: 0, connectFailures: 0, liveConsumers: 0 };
+    this.counters = {
+      description: resolved.description,
+      clientsCreated: 0,
+      handlesReused: 0,
+      connectFailures: 0,
+      liveConsumers: 0,
+      forgottenRecords: 0,
+      forgottenFailures: 0,
+    };
   }
 
   get busy(): boolean {
@@ -331,6 +361,9 @@ class KafkaRegistry implements Registry {
     this.#options = options;
     this.#logger = options.logger ?? console;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    if (options.onDeliveryError !== undefined && typeof options.onDeliveryError !== "function") {
+      throw new TypeError("onDeliveryError must be a function");
+    }
     this.#lru = new Lru({
       max: positiveOption("maxContexts", options.maxContexts, DEFAULT_MAX_CONTEXTS, true),
       idleTimeoutMs: positiveOption("idleTimeoutMs", options.idleTimeoutMs, Infinity, false),
@@ -428,6 +461,8 @@ class KafkaRegistry implements Registry {
       get closing() {
         return registry.#producersClosing;
       },
+      // A record of a retired handle: counted on the context's current entry, if it has one.
+      undelivered: (error, topic) => registry.#undelivered(registry.#contexts.get(resolved.fingerprint) ?? entry, error, topic),
     });
     entry.handle = handle;
     entry.ready = Promise.resolve(handle);
@@ -442,14 +477,20 @@ class KafkaRegistry implements Registry {
   }
 
   /**
-   * `client` as the handle uses it: its publishes and pings keep the context
-   * busy until they settle. One pair of callbacks per client, none per publish.
+   * `client` as the handle uses it: its publishes (awaited or forgotten) and
+   * pings keep the context busy until they settle. One set of callbacks per
+   * client, none per publish.
    */
-  #tracked(entry: ContextEntry, client: ProducerClient): ProducerClient {
+  #tracked(entry: ContextEntry, client: ProducerClient): HandleClient {
     const delivered = <T>(value: T): T => (this.#done(entry), value);
     const failed = (error: unknown): never => {
       this.#done(entry);
       throw error;
+    };
+    /** The outcome of a forgotten record: the driver calls it (or, without `send`, its produce's promise). */
+    const sent = (error: Error | undefined, topic: string): void => {
+      this.#done(entry);
+      if (error !== undefined) this.#undelivered(entry, error, topic);
     };
     return {
       produce(record) {
@@ -458,6 +499,16 @@ class KafkaRegistry implements Registry {
         entry.fresh = false;
         return sent.then(delivered, failed);
       },
+      forget(record) {
+        if (client.send) {
+          client.send(record, sent); // throws what refuses the record: nothing to count then
+        } else {
+          client.produce(record).then(() => sent(undefined, record.topic), (error: unknown) => sent(asError(error), record.topic));
+        }
+        entry.inFlight++;
+        entry.fresh = false;
+        entry.counters.forgottenRecords++;
+      },
       ping(timeoutMs) {
         const answered = client.ping(timeoutMs);
         entry.inFlight++;
@@ -465,8 +516,36 @@ class KafkaRegistry implements Registry {
         return answered.then(delivered, failed);
       },
       flush: (timeoutMs) => client.flush(timeoutMs),
-      close: (timeoutMs) => client.close(timeoutMs),
     };
+  }
+
+  /**
+   * A forgotten record was not delivered: counted, and handed to the
+   * `onDeliveryError` hook or logged. Never throws: it runs on the driver's
+   * delivery path.
+   */
+  #undelivered(entry: ContextEntry, error: unknown, topic: string): void {
+    entry.counters.forgottenFailures++;
+    const { description, fingerprint } = entry.resolved;
+    const hook = this.#options.onDeliveryError;
+    if (hook === undefined) {
+      this.#logger.error("kshare: a record published without waiting was not delivered", {
+        topic,
+        context: fingerprint,
+        description,
+        error: messageOf(error),
+      });
+      return;
+    }
+    const threw = (thrown: unknown) =>
+      this.#logger.error("kshare: onDeliveryError hook threw", { topic, context: fingerprint, error: messageOf(thrown) });
+    try {
+      // Typed void, but an async hook's rejection must not go unhandled.
+      const result: unknown = hook(asError(error), { topic, fingerprint, description });
+      if (result instanceof Promise) result.catch(threw);
+    } catch (thrown) {
+      threw(thrown);
+    }
   }
 
   /** One of `entry`'s works in flight ended. */
@@ -624,6 +703,8 @@ class KafkaRegistry implements Registry {
         connectFailures: c.connectFailures,
         liveProducers: entry.handle ? 1 : 0,
         liveConsumers: c.liveConsumers,
+        forgottenRecords: c.forgottenRecords,
+        forgottenFailures: c.forgottenFailures,
       };
     }
     return { driver: this.#driverInfo, contexts, liveContexts: this.#lru.size, evictions: { ...this.#evictions } };
@@ -688,4 +769,9 @@ class KafkaRegistry implements Registry {
     });
     return this.#driver;
   }
+}
+
+/** A thrown value as an `Error` (a driver's rejection could be anything). */
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(messageOf(value));
 }
