@@ -56,6 +56,10 @@ export interface Subscription {
   readonly topic: Topic;
   readonly handler: MessageHandler<unknown>;
   readonly options: SubscribeOptions;
+  /** Whether a record's headers pass the topic's `headerFilter`; undefined without one. */
+  readonly accepts: ((headers: IncomingMessage["headers"]) => boolean) | undefined;
+  /** Records skipped by the header filter. */
+  filtered: number;
   readonly partitions: Map<number, PartitionQueue>;
   /** Assigned partitions of this topic. */
   readonly assigned: Set<number>;
