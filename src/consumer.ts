@@ -22,7 +22,7 @@
 import type * as v from "valibot";
 import type { ClientEvents, ConsumerClient, ConsumerEvents, IncomingMessage, TopicPartition, TopicPartitionOffset } from "./driver.ts";
 import { ClosedError, ConnectError } from "./errors.ts";
-import type { Topic } from "./topic.ts";
+import { maxBufferedOf, type Topic } from "./topic.ts";
 import { backoff, delay, type Logger, MAX_TIMER_MS, messageOf, signal, yieldToEventLoop } from "./_util.ts";
 import { compileHeaderFilter } from "./_header_filter.ts";
 import { type ConsumedMessage, decodeMessage, type Delivery, type InvalidMessage, type MessageHandler } from "./consumed_message.ts";
@@ -144,6 +144,8 @@ export interface ConsumerStats {
   readonly peakBuffered: Readonly<Record<string, number>>;
   /** Topics whose partitions are paused now. */
   readonly paused: readonly string[];
+  /** Per topic, the `maxBufferedMessages` in effect: the topic's own, else the registry's default, else 1000. */
+  readonly maxBufferedMessages: Readonly<Record<string, number>>;
   /** Per topic with a `headerFilter`, the records it skipped (committed, never handled). */
   readonly filtered: Readonly<Record<string, number>>;
 }
@@ -171,7 +173,7 @@ export interface ConsumerStats {
 export interface Consumer {
   /** The consumer group this member belongs to. */
   readonly groupId: string;
-  /** Fingerprint of the security context. */
+  /** Fingerprint of the security context (its registry key: see `RegistryOptions.defaults` for the one case where they differ). */
   readonly fingerprint: string;
   /**
    * Register a topic's handler. One handler per topic per group: a second
@@ -198,6 +200,8 @@ export interface ConsumerOwner {
   readonly logger: Logger;
   /** Bound on waiting for handlers in progress at close. */
   readonly closeTimeoutMs: number;
+  /** `maxBufferedMessages` of a topic whose definition set none: the registry's default, else kshare's. */
+  readonly maxBufferedMessages: number;
 }
 
 /** Refuse options that would silently mean something else (a negative or NaN retry count, delay or timeout, a hook that is not a function, an onError that would never be called). */
@@ -269,6 +273,7 @@ export class SharedConsumer implements Consumer {
       topic: topic as unknown as Topic,
       handler: handler as MessageHandler<unknown>,
       options,
+      maxBuffered: maxBufferedOf(topic as unknown as Topic, this.#owner.maxBufferedMessages),
       accepts: headerFilter === undefined ? undefined : compileHeaderFilter(topic.name, headerFilter),
       filtered: 0,
       partitions: new Map(),
@@ -411,6 +416,7 @@ export class SharedConsumer implements Consumer {
       buffered: Object.fromEntries(subs.map((s) => [s.topic.name, s.buffered])),
       peakBuffered: Object.fromEntries(subs.map((s) => [s.topic.name, s.peak])),
       paused: subs.filter((s) => s.paused).map((s) => s.topic.name),
+      maxBufferedMessages: Object.fromEntries(subs.map((s) => [s.topic.name, s.maxBuffered])),
       filtered: Object.fromEntries(subs.filter((s) => s.accepts).map((s) => [s.topic.name, s.filtered])),
     };
   }

@@ -102,7 +102,10 @@ export interface PublishRecord<T> extends PublishOptions {
  * ```
  */
 export interface Producer {
-  /** Fingerprint of the security context this producer publishes with. */
+  /**
+   * Fingerprint of the security context this producer publishes with (its
+   * registry key: see `RegistryOptions.defaults` for the one case where they differ).
+   */
   readonly fingerprint: string;
   /**
    * True once the client hit a fatal error, or its context was closed by the

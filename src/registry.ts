@@ -16,7 +16,10 @@ import {
   type ResolvedSecurityContext,
   resolveSecurityContext,
   type SecurityContext,
+  type TuningProperties,
 } from "./security_context.ts";
+import type { TopicConsumerSettings } from "./topic.ts";
+import { contextKey, type Defaults, effectiveTuning, parseDefaults } from "./_defaults.ts";
 import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
 import { type EvictionReason, Lru, type LruEntry } from "./_lru.ts";
 
@@ -117,6 +120,32 @@ export interface RegistryOptions {
     error: Error,
     record: { readonly topic: string; readonly fingerprint: string; readonly description: string },
   ) => void;
+  /**
+   * Settings every context and topic of this registry inherits, the way
+   * kshare's own defaults are inherited. Precedence, highest first: a
+   * topic's own `consumer.maxBufferedMessages`, then `defaults.topic`;
+   * a context's own `producer` / `consumer` tuning, then `defaults.producer`
+   * / `defaults.consumer`; then kshare's defaults (`acks=all`, idempotence,
+   * `linger.ms=0`; `auto.offset.reset=earliest`; 1000 buffered messages).
+   * `stats()` shows each context's tuning in effect, `consumer.stats()` each
+   * topic's bound. A bad value throws a `TypeError` naming it; security,
+   * `client.id` and `group.id` are the context's own, as in its tuning.
+   *
+   * Fingerprints are unchanged: every context of the registry inherits the
+   * same defaults. A context that writes a property with kshare's default
+   * value (`acks: "all"`) keeps that value over a registry default that
+   * differs, where a context of the same fingerprint that left it out
+   * inherits the default: the first is registered under a key of its own,
+   * not its fingerprint (`producer.fingerprint` and `stats()` show it).
+   */
+  readonly defaults?: {
+    /** librdkafka producer properties every context inherits, e.g. `{ "linger.ms": 5 }`. */
+    readonly producer?: TuningProperties;
+    /** librdkafka consumer properties every context inherits, e.g. `{ "fetch.min.bytes": 1 }`. */
+    readonly consumer?: TuningProperties;
+    /** Consumer settings of every topic whose definition sets none. */
+    readonly topic?: Partial<TopicConsumerSettings>;
+  };
 }
 
 /**
@@ -149,6 +178,14 @@ export interface ContextStats {
   readonly forgottenRecords: number;
   /** Of those, the ones not delivered: each went to `onDeliveryError`. */
   readonly forgottenFailures: number;
+  /**
+   * The producer tuning in effect: the context's own over the registry's
+   * `defaults.producer` over kshare's. librdkafka tuning only: the security
+   * properties (the secrets among them) are not part of it.
+   */
+  readonly producer: Readonly<Record<string, string>>;
+  /** The consumer tuning in effect, as for {@link producer}. */
+  readonly consumer: Readonly<Record<string, string>>;
 }
 
 /**
@@ -169,10 +206,12 @@ export interface RegistryStats {
   /** The driver in use, once loaded. */
   readonly driver: { readonly name: string; readonly librdkafkaVersion: string } | null;
   /**
-   * Per security context, by fingerprint: the contexts holding clients,
-   * those connecting, those whose last connect failed (the 256 most recent)
-   * and those with a consumer not started. A context the registry closed
-   * (see {@link RegistryOptions.maxContexts}) is dropped, its counters with it.
+   * Per security context, by fingerprint (the registry key: see
+   * {@link RegistryOptions.defaults} for the one case where they differ):
+   * the contexts holding clients, those connecting, those whose last connect
+   * failed (the 256 most recent) and those with a consumer not started. A
+   * context the registry closed (see {@link RegistryOptions.maxContexts}) is
+   * dropped, its counters with it.
    */
   readonly contexts: Readonly<Record<string, ContextStats>>;
   /**
@@ -248,6 +287,11 @@ interface Counters {
 /** One security context the registry holds: its counters, its producer, and what keeps it busy. */
 class ContextEntry implements LruEntry {
   readonly resolved: ResolvedSecurityContext;
+  /** Its key in the registry: the fingerprint, but for the case in {@link RegistryOptions.defaults}. */
+  readonly key: string;
+  /** Tuning in effect, the registry's defaults applied. */
+  readonly producerTuning: Readonly<Record<string, string>>;
+  readonly consumerTuning: Readonly<Record<string, string>>;
   readonly counters: Counters;
   handle?: ProducerHandle;
   /**
@@ -274,8 +318,11 @@ class ContextEntry implements LruEntry {
   /** When its last work ended (`Date.now()`): idle since then. */
   lastUsed = 0;
 
-  constructor(resolved: ResolvedSecurityContext) {
+  constructor(resolved: ResolvedSecurityContext, key: string, defaults: Defaults) {
     this.resolved = resolved;
+    this.key = key;
+    this.producerTuning = effectiveTuning(resolved, "producer", defaults);
+    this.consumerTuning = effectiveTuning(resolved, "consumer", defaults);
     this.counters = {
       description: resolved.description,
       clientsCreated: 0,
@@ -356,11 +403,15 @@ class KafkaRegistry implements Registry {
    */
   #producersClosing = false;
   #closeSignal = signal();
+  readonly #defaults: Defaults;
+  /** Registry keys computed once per resolved context, when the defaults can make one differ from the fingerprint. */
+  readonly #keys = new WeakMap<ResolvedSecurityContext, string>();
 
   constructor(options: RegistryOptions) {
     this.#options = options;
     this.#logger = options.logger ?? console;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.#defaults = parseDefaults(options.defaults);
     if (options.onDeliveryError !== undefined && typeof options.onDeliveryError !== "function") {
       throw new TypeError("onDeliveryError must be a function");
     }
@@ -383,7 +434,7 @@ class KafkaRegistry implements Registry {
     } catch (error) {
       return Promise.reject(error);
     }
-    const entry = this.#contexts.get(resolved.fingerprint);
+    const entry = this.#contexts.get(this.#keyOf(resolved));
     if (entry?.ready) {
       entry.counters.handlesReused++;
       return entry.ready;
@@ -391,6 +442,14 @@ class KafkaRegistry implements Registry {
     // Closing: live producers are still served (handlers draining publish through them); nothing new connects.
     if (this.#closing) return Promise.reject(new ClosedError("The registry"));
     return this.#producerOf(resolved, entry);
+  }
+
+  /** The registry key of `resolved`: its fingerprint, but for the case in {@link RegistryOptions.defaults}. */
+  #keyOf(resolved: ResolvedSecurityContext): string {
+    if (!this.#defaults.overridesKshare) return resolved.fingerprint;
+    let key = this.#keys.get(resolved);
+    if (key === undefined) this.#keys.set(resolved, key = contextKey(resolved, this.#defaults));
+    return key;
   }
 
   /** {@link producer} without a live handle: join the connection attempt under way, or start one. */
@@ -417,9 +476,9 @@ class KafkaRegistry implements Registry {
     const driver = await this.#loadDriver();
     await this.#admit(entry);
     if (this.#closing) throw new ClosedError("The registry");
-    const { resolved, counters } = entry;
+    const { resolved, counters, key } = entry;
     const { maxWaitingRecords, maxWaitingBytes } = this.#options;
-    const config: ProducerConfig = { ...producerConfig(resolved), maxWaitingRecords, maxWaitingBytes };
+    const config: ProducerConfig = { ...producerConfig(resolved, entry.producerTuning), maxWaitingRecords, maxWaitingBytes };
     let handle: ProducerHandle | undefined;
     let fatal: Error | undefined;
     let client: ProducerClient;
@@ -431,7 +490,7 @@ class KafkaRegistry implements Registry {
         },
         onError: (error) =>
           this.#logger.warn("kshare: producer error", {
-            context: resolved.fingerprint,
+            context: key,
             error: redact(error.message, config.secretProperties.map((p) => config.properties[p] ?? "")),
           }),
       });
@@ -450,19 +509,19 @@ class KafkaRegistry implements Registry {
     if (this.#closing) {
       // close() began while this connected: nothing connects during close, and a later
       // producer(ctx) must not serve what this caller was refused. close() awaits this close.
-      void this.#closeRetired(client, resolved.fingerprint, "closing a producer connected during close failed");
+      void this.#closeRetired(client, key, "closing a producer connected during close failed");
       throw new ClosedError("The registry");
     }
     entry.failures = 0;
-    this.#failed.delete(resolved.fingerprint);
+    this.#failed.delete(key);
     const registry = this;
-    handle = new ProducerHandle(resolved.fingerprint, this.#tracked(entry, client), {
+    handle = new ProducerHandle(key, this.#tracked(entry, client), {
       reacquire: () => registry.producer(resolved.context),
       get closing() {
         return registry.#producersClosing;
       },
       // A record of a retired handle: counted on the context's current entry, if it has one.
-      undelivered: (error, topic) => registry.#undelivered(registry.#contexts.get(resolved.fingerprint) ?? entry, error, topic),
+      undelivered: (error, topic) => registry.#undelivered(registry.#contexts.get(key) ?? entry, error, topic),
     });
     entry.handle = handle;
     entry.ready = Promise.resolve(handle);
@@ -526,22 +585,22 @@ class KafkaRegistry implements Registry {
    */
   #undelivered(entry: ContextEntry, error: unknown, topic: string): void {
     entry.counters.forgottenFailures++;
-    const { description, fingerprint } = entry.resolved;
+    const { description } = entry.resolved;
     const hook = this.#options.onDeliveryError;
     if (hook === undefined) {
       this.#logger.error("kshare: a record published without waiting was not delivered", {
         topic,
-        context: fingerprint,
+        context: entry.key,
         description,
         error: messageOf(error),
       });
       return;
     }
     const threw = (thrown: unknown) =>
-      this.#logger.error("kshare: onDeliveryError hook threw", { topic, context: fingerprint, error: messageOf(thrown) });
+      this.#logger.error("kshare: onDeliveryError hook threw", { topic, context: entry.key, error: messageOf(thrown) });
     try {
       // Typed void, but an async hook's rejection must not go unhandled.
-      const result: unknown = hook(asError(error), { topic, fingerprint, description });
+      const result: unknown = hook(asError(error), { topic, fingerprint: entry.key, description });
       if (result instanceof Promise) result.catch(threw);
     } catch (thrown) {
       threw(thrown);
@@ -562,8 +621,8 @@ class KafkaRegistry implements Registry {
       return;
     }
     // Held by nothing (a consumer never started was closed): forget it, unless it is remembered as failed.
-    const fingerprint = entry.resolved.fingerprint;
-    if (!entry.handle && !this.#failed.has(fingerprint) && this.#contexts.get(fingerprint) === entry) this.#contexts.delete(fingerprint);
+    const { key } = entry;
+    if (!entry.handle && !this.#failed.has(key) && this.#contexts.get(key) === entry) this.#contexts.delete(key);
   }
 
   /** Hold a place for `entry` under the bound before it connects a client. */
@@ -582,9 +641,9 @@ class KafkaRegistry implements Registry {
    * the registry), and its producer is flushed and closed.
    */
   #evict(entry: ContextEntry, reason: EvictionReason): Promise<void> {
-    const fingerprint = entry.resolved.fingerprint;
-    if (this.#contexts.get(fingerprint) === entry) this.#contexts.delete(fingerprint);
-    this.#failed.delete(fingerprint);
+    const { key } = entry;
+    if (this.#contexts.get(key) === entry) this.#contexts.delete(key);
+    this.#failed.delete(key);
     this.#evictions[reason]++;
     const { handle, client } = entry;
     entry.handle = undefined;
@@ -592,13 +651,13 @@ class KafkaRegistry implements Registry {
     entry.client = undefined;
     handle?.retire();
     if (!client) return Promise.resolve();
-    return this.#closeRetired(client, fingerprint, "closing an evicted producer failed");
+    return this.#closeRetired(client, key, "closing an evicted producer failed");
   }
 
   /** Close a client taken out of service, within the close bound; {@link close} awaits it. Never rejects. */
-  #closeRetired(client: ProducerClient, fingerprint: string, failure: string): Promise<void> {
+  #closeRetired(client: ProducerClient, key: string, failure: string): Promise<void> {
     const closing = client.close(this.#closeTimeoutMs)
-      .catch((e) => this.#logger.warn(`kshare: ${failure}`, { context: fingerprint, error: messageOf(e) }))
+      .catch((e) => this.#logger.warn(`kshare: ${failure}`, { context: key, error: messageOf(e) }))
       .finally(() => this.#retiring.delete(closing));
     this.#retiring.add(closing);
     return closing;
@@ -613,9 +672,9 @@ class KafkaRegistry implements Registry {
     entry.failures++;
     entry.retryAt = Date.now() + backoff(entry.failures, this.#options.retryBackoffMs ?? 100, this.#options.maxRetryBackoffMs ?? 10_000);
     if (!entry.client && entry.consumers === 0) this.#lru.release(entry);
-    const fingerprint = entry.resolved.fingerprint;
-    this.#failed.delete(fingerprint);
-    this.#failed.add(fingerprint);
+    const { key } = entry;
+    this.#failed.delete(key);
+    this.#failed.add(key);
     if (this.#failed.size <= MAX_FAILED_PRODUCERS) return;
     const oldest = this.#failed.values().next().value!;
     this.#failed.delete(oldest);
@@ -634,10 +693,10 @@ class KafkaRegistry implements Registry {
     entry.client = undefined;
     handle.retire();
     this.#logger.error("kshare: producer hit a fatal error; it is retired and the next call connects a new one", {
-      context: entry.resolved.fingerprint,
+      context: entry.key,
       error: error.message,
     });
-    void this.#closeRetired(client, entry.resolved.fingerprint, "closing a retired producer failed");
+    void this.#closeRetired(client, entry.key, "closing a retired producer failed");
   }
 
   consumer(ctx: SecurityContext, groupId: string): Consumer {
@@ -646,9 +705,9 @@ class KafkaRegistry implements Registry {
       throw new TypeError("groupId must be a non-empty string");
     }
     const resolved = resolveSecurityContext(ctx);
-    const entry = this.#contexts.get(resolved.fingerprint) ?? this.#add(resolved);
+    const entry = this.#contexts.get(this.#keyOf(resolved)) ?? this.#add(resolved);
     const { counters } = entry;
-    const key = `${resolved.fingerprint}/${groupId}`;
+    const key = `${entry.key}/${groupId}`;
     const existing = this.#consumers.get(key);
     if (existing) {
       counters.handlesReused++;
@@ -663,11 +722,12 @@ class KafkaRegistry implements Registry {
     const owner: ConsumerOwner = {
       logger: this.#logger,
       closeTimeoutMs: this.#closeTimeoutMs,
+      maxBufferedMessages: this.#defaults.maxBufferedMessages,
       connect: async (events) => {
         const driver = await this.#loadDriver();
         await this.#admit(entry);
         try {
-          const config = { ...consumerConfig(resolved, groupId), closeTimeoutMs: this.#closeTimeoutMs };
+          const config = { ...consumerConfig(resolved, groupId, entry.consumerTuning), closeTimeoutMs: this.#closeTimeoutMs };
           const client = await driver.createConsumer(config, events);
           counters.clientsCreated++;
           if (!live) counters.liveConsumers++; // a replacement after a fatal error is the same live consumer
@@ -686,7 +746,7 @@ class KafkaRegistry implements Registry {
         this.#settled(entry);
       },
     };
-    const consumer = new SharedConsumer(resolved.fingerprint, groupId, owner);
+    const consumer = new SharedConsumer(entry.key, groupId, owner);
     this.#consumers.set(key, consumer);
     entry.consumers++;
     return consumer;
@@ -694,9 +754,9 @@ class KafkaRegistry implements Registry {
 
   stats(): RegistryStats {
     const contexts: Record<string, ContextStats> = {};
-    for (const [fingerprint, entry] of this.#contexts) {
+    for (const [key, entry] of this.#contexts) {
       const c = entry.counters;
-      contexts[fingerprint] = {
+      contexts[key] = {
         description: c.description,
         clientsCreated: c.clientsCreated,
         handlesReused: c.handlesReused,
@@ -705,6 +765,8 @@ class KafkaRegistry implements Registry {
         liveConsumers: c.liveConsumers,
         forgottenRecords: c.forgottenRecords,
         forgottenFailures: c.forgottenFailures,
+        producer: entry.producerTuning,
+        consumer: entry.consumerTuning,
       };
     }
     return { driver: this.#driverInfo, contexts, liveContexts: this.#lru.size, evictions: { ...this.#evictions } };
@@ -750,8 +812,8 @@ class KafkaRegistry implements Registry {
   }
 
   #add(resolved: ResolvedSecurityContext): ContextEntry {
-    const entry = new ContextEntry(resolved);
-    this.#contexts.set(resolved.fingerprint, entry);
+    const entry = new ContextEntry(resolved, this.#keyOf(resolved), this.#defaults);
+    this.#contexts.set(entry.key, entry);
     return entry;
   }
 
