@@ -1,13 +1,24 @@
 /**
  * The throughput scenario (issue 3's acceptance benchmark, issue 5's item 4):
  * publish N × 100-byte records through kshare's shared producer and await
- * every delivery report. `throughput.ts` runs it as a command line;
- * `throughput_all.ts` runs that command on every runtime beside `kcat -P`.
+ * every delivery report, or (issue 16) publish them with `publishAndForget`
+ * and flush. `throughput.ts` runs it as a command line; `throughput_all.ts`
+ * runs that command on every runtime beside `kcat -P`.
  *
  * @module
  */
 import { createRegistry, type KafkaDriver } from "../mod.ts";
-import { benchTopic, cpuSeconds, MESSAGE_BYTES, peakRssBytes, publishAll, rssBytes, runtimeName, runtimeVersion } from "./_util.ts";
+import {
+  benchTopic,
+  cpuSeconds,
+  forgetAll,
+  MESSAGE_BYTES,
+  peakRssBytes,
+  publishAll,
+  rssBytes,
+  runtimeName,
+  runtimeVersion,
+} from "./_util.ts";
 
 /** Which driver the registry gets: the runtime's default, or one named. */
 export type DriverChoice = "default" | "ffi" | "confluent";
@@ -21,8 +32,14 @@ export interface ThroughputOptions {
   readonly partitions: number;
   /** Records to publish (not counting one warm-up record per partition). */
   readonly messages: number;
-  /** Publishes outstanding at most (0: all at once). */
+  /**
+   * Awaited: publishes outstanding at most (0: all at once). Forgotten: how
+   * many records between two turns of the event loop (0: none until the
+   * queue is full).
+   */
   readonly inFlight: number;
+  /** `publishAndForget` then `flush()` instead of awaiting each publish. */
+  readonly forget?: boolean;
   readonly driver: DriverChoice;
   /** librdkafka producer properties on top of kshare's defaults (acks=all, idempotence on). */
   readonly producer?: Readonly<Record<string, string | number>>;
@@ -38,6 +55,7 @@ export interface ThroughputResult {
   /** Warm-up records written before the clock started (one per partition). */
   readonly warmup: number;
   readonly inFlight: number;
+  readonly forget: boolean;
   /** From the first publish to the last delivery report. */
   readonly seconds: number;
   readonly messagesPerSecond: number;
@@ -64,7 +82,8 @@ async function loadDriver(choice: DriverChoice): Promise<KafkaDriver | undefined
  */
 export async function measureThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
   const driver = await loadDriver(options.driver);
-  const registry = createRegistry(driver ? { driver } : {});
+  let undelivered = 0;
+  const registry = createRegistry({ ...(driver ? { driver } : {}), onDeliveryError: () => void undelivered++ });
   try {
     const producer = await registry.producer({ bootstrapServers: options.bootstrapServers, producer: options.producer ?? {} });
     const topic = benchTopic(options.topic);
@@ -73,8 +92,10 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
     const rssBefore = rssBytes();
     const cpuBefore = cpuSeconds();
     const started = performance.now();
-    await publishAll(producer, topic, options.messages, options.inFlight);
+    if (options.forget) await forgetAll(producer, topic, options.messages, options.inFlight);
+    else await publishAll(producer, topic, options.messages, options.inFlight);
     const seconds = (performance.now() - started) / 1000;
+    if (undelivered > 0) throw new Error(`${undelivered} forgotten records were not delivered`);
     const cpu = cpuSeconds() - cpuBefore;
     const rssAfter = rssBytes();
 
@@ -87,6 +108,7 @@ export async function measureThroughput(options: ThroughputOptions): Promise<Thr
       messages: options.messages,
       warmup: options.partitions,
       inFlight: options.inFlight,
+      forget: options.forget ?? false,
       seconds,
       messagesPerSecond: options.messages / seconds,
       megabytesPerSecond: (options.messages * MESSAGE_BYTES) / 1e6 / seconds,

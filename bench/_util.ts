@@ -15,7 +15,7 @@ import os from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import * as v from "valibot";
-import { defineTopic, type Producer, type Topic } from "../mod.ts";
+import { defineTopic, type Producer, QueueFullError, type Topic } from "../mod.ts";
 
 /** The repository root (this file is bench/_util.ts). */
 export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
@@ -211,6 +211,37 @@ export function publishAll(
 ): Promise<void> {
   return runWindowed(count, inFlight, () => producer.publish(topic, MESSAGE_VALUE), onDelivered);
 }
+
+/**
+ * Publish `count` records with `publishAndForget` and resolve once the
+ * producer holds none (`flush`). Every `yieldEvery` records (0: never) the
+ * loop lets the event loop run, so that delivery reports free room while it
+ * publishes; a record refused with `QueueFullError` (the producer holds
+ * `maxWaitingRecords` waiting) is sent again after `flush()`, as an
+ * application that must not drop it would.
+ */
+export async function forgetAll(
+  producer: Producer,
+  topic: Topic<v.StringSchema<undefined>>,
+  count: number,
+  yieldEvery: number,
+): Promise<void> {
+  for (let sent = 0; sent < count;) {
+    try {
+      producer.publishAndForget(topic, MESSAGE_VALUE);
+    } catch (error) {
+      if (!(error instanceof QueueFullError)) throw error;
+      await producer.flush(FORGET_FLUSH_TIMEOUT_MS);
+      continue;
+    }
+    sent++;
+    if (yieldEvery > 0 && sent % yieldEvery === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await producer.flush(FORGET_FLUSH_TIMEOUT_MS);
+}
+
+/** Bound of {@link forgetAll}'s waits for delivery. */
+const FORGET_FLUSH_TIMEOUT_MS = 120_000;
 
 /** How to run a bench script on `runtime` from the repository root: command and arguments. */
 export function runtimeCommand(runtime: RuntimeName, script: string, args: readonly string[]): [string, string[]] {

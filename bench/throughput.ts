@@ -1,6 +1,7 @@
 /**
  * Throughput of one runtime: publish N × 100-byte records through kshare's
- * shared producer and await every delivery report.
+ * shared producer and await every delivery report (with `--forget`:
+ * `publishAndForget` every record, then `flush()`).
  *
  *   npx deno run -A bench/throughput.ts [--messages 1000000]
  *   npx bun bench/throughput.ts
@@ -13,8 +14,9 @@
  *
  * Options: --bootstrap host:port,…  --topic NAME  --partitions N (3)
  * --messages N (1,000,000)  --in-flight N (publishes outstanding, default
- * 10,000; 0 = all at once)  --driver default|ffi|confluent  --json
- * --linger-ms N (librdkafka linger.ms; default librdkafka's)
+ * 10,000; 0 = all at once; with --forget: records between two turns of the
+ * event loop)  --driver default|ffi|confluent  --json
+ * --linger-ms N (librdkafka linger.ms; default librdkafka's)  --forget
  *
  * @module
  */
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     "in-flight": { type: "string", default: "10000" },
     driver: { type: "string", default: "default" },
     "linger-ms": { type: "string" },
+    forget: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -49,6 +52,7 @@ try {
     partitions,
     messages: Number(values.messages),
     inFlight: Number(values["in-flight"]),
+    forget: values.forget,
     driver,
     producer: values["linger-ms"] === undefined ? {} : { "linger.ms": values["linger-ms"] },
   });
@@ -56,7 +60,8 @@ try {
     console.log(JSON.stringify(result));
   } else {
     console.log(
-      `${result.runtime} ${result.runtimeVersion} ${result.driver} (librdkafka ${result.librdkafkaVersion}): ` +
+      `${result.runtime} ${result.runtimeVersion} ${result.driver} (librdkafka ${result.librdkafkaVersion})` +
+        `${result.forget ? ", publishAndForget" : ""}: ` +
         `${int(result.messages)} × 100 B in ${result.seconds.toFixed(2)} s = ${int(result.messagesPerSecond)} msg/s, ` +
         `${result.megabytesPerSecond.toFixed(1)} MB/s, CPU ${result.cpuSeconds.toFixed(2)} s, peak RSS ${mib(result.peakRssBytes)}`,
     );

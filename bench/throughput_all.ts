@@ -2,8 +2,11 @@
  * Throughput side by side, in one run, against one embedded broker hosted by
  * this process: Deno + FFI, Bun + FFI, Node + Confluent, Node + FFI (koffi),
  * each publishing N × 100-byte records through kshare and awaiting every
- * delivery report (`throughput.ts` in a child process), and `kcat -P`
- * producing the same bytes from a file (C, the native ceiling).
+ * delivery report (`throughput.ts` in a child process), the same with
+ * `publishAndForget` then `flush()` (the `*-forget` rows: nobody waits per
+ * record, no promise per record; the loop yields to the event loop every
+ * `--in-flight` records), and `kcat -P` producing the same bytes from a file
+ * (C, the native ceiling).
  *
  *   node --import tsx bench/throughput_all.ts                 # 1,000,000 messages, 3 rounds
  *   node --import tsx bench/throughput_all.ts --messages 2000 --repeat 1   # smoke (CI)
@@ -13,7 +16,7 @@
  * per round so drift hits every row alike; the table shows each row's
  * median)  --in-flight N (publishes outstanding per kshare row, 10,000;
  * 0 = all at once)  --brokers N (3)  --partitions N (3)
- * --rows deno,bun,node-confluent,node-ffi,kcat,kcat-system,deno-linger0,bun-linger0,node-confluent-linger0
+ * --rows deno,bun,node-confluent,node-ffi,deno-forget,bun-forget,node-confluent-forget,kcat,kcat-system,deno-linger0,bun-linger0,node-confluent-linger0
  * --out FILE (also write the report there, as markdown)
  *
  * Every client gets the same producer settings: acks=all,
@@ -65,7 +68,11 @@ const { values } = parseArgs({
     "in-flight": { type: "string", default: "10000" },
     brokers: { type: "string", default: "3" },
     partitions: { type: "string", default: "3" },
-    rows: { type: "string", default: "deno,bun,node-confluent,node-ffi,kcat,kcat-system,deno-linger0,bun-linger0,node-confluent-linger0" },
+    rows: {
+      type: "string",
+      default:
+        "deno,bun,node-confluent,node-ffi,deno-forget,bun-forget,node-confluent-forget,kcat,kcat-system,deno-linger0,bun-linger0,node-confluent-linger0",
+    },
     out: { type: "string" },
   },
 });
@@ -91,6 +98,8 @@ interface Row {
   readonly runtime: string;
   readonly driver: string;
   readonly lingerMs: number;
+  /** How records are published: each awaited, or forgotten and flushed; kcat's own way. */
+  readonly mode: "awaited" | "forget" | "kcat";
   run(topic: string, broker: EmbeddedBroker): Promise<Sample>;
 }
 
@@ -110,19 +119,24 @@ function failure(what: string, run: ChildRun): Error {
   return new Error(`${what} exited ${run.code}:\n${run.stderr.trim() || run.stdout.trim()}`);
 }
 
-/** A row running throughput.ts on `runtime` with `driver`, with `linger.ms` set to `lingerMs` (default {@link LINGER_MS}). */
+/**
+ * A row running throughput.ts on `runtime` with `driver`, with `linger.ms` set to `lingerMs`
+ * (default {@link LINGER_MS}), each publish awaited or (`forget`) with `publishAndForget`.
+ */
 function kshareRow(
   id: string,
   runtime: "deno" | "bun" | "node",
   driver: "ffi" | "confluent",
   label: string,
   lingerMs = LINGER_MS,
+  forget = false,
 ): Row {
   return {
     id,
     runtime,
     driver: label,
     lingerMs,
+    mode: forget ? "forget" : "awaited",
     async run(topic, broker) {
       const [cmd, args] = runtimeCommand(runtime, "bench/throughput.ts", [
         "--json",
@@ -133,6 +147,7 @@ function kshareRow(
         `--in-flight=${inFlight}`,
         `--driver=${driver}`,
         `--linger-ms=${lingerMs}`,
+        ...(forget ? ["--forget"] : []),
       ]);
       const run = await runChild(cmd, args, { timeoutMs: CHILD_TIMEOUT_MS });
       const line = run.stdout.trim().split("\n").at(-1) ?? "";
@@ -160,6 +175,7 @@ function kcatRow(id: string, file: string, library: "package" | "system"): Row {
     runtime: "C",
     driver: library === "package" ? "kcat -P (same librdkafka)" : "kcat -P (system librdkafka)",
     lingerMs: LINGER_MS,
+    mode: "kcat",
     async run(topic, broker) {
       version ||= (await kcatVersion(env)).librdkafka;
       const props = Object.entries(PRODUCER_PROPS).flatMap(([k, v]) => ["-X", `${k}=${v}`]);
@@ -242,6 +258,9 @@ const allRows: Row[] = [
   kshareRow("bun", "bun", "ffi", "FFI (bun:ffi)"),
   kshareRow("node-confluent", "node", "confluent", "@confluentinc/kafka-javascript"),
   kshareRow("node-ffi", "node", "ffi", "FFI (koffi)"),
+  kshareRow("deno-forget", "deno", "ffi", "FFI (Deno.dlopen)", LINGER_MS, true),
+  kshareRow("bun-forget", "bun", "ffi", "FFI (bun:ffi)", LINGER_MS, true),
+  kshareRow("node-confluent-forget", "node", "confluent", "@confluentinc/kafka-javascript", LINGER_MS, true),
   kcatRow("kcat", inputFile, "package"),
   kcatRow("kcat-system", inputFile, "system"),
   kshareRow("deno-linger0", "deno", "ffi", "FFI (Deno.dlopen)", 0),
@@ -307,7 +326,7 @@ const machine = machineInfo();
 const libs = [...new Set(summaries.flatMap((s) => s.runs.map((r) => `${s.row.driver}: ${r.librdkafkaVersion}`)))];
 
 const lines: string[] = [];
-lines.push(`# Throughput: ${int(messages)} × ${MESSAGE_BYTES}-byte messages, awaiting every delivery report`, "");
+lines.push(`# Throughput: ${int(messages)} × ${MESSAGE_BYTES}-byte messages, awaiting every delivery report or forgetting them`, "");
 lines.push(`Command: \`${command}\` (runner on ${runtimeName()} ${runtimeVersion()}), ${new Date().toISOString()}`, "");
 lines.push(
   `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory} RAM, ${machine.os}; ` +
@@ -323,15 +342,18 @@ lines.push(
   `Setup: one embedded broker (librdkafka mock cluster, ${values.brokers} brokers) in the runner's process; ` +
     `each row in its own process, one at a time, to its own topic of ${partitions} partitions; ` +
     `producer settings acks=all, enable.idempotence=true (kshare's defaults) and linger.ms as in the table (${LINGER_MS}: librdkafka's default; 0: kshare's), kcat via -X, librdkafka defaults otherwise; ` +
-    (inFlight > 0 ? `kshare rows keep at most ${int(inFlight)} publishes in flight; ` : "kshare rows start every publish at once; ") +
+    (inFlight > 0 ? `awaited rows keep at most ${int(inFlight)} publishes in flight; ` : "awaited rows start every publish at once; ") +
+    `forget rows call publishAndForget for each record, ` +
+    (inFlight > 0 ? `yield to the event loop every ${int(inFlight)} records, ` : "") +
+    `flush() on QueueFullError and at the end (timed to the end of that flush); ` +
     `${repeat} round(s), median msg/s and highest peak RSS per row.`,
   "",
 );
-lines.push("| runtime | driver | linger.ms | msg/s | MB/s | CPU (cores) | peak RSS | vs Node+Confluent | vs kcat |");
-lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+lines.push("| runtime | driver | publish | linger.ms | msg/s | MB/s | CPU (cores) | peak RSS | vs Node+Confluent | vs kcat |");
+lines.push("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const s of summaries) {
   lines.push(
-    `| ${s.row.runtime} | ${s.row.driver} | ${s.row.lingerMs} | ${int(s.msgs)} | ${(s.msgs * MESSAGE_BYTES / 1e6).toFixed(1)} | ${
+    `| ${s.row.runtime} | ${s.row.driver} | ${s.row.mode} | ${s.row.lingerMs} | ${int(s.msgs)} | ${(s.msgs * MESSAGE_BYTES / 1e6).toFixed(1)} | ${
       s.cpu === undefined ? "–" : s.cpu.toFixed(2)
     } | ${s.peak > 0 ? mib(s.peak) : "–"} | ${ratio(s, confluent)} | ${ratio(s, kcat)} |`,
   );
@@ -356,6 +378,12 @@ for (const id of ["deno", "bun"]) {
   if (kcat) targets.push(`- ${id} + FFI ≥ ½ kcat -P: ${s.msgs >= kcat.msgs / 2 ? "met" : "MISSED"} (${ratio(s, kcat)})`);
 }
 if (targets.length > 0) lines.push("Targets (issue 3):", ...targets, "");
+const forgetTargets: string[] = [];
+for (const id of ["deno-forget", "bun-forget"]) {
+  const s = byId(id);
+  if (s && kcat) forgetTargets.push(`- ${id} ≥ 0.8 × kcat -P: ${s.msgs >= kcat.msgs * 0.8 ? "met" : "MISSED"} (${ratio(s, kcat)})`);
+}
+if (forgetTargets.length > 0) lines.push("Targets (issue 16):", ...forgetTargets, "");
 if (errors.length > 0) lines.push("Failures:", ...errors.map((e) => `- ${e}`), "");
 
 const report = lines.join("\n");

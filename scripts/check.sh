@@ -16,6 +16,8 @@ fi
 npx deno run --quiet --allow-run --allow-read scripts/check_examples.ts mod.ts hono.ts testing.ts drivers.ts
 # The examples of the public modules, each fenced block type-checked as its own module.
 npx deno check --quiet --doc-only mod.ts hono.ts testing.ts drivers.ts src/*.ts src/hono/*.ts src/drivers/rest_proxy.ts src/drivers/confluent.ts src/drivers/ffi/driver.ts
+# The README's TypeScript blocks, each type-checked as its own module.
+npx deno check --quiet --doc-only README.md
 # Clean: no error and no warning (an unanalyzable import, an excluded module, …).
 if ! publish=$(npx deno publish --dry-run --allow-dirty 2>&1) || grep -q "^warning" <<<"$publish"; then
   echo "$publish" >&2

@@ -5,7 +5,7 @@
  *
  * A topic's "buffered" count is its messages fetched from the client and not
  * yet finished by the handler (queued or in progress). When it reaches the
- * topic's `maxBufferedMessages`, the topic's assigned partitions are paused;
+ * topic's bound ({@link Subscription.maxBuffered}), the topic's assigned partitions are paused;
  * when it drains to half, they are resumed. Each poll asks for at most the
  * smallest free capacity of the unpaused topics ({@link batchLimit}), so one
  * poll can never overfill a topic, and a paused topic never stalls the others.
@@ -56,6 +56,12 @@ export interface Subscription {
   readonly topic: Topic;
   readonly handler: MessageHandler<unknown>;
   readonly options: SubscribeOptions;
+  /** The topic's `maxBufferedMessages` in effect: its own, else the registry's default, else kshare's. */
+  readonly maxBuffered: number;
+  /** Whether a record's headers pass the topic's `headerFilter`; undefined without one. */
+  readonly accepts: ((headers: IncomingMessage["headers"]) => boolean) | undefined;
+  /** Records skipped by the header filter. */
+  filtered: number;
   readonly partitions: Map<number, PartitionQueue>;
   /** Assigned partitions of this topic. */
   readonly assigned: Set<number>;
@@ -73,19 +79,19 @@ export function batchLimit(subs: Iterable<Subscription>): number {
   for (const sub of subs) {
     if (sub.paused) continue;
     open = true;
-    limit = Math.min(limit, sub.topic.consumer.maxBufferedMessages - sub.buffered);
+    limit = Math.min(limit, sub.maxBuffered - sub.buffered);
   }
   return open ? Math.max(0, limit) : 0;
 }
 
 /** The topic's buffer is full: pause it. */
 export function isFull(sub: Subscription): boolean {
-  return sub.buffered >= sub.topic.consumer.maxBufferedMessages;
+  return sub.buffered >= sub.maxBuffered;
 }
 
 /** A paused topic drained to half its bound: resume it. */
 export function drainedToResume(sub: Subscription): boolean {
-  return sub.paused && sub.buffered <= Math.floor(sub.topic.consumer.maxBufferedMessages / 2);
+  return sub.paused && sub.buffered <= Math.floor(sub.maxBuffered / 2);
 }
 
 /**

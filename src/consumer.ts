@@ -22,8 +22,9 @@
 import type * as v from "valibot";
 import type { ClientEvents, ConsumerClient, ConsumerEvents, IncomingMessage, TopicPartition, TopicPartitionOffset } from "./driver.ts";
 import { ClosedError, ConnectError } from "./errors.ts";
-import type { Topic } from "./topic.ts";
+import { maxBufferedOf, type Topic } from "./topic.ts";
 import { backoff, delay, type Logger, MAX_TIMER_MS, messageOf, signal, yieldToEventLoop } from "./_util.ts";
+import { compileHeaderFilter } from "./_header_filter.ts";
 import { type ConsumedMessage, decodeMessage, type Delivery, type InvalidMessage, type MessageHandler } from "./consumed_message.ts";
 import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue, queueOf, type Subscription } from "./_flow.ts";
 
@@ -83,6 +84,36 @@ export interface SubscribeOptions {
    * handler that ignores the signal runs on beside its retry.
    */
   readonly handlerTimeoutMs?: number;
+  /**
+   * Which records of the topic this member handles, by their headers: a
+   * predicate over the headers as fetched (in order, names may repeat, values
+   * as bytes), or an object of header names to the text (exact) or pattern
+   * the header must match, every one of them (a repeated header: its last
+   * value, as Kafka's `lastHeader`; a missing one never matches). A record
+   * that does not match is skipped before anything else: not decoded, not
+   * validated, never handed to the handler, `onInvalid` or `onError`; its
+   * offset is committed in order with the others, and it is counted in
+   * `consumer.stats().filtered`. A predicate that throws is logged and the
+   * record handled as a match: a faulty filter drops nothing.
+   *
+   * @example Only the records of one tenant, or of a predicate
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineTopic, registry } from "@kshare/kshare";
+   *
+   * const orders = defineTopic({ name: "orders", schema: v.object({ id: v.string() }) });
+   * const refunds = defineTopic({ name: "refunds", schema: v.object({ id: v.string() }) });
+   * const text = new TextDecoder();
+   * registry.consumer({ bootstrapServers: "localhost:9092" }, "eu-billing")
+   *   .subscribe(orders, (m) => console.log(m.value.id), { headerFilter: { tenant: "acme", region: /^eu-/ } })
+   *   .subscribe(refunds, (m) => console.log(m.value.id), {
+   *     headerFilter: (headers) => headers.some(([name, value]) => name === "source" && text.decode(value) !== "replay"),
+   *   });
+   * ```
+   */
+  readonly headerFilter?:
+    | ((headers: ReadonlyArray<readonly [name: string, value: Uint8Array]>) => boolean)
+    | Readonly<Record<string, string | RegExp>>;
 }
 
 /**
@@ -113,6 +144,10 @@ export interface ConsumerStats {
   readonly peakBuffered: Readonly<Record<string, number>>;
   /** Topics whose partitions are paused now. */
   readonly paused: readonly string[];
+  /** Per topic, the `maxBufferedMessages` in effect: the topic's own, else the registry's default, else 1000. */
+  readonly maxBufferedMessages: Readonly<Record<string, number>>;
+  /** Per topic with a `headerFilter`, the records it skipped (committed, never handled). */
+  readonly filtered: Readonly<Record<string, number>>;
 }
 
 /**
@@ -138,7 +173,7 @@ export interface ConsumerStats {
 export interface Consumer {
   /** The consumer group this member belongs to. */
   readonly groupId: string;
-  /** Fingerprint of the security context. */
+  /** Fingerprint of the security context (its registry key: see `RegistryOptions.defaults` for the one case where they differ). */
   readonly fingerprint: string;
   /**
    * Register a topic's handler. One handler per topic per group: a second
@@ -165,6 +200,8 @@ export interface ConsumerOwner {
   readonly logger: Logger;
   /** Bound on waiting for handlers in progress at close. */
   readonly closeTimeoutMs: number;
+  /** `maxBufferedMessages` of a topic whose definition set none: the registry's default, else kshare's. */
+  readonly maxBufferedMessages: number;
 }
 
 /** Refuse options that would silently mean something else (a negative or NaN retry count, delay or timeout, a hook that is not a function, an onError that would never be called). */
@@ -231,10 +268,14 @@ export class SharedConsumer implements Consumer {
     }
     if (typeof handler !== "function") throw new TypeError(`Topic "${topic.name}": handler must be a function`);
     checkSubscribeOptions(topic.name, options);
+    const { headerFilter } = options;
     this.#subs.set(topic.name, {
       topic: topic as unknown as Topic,
       handler: handler as MessageHandler<unknown>,
       options,
+      maxBuffered: maxBufferedOf(topic as unknown as Topic, this.#owner.maxBufferedMessages),
+      accepts: headerFilter === undefined ? undefined : compileHeaderFilter(topic.name, headerFilter),
+      filtered: 0,
       partitions: new Map(),
       assigned: new Set(),
       buffered: 0,
@@ -375,6 +416,8 @@ export class SharedConsumer implements Consumer {
       buffered: Object.fromEntries(subs.map((s) => [s.topic.name, s.buffered])),
       peakBuffered: Object.fromEntries(subs.map((s) => [s.topic.name, s.peak])),
       paused: subs.filter((s) => s.paused).map((s) => s.topic.name),
+      maxBufferedMessages: Object.fromEntries(subs.map((s) => [s.topic.name, s.maxBuffered])),
+      filtered: Object.fromEntries(subs.filter((s) => s.accepts).map((s) => [s.topic.name, s.filtered])),
     };
   }
 
@@ -522,6 +565,10 @@ export class SharedConsumer implements Consumer {
    * returned without a promise.
    */
   #handle(sub: Subscription, message: IncomingMessage, owner: AbortSignal): boolean | Promise<boolean> {
+    if (sub.accepts !== undefined && !this.#accepts(sub, message)) {
+      sub.filtered++;
+      return true;
+    }
     const decoded = decodeMessage(sub.topic, message);
     if ("invalid" in decoded) return this.#skipInvalid(sub, decoded.invalid);
     const { consumed } = decoded;
@@ -567,6 +614,21 @@ export class SharedConsumer implements Consumer {
       }
       Promise.resolve(result).then(() => settle(undefined), (failure: unknown) => settle({ failure }));
     });
+  }
+
+  /** Whether `message` passes its topic's header filter; one that throws lets it pass (logged). */
+  #accepts(sub: Subscription, message: IncomingMessage): boolean {
+    try {
+      return Boolean(sub.accepts!(message.headers));
+    } catch (error) {
+      this.#owner.logger.error("kshare: headerFilter threw; the message is handled as a match", {
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        error: messageOf(error),
+      });
+      return true;
+    }
   }
 
   async #skipInvalid(sub: Subscription, info: InvalidMessage): Promise<true> {

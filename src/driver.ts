@@ -214,6 +214,21 @@ export interface ProducerClient {
    * rejects at once with `QueueFullError`.
    */
   produce(record: OutgoingRecord): Promise<DeliveryReport>;
+  /**
+   * Optional: enqueue one record nobody waits for (`Producer.publishAndForget`),
+   * without a promise. Back-pressure as for {@link produce}, except that what
+   * refuses the record before librdkafka took it or queued it to wait is
+   * thrown, nothing sent and `done` never called: `QueueFullError` past the
+   * bounds, `ClosedError` once closing, librdkafka's refusal (a record larger
+   * than `message.max.bytes`, an unknown partition). Otherwise `done` is
+   * called exactly once, never during this call: `done(undefined, topic)`
+   * once the record was delivered, `done(error, topic)` when it was not
+   * (a delivery error, no room before the delivery timeout, `ClosedError` at
+   * close). The core passes the same `done` for every record of a client: a
+   * driver keeps it beside the record and allocates nothing for it. Without
+   * `send`, the core uses {@link produce} and reports its rejection instead.
+   */
+  send?(record: OutgoingRecord, done: (error: Error | undefined, topic: string) => void): void;
   /** Wait until every record, waiting or enqueued, is delivered or failed, at most `timeoutMs`. */
   flush(timeoutMs: number): Promise<void>;
   /** Fetch cluster metadata: resolves when a broker answered within `timeoutMs`. */

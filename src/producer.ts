@@ -102,7 +102,10 @@ export interface PublishRecord<T> extends PublishOptions {
  * ```
  */
 export interface Producer {
-  /** Fingerprint of the security context this producer publishes with. */
+  /**
+   * Fingerprint of the security context this producer publishes with (its
+   * registry key: see `RegistryOptions.defaults` for the one case where they differ).
+   */
   readonly fingerprint: string;
   /**
    * True once the client hit a fatal error, or its context was closed by the
@@ -134,10 +137,83 @@ export interface Producer {
     records: readonly PublishRecord<v.InferInput<S>>[],
   ): Promise<DeliveryReport[]>;
   /**
+   * Fire-and-forget: validate and encode `value` as {@link publish} does, hand
+   * the record to the producer and return, without waiting for the broker and
+   * without a promise (none is made for the record).
+   *
+   * Thrown at once, nothing sent: {@link ValidationError}; `TypeError` for a
+   * bad option (`timeoutMs` among them: nobody waits for its deadline; bound
+   * delivery with `message.timeout.ms` in the context's `producer` settings);
+   * `QueueFullError` when the records waiting for room in librdkafka's queue
+   * reached the registry's bound (the caller slows down: `await flush()`, then
+   * go on); `ClosedError` once the registry closes its producers; librdkafka's
+   * refusal at enqueue (a record larger than `message.max.bytes`).
+   *
+   * What happens after (a delivery error, no room before the delivery timeout,
+   * a record still undelivered when the registry's `close()` gives up on it)
+   * never vanishes: it goes to the registry's `onDeliveryError` (default:
+   * logged with the topic and the context's redacted description) and is
+   * counted in `registry.stats()`. `registry.close()` waits for forgotten
+   * records as for awaited ones, within its `closeTimeoutMs`. Records of one
+   * partition keep their order with awaited ones.
+   *
+   * A method of its own rather than a `wait: false` option of `publish`: its
+   * result is not a promise, so an option would make `publish`'s return type
+   * hang on an option's literal value (options typed `PublishOptions` could
+   * no longer be passed), every call would look like a floating promise to a
+   * linter, and the options would admit a `timeoutMs` that means nothing here.
+   *
+   * @example Publish an audit trail without waiting; failures reach the registry's hook
+   * ```ts
+   * import * as v from "valibot";
+   * import { createRegistry, defineTopic, QueueFullError } from "@kshare/kshare";
+   *
+   * const clicks = defineTopic({ name: "clicks", schema: v.object({ page: v.string() }) });
+   * const kafka = createRegistry({
+   *   onDeliveryError: (error, record) => console.error(`lost a ${record.topic} record (${record.description})`, error),
+   * });
+   * const producer = await kafka.producer({ bootstrapServers: "localhost:9092", producer: { "linger.ms": 5 } });
+   * for (const page of ["/", "/cart", "/checkout"]) {
+   *   try {
+   *     producer.publishAndForget(clicks, { page });
+   *   } catch (error) {
+   *     if (!(error instanceof QueueFullError)) throw error;
+   *     await producer.flush(); // the queue drained: go on
+   *     producer.publishAndForget(clicks, { page });
+   *   }
+   * }
+   * await kafka.close(); // waits for them (within closeTimeoutMs)
+   * console.log(Object.values(kafka.stats().contexts)[0]?.forgottenFailures); // 0
+   * ```
+   */
+  publishAndForget<S extends v.GenericSchema>(
+    topic: Topic<S>,
+    value: v.InferInput<S>,
+    options?: Omit<PublishOptions, "timeoutMs">,
+  ): void;
+  /**
+   * Resolve once the producer holds no record: each record it took, awaited
+   * or forgotten, was delivered or failed. The producer is shared: records
+   * other callers publish meanwhile are waited for too. Rejects past
+   * `timeoutMs` (default 10 000) with an error naming how many are left, and
+   * with `ClosedError` once the registry closes its producers.
+   */
+  flush(timeoutMs?: number): Promise<void>;
+  /**
    * Resolve when a broker answered a metadata request within `timeoutMs`
    * (default 5000): the readiness check of a service that publishes.
    */
   ping(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * The client as a handle uses it: the registry's wrapper of a driver's
+ * client, which keeps count of what is in flight. `forget` hands a record
+ * over for {@link Producer.publishAndForget}: it throws what refuses the
+ * record at once; the record's outcome is the registry's to count and report.
+ */
+export interface HandleClient extends Pick<ProducerClient, "produce" | "flush" | "ping"> {
+  forget(record: OutgoingRecord): void;
 }
 
 /** What a handle needs from the registry entry that owns its client. */
@@ -146,16 +222,21 @@ export interface ProducerOwner {
   reacquire(): Promise<Producer>;
   /** Whether the registry is closing its producers (its consumers have closed): new publishes and pings are refused. */
   readonly closing: boolean;
+  /** A forgotten record of `topic` was not delivered: counted and reported as a delivery failure. */
+  undelivered(error: unknown, topic: string): void;
 }
+
+/** Default bound of {@link Producer.flush}. */
+const FLUSH_TIMEOUT_MS = 10_000;
 
 /** Internal implementation of {@link Producer}. The registry creates one per client. */
 export class ProducerHandle implements Producer {
   readonly fingerprint: string;
-  #client: ProducerClient;
+  #client: HandleClient;
   #owner: ProducerOwner;
   #retired = false;
 
-  constructor(fingerprint: string, client: ProducerClient, owner: ProducerOwner) {
+  constructor(fingerprint: string, client: HandleClient, owner: ProducerOwner) {
     this.fingerprint = fingerprint;
     this.#client = client;
     this.#owner = owner;
@@ -209,10 +290,47 @@ export class ProducerHandle implements Producer {
     return results.map((r) => (r as PromiseFulfilledResult<DeliveryReport>).value);
   }
 
+  publishAndForget<S extends v.GenericSchema>(
+    topic: Topic<S>,
+    value: v.InferInput<S>,
+    options?: Omit<PublishOptions, "timeoutMs">,
+  ): void {
+    if ((options as PublishOptions | undefined)?.timeoutMs !== undefined) {
+      throw new TypeError(
+        `Topic "${topic.name}": publishAndForget takes no timeoutMs (nobody waits for its deadline); bound delivery with message.timeout.ms in the context's producer settings`,
+      );
+    }
+    const result = v.safeParse(topic.schema, value);
+    if (!result.success) throw new ValidationError(topic.name, result.issues);
+    this.#forget(encode(topic, result.output, options));
+  }
+
+  flush(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
+    if (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
+      return Promise.reject(new TypeError(`flush: timeoutMs must be milliseconds from 1 to ${MAX_TIMER_MS}, got ${String(timeoutMs)}`));
+    }
+    if (this.#owner.closing) return Promise.reject(new ClosedError("The registry"));
+    if (this.#retired) return this.#owner.reacquire().then((fresh) => fresh.flush(timeoutMs));
+    return this.#client.flush(timeoutMs);
+  }
+
   ping(timeoutMs = 5_000): Promise<void> {
     if (this.#owner.closing) return Promise.reject(new ClosedError("The registry"));
     if (this.#retired) return this.#owner.reacquire().then((fresh) => fresh.ping(timeoutMs));
     return this.#client.ping(timeoutMs);
+  }
+
+  #forget(record: OutgoingRecord): void {
+    if (this.#owner.closing) throw new ClosedError("The registry");
+    if (this.#retired) {
+      // The next client connects first: the record goes once it has, and what refuses it then
+      // (a failed connect included) is no longer the caller's to catch: it is reported.
+      this.#owner.reacquire()
+        .then((fresh) => (fresh as ProducerHandle).#forget(record))
+        .catch((error: unknown) => this.#owner.undelivered(error, record.topic));
+      return;
+    }
+    this.#client.forget(record);
   }
 
   /** Send `record`; with a `timeoutMs` (whose deadline `record` carries), bounded by it. */

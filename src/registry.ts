@@ -9,14 +9,17 @@
 import type { KafkaDriver, ProducerClient, ProducerConfig } from "./driver.ts";
 import { ClosedError, ConnectError, redact } from "./errors.ts";
 import { type Consumer, type ConsumerOwner, SharedConsumer } from "./consumer.ts";
-import { type Producer, ProducerHandle } from "./producer.ts";
+import { type HandleClient, type Producer, ProducerHandle } from "./producer.ts";
 import {
   consumerConfig,
   producerConfig,
   type ResolvedSecurityContext,
   resolveSecurityContext,
   type SecurityContext,
+  type TuningProperties,
 } from "./security_context.ts";
+import type { TopicConsumerSettings } from "./topic.ts";
+import { contextKey, type Defaults, effectiveTuning, parseDefaults } from "./_defaults.ts";
 import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
 import { type EvictionReason, Lru, type LruEntry } from "./_lru.ts";
 import { defaultDriver } from "./_default_driver.ts";
@@ -103,6 +106,48 @@ export interface RegistryOptions {
   readonly maxRetryBackoffMs?: number;
   /** Where warnings and errors go (default `console`). Never receives a secret. */
   readonly logger?: Logger;
+  /**
+   * Called once for each record published with `publishAndForget` that was
+   * not delivered: a delivery error, no room in librdkafka's queue before
+   * its delivery timeout, still undelivered when `close()` gave up on it
+   * (`ClosedError`), or, for a producer the registry had replaced, a failed
+   * reconnect. `record` names the topic and the context (fingerprint,
+   * redacted description); the error never holds a secret. Default: logged
+   * as an error with the same. Either way the failure is counted in
+   * `stats()` (`forgottenFailures`) and the metrics. A hook that throws is
+   * logged. One hook for the registry: its producers are shared by every
+   * caller of a context, so a hook of one caller would hear the others'.
+   */
+  readonly onDeliveryError?: (
+    error: Error,
+    record: { readonly topic: string; readonly fingerprint: string; readonly description: string },
+  ) => void;
+  /**
+   * Settings every context and topic of this registry inherits, the way
+   * kshare's own defaults are inherited. Precedence, highest first: a
+   * topic's own `consumer.maxBufferedMessages`, then `defaults.topic`;
+   * a context's own `producer` / `consumer` tuning, then `defaults.producer`
+   * / `defaults.consumer`; then kshare's defaults (`acks=all`, idempotence,
+   * `linger.ms=0`; `auto.offset.reset=earliest`; 1000 buffered messages).
+   * `stats()` shows each context's tuning in effect, `consumer.stats()` each
+   * topic's bound. A bad value throws a `TypeError` naming it; security,
+   * `client.id` and `group.id` are the context's own, as in its tuning.
+   *
+   * Fingerprints are unchanged: every context of the registry inherits the
+   * same defaults. A context that writes a property with kshare's default
+   * value (`acks: "all"`) keeps that value over a registry default that
+   * differs, where a context of the same fingerprint that left it out
+   * inherits the default: the first is registered under a key of its own,
+   * not its fingerprint (`producer.fingerprint` and `stats()` show it).
+   */
+  readonly defaults?: {
+    /** librdkafka producer properties every context inherits, e.g. `{ "linger.ms": 5 }`. */
+    readonly producer?: TuningProperties;
+    /** librdkafka consumer properties every context inherits, e.g. `{ "fetch.min.bytes": 1 }`. */
+    readonly consumer?: TuningProperties;
+    /** Consumer settings of every topic whose definition sets none. */
+    readonly topic?: Partial<TopicConsumerSettings>;
+  };
 }
 
 /**
@@ -131,6 +176,18 @@ export interface ContextStats {
   readonly liveProducers: number;
   /** Consumers connected and not closed. */
   readonly liveConsumers: number;
+  /** Records published with `publishAndForget` and taken (not refused at once). */
+  readonly forgottenRecords: number;
+  /** Of those, the ones not delivered: each went to `onDeliveryError`. */
+  readonly forgottenFailures: number;
+  /**
+   * The producer tuning in effect: the context's own over the registry's
+   * `defaults.producer` over kshare's. librdkafka tuning only: the security
+   * properties (the secrets among them) are not part of it.
+   */
+  readonly producer: Readonly<Record<string, string>>;
+  /** The consumer tuning in effect, as for {@link producer}. */
+  readonly consumer: Readonly<Record<string, string>>;
 }
 
 /**
@@ -151,10 +208,12 @@ export interface RegistryStats {
   /** The driver in use, once loaded. */
   readonly driver: { readonly name: string; readonly librdkafkaVersion: string } | null;
   /**
-   * Per security context, by fingerprint: the contexts holding clients,
-   * those connecting, those whose last connect failed (the 256 most recent)
-   * and those with a consumer not started. A context the registry closed
-   * (see {@link RegistryOptions.maxContexts}) is dropped, its counters with it.
+   * Per security context, by fingerprint (the registry key: see
+   * {@link RegistryOptions.defaults} for the one case where they differ):
+   * the contexts holding clients, those connecting, those whose last connect
+   * failed (the 256 most recent) and those with a consumer not started. A
+   * context the registry closed (see {@link RegistryOptions.maxContexts}) is
+   * dropped, its counters with it.
    */
   readonly contexts: Readonly<Record<string, ContextStats>>;
   /**
@@ -223,11 +282,18 @@ interface Counters {
   handlesReused: number;
   connectFailures: number;
   liveConsumers: number;
+  forgottenRecords: number;
+  forgottenFailures: number;
 }
 
 /** One security context the registry holds: its counters, its producer, and what keeps it busy. */
 class ContextEntry implements LruEntry {
   readonly resolved: ResolvedSecurityContext;
+  /** Its key in the registry: the fingerprint, but for the case in {@link RegistryOptions.defaults}. */
+  readonly key: string;
+  /** Tuning in effect, the registry's defaults applied. */
+  readonly producerTuning: Readonly<Record<string, string>>;
+  readonly consumerTuning: Readonly<Record<string, string>>;
   readonly counters: Counters;
   handle?: ProducerHandle;
   /**
@@ -254,9 +320,20 @@ class ContextEntry implements LruEntry {
   /** When its last work ended (`Date.now()`): idle since then. */
   lastUsed = 0;
 
-  constructor(resolved: ResolvedSecurityContext) {
+  constructor(resolved: ResolvedSecurityContext, key: string, defaults: Defaults) {
     this.resolved = resolved;
-    this.counters = { description: resolved.description, clientsCreated: 0, handlesReused: 0, connectFailures: 0, liveConsumers: 0 };
+    this.key = key;
+    this.producerTuning = effectiveTuning(resolved, "producer", defaults);
+    this.consumerTuning = effectiveTuning(resolved, "consumer", defaults);
+    this.counters = {
+      description: resolved.description,
+      clientsCreated: 0,
+      handlesReused: 0,
+      connectFailures: 0,
+      liveConsumers: 0,
+      forgottenRecords: 0,
+      forgottenFailures: 0,
+    };
   }
 
   get busy(): boolean {
@@ -328,11 +405,18 @@ class KafkaRegistry implements Registry {
    */
   #producersClosing = false;
   #closeSignal = signal();
+  readonly #defaults: Defaults;
+  /** Registry keys computed once per resolved context, when the defaults can make one differ from the fingerprint. */
+  readonly #keys = new WeakMap<ResolvedSecurityContext, string>();
 
   constructor(options: RegistryOptions) {
     this.#options = options;
     this.#logger = options.logger ?? console;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.#defaults = parseDefaults(options.defaults);
+    if (options.onDeliveryError !== undefined && typeof options.onDeliveryError !== "function") {
+      throw new TypeError("onDeliveryError must be a function");
+    }
     this.#lru = new Lru({
       max: positiveOption("maxContexts", options.maxContexts, DEFAULT_MAX_CONTEXTS, true),
       idleTimeoutMs: positiveOption("idleTimeoutMs", options.idleTimeoutMs, Infinity, false),
@@ -352,7 +436,7 @@ class KafkaRegistry implements Registry {
     } catch (error) {
       return Promise.reject(error);
     }
-    const entry = this.#contexts.get(resolved.fingerprint);
+    const entry = this.#contexts.get(this.#keyOf(resolved));
     if (entry?.ready) {
       entry.counters.handlesReused++;
       return entry.ready;
@@ -360,6 +444,14 @@ class KafkaRegistry implements Registry {
     // Closing: live producers are still served (handlers draining publish through them); nothing new connects.
     if (this.#closing) return Promise.reject(new ClosedError("The registry"));
     return this.#producerOf(resolved, entry);
+  }
+
+  /** The registry key of `resolved`: its fingerprint, but for the case in {@link RegistryOptions.defaults}. */
+  #keyOf(resolved: ResolvedSecurityContext): string {
+    if (!this.#defaults.overridesKshare) return resolved.fingerprint;
+    let key = this.#keys.get(resolved);
+    if (key === undefined) this.#keys.set(resolved, key = contextKey(resolved, this.#defaults));
+    return key;
   }
 
   /** {@link producer} without a live handle: join the connection attempt under way, or start one. */
@@ -386,9 +478,9 @@ class KafkaRegistry implements Registry {
     const driver = await this.#loadDriver();
     await this.#admit(entry);
     if (this.#closing) throw new ClosedError("The registry");
-    const { resolved, counters } = entry;
+    const { resolved, counters, key } = entry;
     const { maxWaitingRecords, maxWaitingBytes } = this.#options;
-    const config: ProducerConfig = { ...producerConfig(resolved), maxWaitingRecords, maxWaitingBytes };
+    const config: ProducerConfig = { ...producerConfig(resolved, entry.producerTuning), maxWaitingRecords, maxWaitingBytes };
     let handle: ProducerHandle | undefined;
     let fatal: Error | undefined;
     let client: ProducerClient;
@@ -400,7 +492,7 @@ class KafkaRegistry implements Registry {
         },
         onError: (error) =>
           this.#logger.warn("kshare: producer error", {
-            context: resolved.fingerprint,
+            context: key,
             error: redact(error.message, config.secretProperties.map((p) => config.properties[p] ?? "")),
           }),
       });
@@ -419,17 +511,19 @@ class KafkaRegistry implements Registry {
     if (this.#closing) {
       // close() began while this connected: nothing connects during close, and a later
       // producer(ctx) must not serve what this caller was refused. close() awaits this close.
-      void this.#closeRetired(client, resolved.fingerprint, "closing a producer connected during close failed");
+      void this.#closeRetired(client, key, "closing a producer connected during close failed");
       throw new ClosedError("The registry");
     }
     entry.failures = 0;
-    this.#failed.delete(resolved.fingerprint);
+    this.#failed.delete(key);
     const registry = this;
-    handle = new ProducerHandle(resolved.fingerprint, this.#tracked(entry, client), {
+    handle = new ProducerHandle(key, this.#tracked(entry, client), {
       reacquire: () => registry.producer(resolved.context),
       get closing() {
         return registry.#producersClosing;
       },
+      // A record of a retired handle: counted on the context's current entry, if it has one.
+      undelivered: (error, topic) => registry.#undelivered(registry.#contexts.get(key) ?? entry, error, topic),
     });
     entry.handle = handle;
     entry.ready = Promise.resolve(handle);
@@ -444,14 +538,20 @@ class KafkaRegistry implements Registry {
   }
 
   /**
-   * `client` as the handle uses it: its publishes and pings keep the context
-   * busy until they settle. One pair of callbacks per client, none per publish.
+   * `client` as the handle uses it: its publishes (awaited or forgotten) and
+   * pings keep the context busy until they settle. One set of callbacks per
+   * client, none per publish.
    */
-  #tracked(entry: ContextEntry, client: ProducerClient): ProducerClient {
+  #tracked(entry: ContextEntry, client: ProducerClient): HandleClient {
     const delivered = <T>(value: T): T => (this.#done(entry), value);
     const failed = (error: unknown): never => {
       this.#done(entry);
       throw error;
+    };
+    /** The outcome of a forgotten record: the driver calls it (or, without `send`, its produce's promise). */
+    const sent = (error: Error | undefined, topic: string): void => {
+      this.#done(entry);
+      if (error !== undefined) this.#undelivered(entry, error, topic);
     };
     return {
       produce(record) {
@@ -460,6 +560,16 @@ class KafkaRegistry implements Registry {
         entry.fresh = false;
         return sent.then(delivered, failed);
       },
+      forget(record) {
+        if (client.send) {
+          client.send(record, sent); // throws what refuses the record: nothing to count then
+        } else {
+          client.produce(record).then(() => sent(undefined, record.topic), (error: unknown) => sent(asError(error), record.topic));
+        }
+        entry.inFlight++;
+        entry.fresh = false;
+        entry.counters.forgottenRecords++;
+      },
       ping(timeoutMs) {
         const answered = client.ping(timeoutMs);
         entry.inFlight++;
@@ -467,8 +577,36 @@ class KafkaRegistry implements Registry {
         return answered.then(delivered, failed);
       },
       flush: (timeoutMs) => client.flush(timeoutMs),
-      close: (timeoutMs) => client.close(timeoutMs),
     };
+  }
+
+  /**
+   * A forgotten record was not delivered: counted, and handed to the
+   * `onDeliveryError` hook or logged. Never throws: it runs on the driver's
+   * delivery path.
+   */
+  #undelivered(entry: ContextEntry, error: unknown, topic: string): void {
+    entry.counters.forgottenFailures++;
+    const { description } = entry.resolved;
+    const hook = this.#options.onDeliveryError;
+    if (hook === undefined) {
+      this.#logger.error("kshare: a record published without waiting was not delivered", {
+        topic,
+        context: entry.key,
+        description,
+        error: messageOf(error),
+      });
+      return;
+    }
+    const threw = (thrown: unknown) =>
+      this.#logger.error("kshare: onDeliveryError hook threw", { topic, context: entry.key, error: messageOf(thrown) });
+    try {
+      // Typed void, but an async hook's rejection must not go unhandled.
+      const result: unknown = hook(asError(error), { topic, fingerprint: entry.key, description });
+      if (result instanceof Promise) result.catch(threw);
+    } catch (thrown) {
+      threw(thrown);
+    }
   }
 
   /** One of `entry`'s works in flight ended. */
@@ -485,8 +623,8 @@ class KafkaRegistry implements Registry {
       return;
     }
     // Held by nothing (a consumer never started was closed): forget it, unless it is remembered as failed.
-    const fingerprint = entry.resolved.fingerprint;
-    if (!entry.handle && !this.#failed.has(fingerprint) && this.#contexts.get(fingerprint) === entry) this.#contexts.delete(fingerprint);
+    const { key } = entry;
+    if (!entry.handle && !this.#failed.has(key) && this.#contexts.get(key) === entry) this.#contexts.delete(key);
   }
 
   /** Hold a place for `entry` under the bound before it connects a client. */
@@ -505,9 +643,9 @@ class KafkaRegistry implements Registry {
    * the registry), and its producer is flushed and closed.
    */
   #evict(entry: ContextEntry, reason: EvictionReason): Promise<void> {
-    const fingerprint = entry.resolved.fingerprint;
-    if (this.#contexts.get(fingerprint) === entry) this.#contexts.delete(fingerprint);
-    this.#failed.delete(fingerprint);
+    const { key } = entry;
+    if (this.#contexts.get(key) === entry) this.#contexts.delete(key);
+    this.#failed.delete(key);
     this.#evictions[reason]++;
     const { handle, client } = entry;
     entry.handle = undefined;
@@ -515,13 +653,13 @@ class KafkaRegistry implements Registry {
     entry.client = undefined;
     handle?.retire();
     if (!client) return Promise.resolve();
-    return this.#closeRetired(client, fingerprint, "closing an evicted producer failed");
+    return this.#closeRetired(client, key, "closing an evicted producer failed");
   }
 
   /** Close a client taken out of service, within the close bound; {@link close} awaits it. Never rejects. */
-  #closeRetired(client: ProducerClient, fingerprint: string, failure: string): Promise<void> {
+  #closeRetired(client: ProducerClient, key: string, failure: string): Promise<void> {
     const closing = client.close(this.#closeTimeoutMs)
-      .catch((e) => this.#logger.warn(`kshare: ${failure}`, { context: fingerprint, error: messageOf(e) }))
+      .catch((e) => this.#logger.warn(`kshare: ${failure}`, { context: key, error: messageOf(e) }))
       .finally(() => this.#retiring.delete(closing));
     this.#retiring.add(closing);
     return closing;
@@ -536,9 +674,9 @@ class KafkaRegistry implements Registry {
     entry.failures++;
     entry.retryAt = Date.now() + backoff(entry.failures, this.#options.retryBackoffMs ?? 100, this.#options.maxRetryBackoffMs ?? 10_000);
     if (!entry.client && entry.consumers === 0) this.#lru.release(entry);
-    const fingerprint = entry.resolved.fingerprint;
-    this.#failed.delete(fingerprint);
-    this.#failed.add(fingerprint);
+    const { key } = entry;
+    this.#failed.delete(key);
+    this.#failed.add(key);
     if (this.#failed.size <= MAX_FAILED_PRODUCERS) return;
     const oldest = this.#failed.values().next().value!;
     this.#failed.delete(oldest);
@@ -557,10 +695,10 @@ class KafkaRegistry implements Registry {
     entry.client = undefined;
     handle.retire();
     this.#logger.error("kshare: producer hit a fatal error; it is retired and the next call connects a new one", {
-      context: entry.resolved.fingerprint,
+      context: entry.key,
       error: error.message,
     });
-    void this.#closeRetired(client, entry.resolved.fingerprint, "closing a retired producer failed");
+    void this.#closeRetired(client, entry.key, "closing a retired producer failed");
   }
 
   consumer(ctx: SecurityContext, groupId: string): Consumer {
@@ -569,9 +707,9 @@ class KafkaRegistry implements Registry {
       throw new TypeError("groupId must be a non-empty string");
     }
     const resolved = resolveSecurityContext(ctx);
-    const entry = this.#contexts.get(resolved.fingerprint) ?? this.#add(resolved);
+    const entry = this.#contexts.get(this.#keyOf(resolved)) ?? this.#add(resolved);
     const { counters } = entry;
-    const key = `${resolved.fingerprint}/${groupId}`;
+    const key = `${entry.key}/${groupId}`;
     const existing = this.#consumers.get(key);
     if (existing) {
       counters.handlesReused++;
@@ -586,11 +724,12 @@ class KafkaRegistry implements Registry {
     const owner: ConsumerOwner = {
       logger: this.#logger,
       closeTimeoutMs: this.#closeTimeoutMs,
+      maxBufferedMessages: this.#defaults.maxBufferedMessages,
       connect: async (events) => {
         const driver = await this.#loadDriver();
         await this.#admit(entry);
         try {
-          const config = { ...consumerConfig(resolved, groupId), closeTimeoutMs: this.#closeTimeoutMs };
+          const config = { ...consumerConfig(resolved, groupId, entry.consumerTuning), closeTimeoutMs: this.#closeTimeoutMs };
           const client = await driver.createConsumer(config, events);
           counters.clientsCreated++;
           if (!live) counters.liveConsumers++; // a replacement after a fatal error is the same live consumer
@@ -609,7 +748,7 @@ class KafkaRegistry implements Registry {
         this.#settled(entry);
       },
     };
-    const consumer = new SharedConsumer(resolved.fingerprint, groupId, owner);
+    const consumer = new SharedConsumer(entry.key, groupId, owner);
     this.#consumers.set(key, consumer);
     entry.consumers++;
     return consumer;
@@ -617,15 +756,19 @@ class KafkaRegistry implements Registry {
 
   stats(): RegistryStats {
     const contexts: Record<string, ContextStats> = {};
-    for (const [fingerprint, entry] of this.#contexts) {
+    for (const [key, entry] of this.#contexts) {
       const c = entry.counters;
-      contexts[fingerprint] = {
+      contexts[key] = {
         description: c.description,
         clientsCreated: c.clientsCreated,
         handlesReused: c.handlesReused,
         connectFailures: c.connectFailures,
         liveProducers: entry.handle ? 1 : 0,
         liveConsumers: c.liveConsumers,
+        forgottenRecords: c.forgottenRecords,
+        forgottenFailures: c.forgottenFailures,
+        producer: entry.producerTuning,
+        consumer: entry.consumerTuning,
       };
     }
     return { driver: this.#driverInfo, contexts, liveContexts: this.#lru.size, evictions: { ...this.#evictions } };
@@ -671,8 +814,8 @@ class KafkaRegistry implements Registry {
   }
 
   #add(resolved: ResolvedSecurityContext): ContextEntry {
-    const entry = new ContextEntry(resolved);
-    this.#contexts.set(resolved.fingerprint, entry);
+    const entry = new ContextEntry(resolved, this.#keyOf(resolved), this.#defaults);
+    this.#contexts.set(entry.key, entry);
     return entry;
   }
 
@@ -690,4 +833,9 @@ class KafkaRegistry implements Registry {
     });
     return this.#driver;
   }
+}
+
+/** A thrown value as an `Error` (a driver's rejection could be anything). */
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(messageOf(value));
 }

@@ -25,14 +25,14 @@ const RESERVED = /^(bootstrap\.servers|metadata\.broker\.list|security\.protocol
  * 5 ms linger would be 5 ms added to every lone publish. Records still batch
  * whenever they accumulate while a request is in flight. Tuning overrides them.
  */
-const PRODUCER_DEFAULTS: Readonly<Record<string, string>> = { "acks": "all", "enable.idempotence": "true", "linger.ms": "0" };
+export const PRODUCER_DEFAULTS: Readonly<Record<string, string>> = { "acks": "all", "enable.idempotence": "true", "linger.ms": "0" };
 
 /**
  * kshare's consumer defaults. Offsets are stored only after a handler
  * succeeded (`enable.auto.offset.store=false`) and committed by librdkafka's
  * auto-commit and on close: at-least-once. A new group starts at the earliest offset.
  */
-const CONSUMER_DEFAULTS: Readonly<Record<string, string>> = { "auto.offset.reset": "earliest" };
+export const CONSUMER_DEFAULTS: Readonly<Record<string, string>> = { "auto.offset.reset": "earliest" };
 
 const SECURITY_PROTOCOLS = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] as const;
 
@@ -101,8 +101,23 @@ const Tuning = v.pipe(
   v.transform((props) => Object.fromEntries(Object.entries(props).map(([k, val]) => [k, String(val)]))),
 );
 
+/**
+ * librdkafka tuning given outside a context (a registry's defaults),
+ * normalised as a context's is (values as strings); a `TypeError` naming
+ * `path` and what was wrong, never a value.
+ */
+export function parseTuning(path: string, input: unknown): Record<string, string> {
+  const result = v.safeParse(Tuning, input ?? {});
+  if (result.success) return result.output;
+  const problems = result.issues.map((issue) => {
+    const at = issuePath(issue);
+    return `${at ? `${path}.${at}` : path}: ${issue.message.replace(/ but received .*$/s, "")}`;
+  });
+  throw new TypeError(problems.join("; "));
+}
+
 /** Defaults spelled out and keys sorted, so equal tuning is equal however it was written. */
-function withDefaults(defaults: Readonly<Record<string, string>>, props: Record<string, string>): Record<string, string> {
+export function withDefaults(defaults: Readonly<Record<string, string>>, props: Record<string, string>): Record<string, string> {
   const merged: Record<string, string> = { ...defaults, ...props };
   if (merged["acks"] === "-1") merged["acks"] = "all";
   return Object.fromEntries(Object.entries(merged).sort(([a], [b]) => a < b ? -1 : 1));
@@ -635,11 +650,35 @@ function parse(input: unknown): ResolvedSecurityContext {
   const result = v.safeParse(SecurityContextSchema, input);
   if (!result.success) throw new InvalidSecurityContextError(result.issues.map(toProblem));
   const ctx = result.output;
-  return Object.freeze({
+  const out: ResolvedSecurityContext = Object.freeze({
     fingerprint: computeFingerprint(ctx),
     description: describe(ctx),
     context: ctx,
   });
+  const written = input as SecurityContext;
+  const producer = Object.keys(written.producer ?? {}).filter((name) => name in PRODUCER_DEFAULTS);
+  const consumer = Object.keys(written.consumer ?? {}).filter((name) => name in CONSUMER_DEFAULTS);
+  if (producer.length > 0 || consumer.length > 0) spelledOut.set(out, { producer, consumer });
+  return out;
+}
+
+/**
+ * Per resolved context that wrote any: the properties with a kshare default
+ * it set itself, whatever their value. The fingerprint cannot tell a
+ * property written with kshare's default value from one left out; a
+ * registry's defaults can (see `_defaults.ts`).
+ */
+const spelledOut = new WeakMap<ResolvedSecurityContext, SpelledOut>();
+
+/** Names of the properties with a kshare default a context wrote itself. */
+export interface SpelledOut {
+  readonly producer: readonly string[];
+  readonly consumer: readonly string[];
+}
+
+/** The properties with a kshare default that `resolved`'s context wrote itself; undefined when none. */
+export function spelledOutDefaults(resolved: ResolvedSecurityContext): SpelledOut | undefined {
+  return spelledOut.get(resolved);
 }
 
 /** A problem without the received value: valibot's type messages quote it, so they are rebuilt here. */
@@ -730,22 +769,29 @@ function securityProperties(ctx: NormalizedSecurityContext): { props: Record<str
   return { props, secrets };
 }
 
-/** The producer client configuration of a resolved context. */
-export function producerConfig(resolved: ResolvedSecurityContext): ClientConfig {
+/** The producer client configuration of a resolved context, with its tuning (default: the context's own, over kshare's defaults). */
+export function producerConfig(
+  resolved: ResolvedSecurityContext,
+  tuning: Readonly<Record<string, string>> = resolved.context.producer,
+): ClientConfig {
   const { props, secrets } = securityProperties(resolved.context);
   return {
-    properties: { ...resolved.context.producer, ...props },
+    properties: { ...tuning, ...props },
     label: resolved.description,
     secretProperties: secrets,
   };
 }
 
-/** The consumer client configuration of a resolved context for one group. */
-export function consumerConfig(resolved: ResolvedSecurityContext, groupId: string): ConsumerConfig {
+/** The consumer client configuration of a resolved context for one group, with its tuning (default as for {@link producerConfig}). */
+export function consumerConfig(
+  resolved: ResolvedSecurityContext,
+  groupId: string,
+  tuning: Readonly<Record<string, string>> = resolved.context.consumer,
+): ConsumerConfig {
   const { props, secrets } = securityProperties(resolved.context);
   return {
     properties: {
-      ...resolved.context.consumer,
+      ...tuning,
       ...props,
       "group.id": groupId,
       "enable.auto.offset.store": "false",

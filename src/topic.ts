@@ -62,7 +62,7 @@ export interface TopicConsumerSettings {
   /**
    * How many of this topic's messages may be waiting or in a handler at once,
    * per consumer. Reaching it pauses the topic's partitions; they resume when
-   * half have drained. Default 1000.
+   * half have drained. Default: the registry's `defaults.topic`, else 1000.
    */
   readonly maxBufferedMessages: number;
 }
@@ -144,11 +144,26 @@ export interface Topic<S extends v.GenericSchema = v.GenericSchema> {
   readonly headers?: (value: v.InferOutput<S>) => Readonly<Record<string, Bytes>>;
   /** Value encoding. */
   readonly serializer: Serializer;
-  /** Consumer settings, defaults applied. */
+  /**
+   * Consumer settings, kshare's defaults applied. A registry whose
+   * `defaults.topic` sets a value applies it to a topic whose definition
+   * set none (`consumer.stats()` shows the bound in effect).
+   */
   readonly consumer: TopicConsumerSettings;
 }
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** kshare's `maxBufferedMessages`, below a registry's default. */
+export const DEFAULT_MAX_BUFFERED_MESSAGES = 1000;
+
+/** Topics whose definition set no `maxBufferedMessages`: a registry's default applies to them. */
+const unbounded = new WeakSet<Topic>();
+
+/** The `maxBufferedMessages` of `topic` in a registry whose default is `fallback`: the topic's own if its definition set one. */
+export function maxBufferedOf(topic: Topic, fallback: number): number {
+  return unbounded.has(topic) ? fallback : topic.consumer.maxBufferedMessages;
+}
 
 /**
  * Define a topic: the TypeScript counterpart of
@@ -181,11 +196,11 @@ export function defineTopic<S extends v.GenericSchema>(definition: TopicDefiniti
   if ((schema as { async?: unknown }).async === true) {
     throw new TypeError(`Topic "${name}": async schemas are not supported; use a synchronous valibot schema`);
   }
-  const maxBufferedMessages = consumer?.maxBufferedMessages ?? 1000;
+  const maxBufferedMessages = consumer?.maxBufferedMessages ?? DEFAULT_MAX_BUFFERED_MESSAGES;
   if (!Number.isSafeInteger(maxBufferedMessages) || maxBufferedMessages < 1) {
     throw new TypeError(`Topic "${name}": consumer.maxBufferedMessages must be a positive integer, got ${maxBufferedMessages}`);
   }
-  return Object.freeze({
+  const topic: Topic<S> = Object.freeze({
     name,
     schema,
     key,
@@ -193,6 +208,8 @@ export function defineTopic<S extends v.GenericSchema>(definition: TopicDefiniti
     serializer,
     consumer: Object.freeze({ maxBufferedMessages }),
   });
+  if (consumer?.maxBufferedMessages === undefined) unbounded.add(topic as unknown as Topic);
+  return topic;
 }
 
 /**

@@ -133,8 +133,8 @@ test("http: the gateway and the bare handler open nothing under load; the naive 
   }
 });
 
-test("throughput: every record published (and one warm-up per partition) is on the broker, with both linger settings", async () => {
-  for (const linger of [undefined, "5"]) {
+test("throughput: every record published (and one warm-up per partition) is on the broker, with both linger settings, awaited or forgotten", async () => {
+  for (const [linger, forget] of [[undefined, false], ["5", false], ["5", true]] as const) {
     const name = topic("smoke-throughput");
     const result = await measureThroughput({
       bootstrapServers: broker.bootstrapServers,
@@ -142,10 +142,12 @@ test("throughput: every record published (and one warm-up per partition) is on t
       partitions: 3,
       messages: 2_000,
       inFlight: 500,
+      forget,
       driver: "default",
       producer: linger === undefined ? {} : { "linger.ms": linger },
     });
     assert.equal(result.messages, 2_000);
+    assert.equal(result.forget, forget);
     assert.ok(result.messagesPerSecond > 0);
     // The broker's end offsets, read by kcat: what it holds, whoever wrote it.
     const offsets = await kcat(["-b", broker.bootstrapServers, "-Q", ...[0, 1, 2].flatMap((p) => ["-t", `${name}:${p}:-1`])]);

@@ -139,6 +139,7 @@ test("the README's Worker is this fixture, line for line (but where its URL come
   const fixture = code(await readFile(new URL("tests/fixtures/edge_worker.ts", root), "utf8"));
   const readme = await readFile(new URL("README.md", root), "utf8");
   const block = readme.slice(readme.indexOf("### A Worker publishing through the gateway"));
-  const worker = block.slice(block.indexOf("```ts\n") + 6, block.indexOf("\n```", block.indexOf("```ts\n")) + 1);
+  const fence = "```ts ignore\n"; // type-checked as the fixture, which Deno's README check cannot (it hoists the export)
+  const worker = block.slice(block.indexOf(fence) + fence.length, block.indexOf("\n```", block.indexOf(fence)) + 1);
   assert.deepEqual(code(worker), fixture);
 });

@@ -31,15 +31,29 @@ export const DEFAULT_MAX_WAITING_BYTES = 64 * 1024 * 1024;
 
 /** Settles a record's produce with its delivery report. */
 export type Resolve = (report: DeliveryReport) => void;
-/** Settles a record's produce with an error. */
-export type Reject = (error: Error) => void;
+/** Settles a record's produce with an error; `topic` is the record's. */
+export type Reject = (error: Error, topic: string) => void;
+/**
+ * The callback of `ProducerClient.send`: `undefined` once the record was
+ * delivered, else its error. Kept as the record's {@link Reject}, beside the
+ * resolve {@link SENT}.
+ */
+export type Done = (error: Error | undefined, topic: string) => void;
+
+/**
+ * The resolve of a record given to `send`, never called: a driver that finds
+ * it settles a delivered record with `(reject as Done)(undefined, topic)`,
+ * building no delivery report.
+ */
+export const SENT: Resolve = () => {};
 
 /**
  * Hand one record to librdkafka. False when its queue is full: the record
- * stays with the caller, nothing was settled. True otherwise: the record is
- * librdkafka's (settled by its delivery report), or was rejected already.
+ * stays with the caller, nothing was settled. True when the record is
+ * librdkafka's (settled by its delivery report). An error when librdkafka
+ * refused it: nothing was settled, the caller settles it with that error.
  */
-export type Handover = (record: OutgoingRecord, resolve: Resolve, reject: Reject) => boolean;
+export type Handover = (record: OutgoingRecord, resolve: Resolve, reject: Reject) => boolean | Error;
 
 interface Waiter {
   readonly record: OutgoingRecord;
@@ -109,22 +123,29 @@ export class WaitingRecords {
 
   /**
    * Produce `record`: hand it over at once when nothing waits and librdkafka
-   * has room; otherwise keep it behind the records waiting, or refuse it with
-   * {@link QueueFullError} past a bound. A record past its deadline is not
-   * handed over.
+   * has room; otherwise keep it behind the records waiting. Returns the
+   * reason it was refused at once, nothing settled (the caller settles it, or
+   * throws it for `send`): {@link QueueFullError} past a bound, the close
+   * error, the deadline passed already, librdkafka's refusal. A record past
+   * its deadline is not handed over.
    */
-  submit(record: OutgoingRecord, resolve: Resolve, reject: Reject): void {
-    if (this.#closed) return reject(this.#closed);
+  submit(record: OutgoingRecord, resolve: Resolve, reject: Reject): Error | undefined {
+    if (this.#closed) return this.#closed;
     const own = record.deadline;
-    if (own !== undefined && Date.now() >= own) return reject(this.#timedOut());
-    if (this.#waiters.length === this.#head && this.#handover(record, resolve, reject)) return;
+    if (own !== undefined && Date.now() >= own) return this.#timedOut();
+    if (this.#waiters.length === this.#head) {
+      const handed = this.#handover(record, resolve, reject);
+      if (handed === true) return undefined;
+      if (handed !== false) return handed;
+    }
     const bytes = recordBytes(record);
-    if (this.length >= this.#maxRecords) return reject(new QueueFullError(record.topic, "maxWaitingRecords", this.#maxRecords));
-    if (this.#bytes + bytes > this.#maxBytes) return reject(new QueueFullError(record.topic, "maxWaitingBytes", this.#maxBytes));
+    if (this.length >= this.#maxRecords) return new QueueFullError(record.topic, "maxWaitingRecords", this.#maxRecords);
+    if (this.#bytes + bytes > this.#maxBytes) return new QueueFullError(record.topic, "maxWaitingBytes", this.#maxBytes);
     const expires = Date.now() + this.#deliveryTimeoutMs;
     this.#waiters.push({ record, resolve, reject, bytes, deadline: own !== undefined && own < expires ? own : expires });
     this.#bytes += bytes;
     if (this.#timer === undefined) this.#arm();
+    return undefined;
   }
 
   /**
@@ -136,9 +157,14 @@ export class WaitingRecords {
     const now = Date.now();
     while (this.#head < this.#waiters.length) {
       const waiter = this.#waiters[this.#head]!;
-      if (this.#closed) waiter.reject(this.#closed);
-      else if (now >= waiter.deadline) waiter.reject(this.#timedOut());
-      else if (!this.#handover(waiter.record, waiter.resolve, waiter.reject)) break;
+      const topic = waiter.record.topic;
+      if (this.#closed) waiter.reject(this.#closed, topic);
+      else if (now >= waiter.deadline) waiter.reject(this.#timedOut(), topic);
+      else {
+        const handed = this.#handover(waiter.record, waiter.resolve, waiter.reject);
+        if (handed === false) break;
+        if (handed !== true) waiter.reject(handed, topic);
+      }
       this.#waiters[this.#head++] = undefined; // let it be collected
       this.#bytes -= waiter.bytes;
     }

@@ -37,7 +37,7 @@ import type {
 import { ClosedError, redact } from "../errors.ts";
 import { delay, signal } from "../_util.ts";
 import { requireInstalled } from "./_require.ts";
-import { type Handover, type Reject, type Resolve, WaitingRecords } from "./_waiting.ts";
+import { type Done, type Handover, type Reject, type Resolve, SENT, WaitingRecords } from "./_waiting.ts";
 
 type Binding = Confluent.ConfluentBinding;
 
@@ -142,8 +142,10 @@ const toBuffer = (bytes: Payload) =>
 
 /** What a record hands the binding as its opaque; its delivery report brings it back. */
 interface Pending {
+  /** {@link SENT} for a record given to `send`: then `reject` is its `done`. */
   readonly resolve: Resolve;
   readonly reject: Reject;
+  readonly topic: string;
 }
 
 /** An Error with a librdkafka code, as the binding's errors carry one. */
@@ -190,7 +192,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
 
   /** Hand one record to the binding; false when librdkafka's queue is full. */
   const handover: Handover = (record, resolve, reject) => {
-    const opaque: Pending = { resolve, reject };
+    const opaque: Pending = { resolve, reject, topic: record.topic };
     try {
       producer.produce(
         record.topic,
@@ -207,8 +209,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
       // After a fatal error produce() refuses every record with ERR__FATAL:
       // often the binding's only sign of it (see isFatal).
       if (code === ERR_FATAL) route(error as Confluent.LibrdKafkaError);
-      reject(cleanError(error, config));
-      return true;
+      return cleanError(error, config);
     }
     pending.add(opaque);
     return true;
@@ -234,7 +235,9 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
       // the reason of every record a dead client gives up on.
       const purged = error.code === ERR_PURGE_QUEUE || error.code === ERR_PURGE_INFLIGHT;
       if (purged && !closed) route(codedError(ERR_FATAL, "Local: Fatal error") as Confluent.LibrdKafkaError);
-      opaque.reject(purged && fatal !== undefined ? fatal : cleanError(error, config));
+      opaque.reject(purged && fatal !== undefined ? fatal : cleanError(error, config), opaque.topic);
+    } else if (opaque.resolve === SENT) {
+      (opaque.reject as Done)(undefined, opaque.topic);
     } else {
       opaque.resolve({
         topic: report.topic,
@@ -253,7 +256,16 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
 
   function produce(record: OutgoingRecord): Promise<DeliveryReport> {
     if (closed) return Promise.reject(new ClosedError("The producer"));
-    return new Promise((resolve, reject) => waiting.submit(record, resolve, reject));
+    return new Promise((resolve, reject) => {
+      const refused = waiting.submit(record, resolve, reject);
+      if (refused !== undefined) reject(refused);
+    });
+  }
+
+  function send(record: OutgoingRecord, done: Done): void {
+    if (closed) throw new ClosedError("The producer");
+    const refused = waiting.submit(record, SENT, done);
+    if (refused !== undefined) throw refused;
   }
 
   /**
@@ -281,6 +293,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
 
   return {
     produce,
+    send,
     flush,
     ping: (timeoutMs) =>
       new Promise<void>((resolve, reject) =>
@@ -296,7 +309,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
       closed = true;
       waiting.close(new ClosedError("The producer"));
       await new Promise<void>((resolve) => producer.disconnect(Math.max(0, deadline - Date.now()), () => resolve()));
-      for (const p of pending) p.reject(new ClosedError("The producer"));
+      for (const p of pending) p.reject(new ClosedError("The producer"), p.topic);
       pending.clear();
     },
   };

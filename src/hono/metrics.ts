@@ -1,8 +1,9 @@
 /**
  * Metrics of a publishing service in the Prometheus text format: publishes by
  * topic and status, publish latency, requests and publishes in flight, the
- * registry's connection counters per security context fingerprint, its live
- * contexts and its evictions.
+ * registry's connection counters and forgotten records (published with
+ * `publishAndForget`, and those not delivered) per security context
+ * fingerprint, its live contexts and its evictions.
  *
  * Labels are topic names, statuses, fingerprints and eviction reasons only:
  * never a description, a user name or a secret. The per-fingerprint series
@@ -146,6 +147,18 @@ export function createMetrics(): Metrics {
         ],
         ["kshare_live_producers", "gauge", "Connected producers, per security context fingerprint.", "liveProducers"],
         ["kshare_live_consumers", "gauge", "Connected consumers, per security context fingerprint.", "liveConsumers"],
+        [
+          "kshare_forgotten_records_total",
+          "counter",
+          "Records published with publishAndForget (not refused at once), per security context fingerprint.",
+          "forgottenRecords",
+        ],
+        [
+          "kshare_forgotten_failures_total",
+          "counter",
+          "Records published with publishAndForget that were not delivered (each reported to onDeliveryError), per security context fingerprint.",
+          "forgottenFailures",
+        ],
       ] as const;
       for (const [name, type, help, field] of perContext) {
         family(name, type, help);

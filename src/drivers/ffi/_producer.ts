@@ -22,14 +22,15 @@
  * delivery reports and errors as events on the main queue, read by a pump
  * (see `_queue.ts` for how it waits). Each record carries a numeric id as its
  * per-message opaque; the report's `_private` field brings it back and
- * settles that record's promise.
+ * settles that record's promise, or, for a record given to `send`, calls its
+ * callback: no promise and no delivery report object for those.
  *
  * @module
  */
 import type { ClientEvents, DeliveryReport, OutgoingRecord, Payload, ProducerClient, ProducerConfig } from "../../driver.ts";
 import { ClosedError } from "../../errors.ts";
 import { signal } from "../../_util.ts";
-import { type Reject, type Resolve, WaitingRecords } from "../_waiting.ts";
+import { type Done, type Reject, type Resolve, SENT, WaitingRecords } from "../_waiting.ts";
 import { type Client, createClient } from "./_client.ts";
 import { cString, getI64, getU64, type Pointer, setI64, SIZES } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
@@ -226,9 +227,10 @@ class FfiProducer implements ProducerClient {
     if (err !== 0) {
       // A dead client's records are purged when it is closed: the fatal error is why.
       const purged = err === ERR__PURGE_QUEUE || err === ERR__PURGE_INFLIGHT;
-      reject(purged && this.#fatal !== undefined ? this.#fatal : this.#client.error(err));
+      reject(purged && this.#fatal !== undefined ? this.#fatal : this.#client.error(err), topic);
       return;
     }
+    if (resolve === SENT) return (reject as Done)(undefined, topic);
     const partition = fields.getInt32(MESSAGE.partition, true);
     const offset = getI64(fields, MESSAGE.offset);
     const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
@@ -259,16 +261,24 @@ class FfiProducer implements ProducerClient {
     const resolve = this.#nextResolve!;
     const reject = this.#nextReject!;
     this.#nextResolve = this.#nextReject = undefined;
-    this.#waiting.submit(record, resolve, reject);
+    const refused = this.#waiting.submit(record, resolve, reject);
+    if (refused !== undefined) reject(refused, record.topic);
     return promise;
+  }
+
+  send(record: OutgoingRecord, done: Done): void {
+    if (this.#closed) throw new ClosedError("The producer");
+    // `done` is the caller's one callback for all its records: the slot keeps it, nothing is allocated.
+    const refused = this.#waiting.submit(record, SENT, done);
+    if (refused !== undefined) throw refused;
   }
 
   /**
    * Hand one record to librdkafka. False when its queue is full (back-pressure:
-   * the caller keeps the record); otherwise the record is queued, or rejected
-   * with librdkafka's error.
+   * the caller keeps the record); true once it is queued; librdkafka's error
+   * when it refused the record (nothing settled).
    */
-  #enqueue(record: OutgoingRecord, resolve: Resolve, reject: Reject): boolean {
+  #enqueue(record: OutgoingRecord, resolve: Resolve, reject: Reject): boolean | Error {
     const { c, rk } = this.#client;
     const slot = this.#acquire(record.topic, resolve, reject);
     let count: number;
@@ -277,8 +287,7 @@ class FfiProducer implements ProducerClient {
     } catch (error) {
       // Never leave a slot behind: flush() waits for every slot to empty.
       this.#release(slot);
-      reject(error as Error);
-      return true;
+      return error as Error;
     }
     // An error returned by produceva is ours to free: destroyed here or by takeError.
     const error = c.rd_kafka_produceva(rk, this.#scratch, SIZES[count] ?? count);
@@ -288,8 +297,7 @@ class FfiProducer implements ProducerClient {
       c.rd_kafka_error_destroy(error);
       return false;
     }
-    reject(this.#client.takeError(error)!);
-    return true;
+    return this.#client.takeError(error)!;
   }
 
   /**
@@ -464,7 +472,7 @@ class FfiProducer implements ProducerClient {
       const reject = this.#rejects[slot];
       if (reject === undefined) continue;
       this.#release(slot);
-      reject(new ClosedError("The producer"));
+      reject(new ClosedError("The producer"), this.#topicNames[slot]!);
     }
     this.#progress.resolve();
     // Application topic references go before the client: the purged records no longer use them.
