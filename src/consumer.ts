@@ -148,6 +148,8 @@ export interface ConsumerStats {
   readonly maxBufferedMessages: Readonly<Record<string, number>>;
   /** Per topic with a `headerFilter`, the records it skipped (committed, never handled). */
   readonly filtered: Readonly<Record<string, number>>;
+  /** Per topic, the partitions this member owns now, as the group last assigned them (ascending). */
+  readonly assigned: Readonly<Record<string, readonly number[]>>;
 }
 
 /**
@@ -418,6 +420,7 @@ export class SharedConsumer implements Consumer {
       paused: subs.filter((s) => s.paused).map((s) => s.topic.name),
       maxBufferedMessages: Object.fromEntries(subs.map((s) => [s.topic.name, s.maxBuffered])),
       filtered: Object.fromEntries(subs.filter((s) => s.accepts).map((s) => [s.topic.name, s.filtered])),
+      assigned: Object.fromEntries(subs.map((s) => [s.topic.name, [...s.assigned].sort((a, b) => a - b)])),
     };
   }
 

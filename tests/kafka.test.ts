@@ -115,6 +115,8 @@ test("one consumer with three topics is one client and one subscription; each ha
     assert.ok(received[i]!.every((r) => r.startsWith(`${t.name}/${t.name}-`)), `${t.name} got another topic's message`);
   });
   assert.equal(consumer.stats().subscriptions, 1);
+  // The only member of its group owns every partition of each topic.
+  assert.deepEqual(consumer.stats().assigned, Object.fromEntries(topics.map((t) => [t.name, [0, 1, 2]])));
   assert.equal(kafka.stats().contexts[consumer.fingerprint]!.liveConsumers, 1);
   // Two topics added after start, in the same tick: one re-subscription, and their messages flow.
   const later = [topic("three-d"), topic("three-e")];
