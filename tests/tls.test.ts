@@ -117,9 +117,9 @@ test("a CA that did not sign the broker's certificate: ConnectError saying the c
   const error = await connectError(() =>
     kafka.producer({ bootstrapServers: `localhost:${plain.port}`, tls: { ca: pki.otherCa, cert: alice.cert, key: alice.key } })
   );
-  // What librdkafka said about the handshake reaches the application: in the error, or logged while connecting.
+  // The error says what librdkafka said about the handshake.
+  assert.match(errorText(error), /certificate verify failed/);
   const said = `${errorText(error)}\n${logger.lines.join("\n")}`;
-  assert.match(said, /certificate verify failed/);
   assert.match(error.message, /SSL localhost:\d+ tls\(ca=pem cert=pem key=\[redacted\]\)/);
   assertNoSecret(said, [alice.key], "the error or the log");
   assertNoSecret(JSON.stringify(kafka.stats()), [alice.key], "stats()");
@@ -128,12 +128,11 @@ test("a CA that did not sign the broker's certificate: ConnectError saying the c
 
 test("hostname verification: on by default, a certificate for localhost is refused at 127.0.0.1; off, it is accepted", async () => {
   const t = topic(plain.broker, "tls-hostname");
-  const logger = quietLogger();
-  await using kafka = createRegistry({ logger });
+  await using kafka = createRegistry({ logger: quietLogger() });
   const byAddress: SecurityContext = { bootstrapServers: `127.0.0.1:${plain.port}`, tls: { ca: pki.ca } };
   const error = await connectError(() => kafka.producer(byAddress));
   assert.match(error.message, /127\.0\.0\.1/);
-  assert.match(`${errorText(error)}\n${logger.lines.join("\n")}`, /certificate verify failed/);
+  assert.match(errorText(error), /certificate verify failed/);
 
   const producer = await kafka.producer({ ...byAddress, tls: { ca: pki.ca, verifyHostname: false } });
   await producer.publish(t, { id: "o-2" });
@@ -142,8 +141,7 @@ test("hostname verification: on by default, a certificate for localhost is refus
 
 test("client certificates required: two contexts with two certificates get two connections; the terminator saw both subjects", async () => {
   const t = topic(mutual.broker, "tls-mutual");
-  const logger = quietLogger();
-  await using kafka = createRegistry({ logger });
+  await using kafka = createRegistry({ logger: quietLogger() });
   const bootstrapServers = `localhost:${mutual.port}`;
   const asAlice = await kafka.producer({ bootstrapServers, tls: { ca: pki.ca, cert: alice.cert, key: alice.key } });
   const asBob = await kafka.producer({ bootstrapServers, tls: { ca: pki.ca, cert: bob.cert, key: bob.key, keyPassword: KEY_PASSWORD } });
@@ -167,11 +165,10 @@ test("client certificates required: two contexts with two certificates get two c
 
 test("client certificates required: a context without one is refused", async () => {
   const refusalsBefore = mutual.tls.log.filter((line) => /peer did not return a certificate/.test(line)).length;
-  const logger = quietLogger();
-  await using kafka = createRegistry({ logger });
+  await using kafka = createRegistry({ logger: quietLogger() });
   const error = await connectError(() => kafka.producer({ bootstrapServers: `localhost:${mutual.port}`, tls: { ca: pki.ca } }));
   assert.match(error.message, /SSL localhost:\d+ tls\(ca=pem\)/);
-  assert.match(`${errorText(error)}\n${logger.lines.join("\n")}`, /certificate required/);
+  assert.match(errorText(error), /certificate required/);
   await mutual.tls.waitFor(/peer did not return a certificate/, refusalsBefore + 1);
 });
 

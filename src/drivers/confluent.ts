@@ -151,7 +151,7 @@ function connect(client: Confluent.Client, config: ClientConfig): Promise<void> 
       client.removeListener("event.log", onLog);
       if (!error) return resolve();
       const clean = cleanError(error, config);
-      if (reason !== undefined) clean.message += ` (last error librdkafka logged: ${cleanError(reason, config).message})`;
+      if (reason !== undefined) clean.message += ` (librdkafka's last error: ${cleanError(reason, config).message})`;
       reject(clean);
     });
   });

@@ -258,6 +258,8 @@ export const ERR__UNKNOWN_PARTITION = -190;
 export const ERR__NOENT = -156;
 export const ERR__PARTITION_EOF = -191;
 export const ERR__DESTROY = -197;
+/** Every broker connection is down: said after each broker's own error, which is the one that explains it. */
+export const ERR__ALL_BROKERS_DOWN = -187;
 
 /** `RD_KAFKA_EVENT_*` types (bit flags for rd_kafka_conf_set_events). */
 export const EVENT_NONE = 0x0;
