@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian/Ubuntu machine with Node 20 for kshare, or say quickly
-# that it is set up: the build dependencies of librdkafka and kcat (the
-# independent client the tests read and write with) from apt, then the npm
-# packages. `npm start` and `npm test` run this first.
+# that it is set up: the build dependencies of librdkafka, kcat (the
+# independent client the tests read and write with), stunnel and openssl (the
+# TLS terminator in front of the embedded brokers and the certificates the TLS
+# tests make) from apt, then the npm packages. `npm start` and `npm test` run this first.
 #
 # The Confluent package's install (`node-pre-gyp install --fallback-to-build`)
 # downloads a prebuilt, statically linked addon wherever GitHub is reachable;
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LIBRARY=node_modules/@confluentinc/kafka-javascript/build/deps/librdkafka.so.1
-packages=(libssl-dev libsasl2-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev liblz4-dev kcat curl wrk)
+packages=(libssl-dev libsasl2-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev liblz4-dev kcat curl wrk stunnel4 openssl)
 
 # Set up already: every apt package, the dynamic librdkafka, the runtimes, and
 # an install at least as new as package-lock.json.

@@ -139,6 +139,26 @@ export interface EmbeddedBroker {
   brokerDown(brokerId: number): void;
   /** Accept connections again after {@link brokerDown}. */
   brokerUp(brokerId: number): void;
+  /**
+   * Make Metadata responses name `host:port` for this broker instead of the
+   * address it listens on, as a broker's `advertised.listeners` does: for
+   * putting a proxy, such as a TLS terminator, in front of it. The broker
+   * still listens where {@link bootstrapServers} says; clients that follow
+   * the metadata connect to `host:port` after their bootstrap connection.
+   *
+   * @throws RangeError for an unknown broker id or a port outside 1..65535;
+   *   TypeError for an empty host.
+   *
+   * @example A TLS terminator listening on port 9093 in front of broker 1
+   * ```ts
+   * import { startEmbeddedBroker } from "@kshare/kshare/testing";
+   * await using broker = await startEmbeddedBroker({ brokers: 1 });
+   * // the terminator accepts TLS on localhost:9093 and forwards to broker.bootstrapServers
+   * broker.setAdvertisedAddress(1, "localhost", 9093);
+   * // clients bootstrap from localhost:9093; the metadata sends them back there, not to the plaintext port
+   * ```
+   */
+  setAdvertisedAddress(brokerId: number, host: string, port: number): void;
   /** Delay every response of a broker (`-1`: all brokers) by `rttMs`. */
   setRtt(brokerId: number, rttMs: number): void;
   /**
@@ -312,6 +332,15 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
         controller = brokerId;
         mock.rd_kafka_mock_set_controller_id(mcluster, controller);
       }
+    },
+    setAdvertisedAddress(brokerId, host, port) {
+      checkBroker(brokerId, false);
+      if (typeof host !== "string" || host.trim() === "") throw new TypeError(`broker ${brokerId}: host must be a non-empty string`);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        throw new RangeError(`broker ${brokerId}: port must be an integer in 1..65535, got ${port}`);
+      }
+      // The host is copied by librdkafka during the call.
+      check(mock.rd_kafka_mock_broker_set_host_port(live(), brokerId, cString(host), port), `broker ${brokerId} address`);
     },
     setRtt(brokerId, rttMs) {
       checkBroker(brokerId, true);

@@ -108,6 +108,24 @@ test("createTopic and broker control report bad input", async () => {
   }
 });
 
+test("setAdvertisedAddress: Metadata names the broker there; bad input is refused", async () => {
+  const kafka = await startEmbeddedBroker({ brokers: 2 });
+  try {
+    kafka.setAdvertisedAddress(2, "kafka-2.test", 19093);
+    const first = kafka.bootstrapServers.split(",")[0]!;
+    const metadata = await kcat(["-b", first, "-L", "-J"]);
+    assert.equal(metadata.code, 0, metadata.stderr);
+    const { brokers } = JSON.parse(metadata.stdout) as { brokers: Array<{ id: number; name: string }> };
+    assert.deepEqual(brokers.sort((a, b) => a.id - b.id), [{ id: 1, name: first }, { id: 2, name: "kafka-2.test:19093" }]);
+
+    assert.throws(() => kafka.setAdvertisedAddress(3, "localhost", 9093), /unknown broker id 3/);
+    assert.throws(() => kafka.setAdvertisedAddress(1, " ", 9093), /broker 1: host must be a non-empty string/);
+    assert.throws(() => kafka.setAdvertisedAddress(1, "localhost", 70000), /broker 1: port must be an integer in 1\.\.65535, got 70000/);
+  } finally {
+    await kafka.stop();
+  }
+});
+
 test("stop is idempotent and ends the cluster", async () => {
   const kafka = await startEmbeddedBroker({ brokers: 1 });
   const { bootstrapServers } = kafka;

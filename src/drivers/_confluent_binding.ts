@@ -78,10 +78,21 @@ export interface Client {
   getMetadata(options: MetadataOptions, callback: (error: MaybeError) => void): void;
   isConnected(): boolean;
   on(event: "event.error", listener: (error: LibrdKafkaError) => void): this;
+  /** librdkafka's log lines, delivered as they are logged (no polling needed); severity is syslog's (3 = error). */
+  on(event: "event.log", listener: (log: LogLine) => void): this;
+  removeListener(event: "event.log", listener: (log: LogLine) => void): this;
+}
+
+/** A librdkafka log line as the binding emits it. */
+export interface LogLine {
+  severity: number;
+  fac: string;
+  message: string;
 }
 
 export interface Producer extends Client {
   on(event: "event.error", listener: (error: LibrdKafkaError) => void): this;
+  on(event: "event.log", listener: (log: LogLine) => void): this;
   on(event: "delivery-report", listener: (error: MaybeError, report: DeliveryReport) => void): this;
   /** Copies value, key and headers (RK_MSG_COPY); throws with `code` -184 (`ERR__QUEUE_FULL`) when the queue is full. */
   produce(

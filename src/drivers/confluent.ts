@@ -131,9 +131,29 @@ function watchErrors(
   return onError;
 }
 
+/**
+ * Connect, rejecting with the reason brokers gave when there was one. A
+ * broker connection's failure (a TLS handshake refused, a certificate not
+ * trusted) reaches the application as an error event, which is served by
+ * polling, which starts only once connected: a failed connect would say
+ * nothing but "broker transport failure". The same failure is logged at
+ * error level, and the binding delivers log lines at once: the last one
+ * before the connect failed is added to its error.
+ */
 function connect(client: Confluent.Client, config: ClientConfig): Promise<void> {
   return new Promise((resolve, reject) => {
-    client.connect({ timeout: CONNECT_TIMEOUT_MS }, (error) => error ? reject(cleanError(error, config)) : resolve());
+    let reason: string | undefined;
+    const onLog = (log: Confluent.LogLine) => {
+      if (log.severity <= 3) reason = log.message.replace(/^\[thrd:[^\]]*\]: /, "");
+    };
+    client.on("event.log", onLog);
+    client.connect({ timeout: CONNECT_TIMEOUT_MS }, (error) => {
+      client.removeListener("event.log", onLog);
+      if (!error) return resolve();
+      const clean = cleanError(error, config);
+      if (reason !== undefined) clean.message += ` (librdkafka's last error: ${cleanError(reason, config).message})`;
+      reject(clean);
+    });
   });
 }
 

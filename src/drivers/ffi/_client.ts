@@ -18,6 +18,7 @@ import {
   ADMIN_OP_ANY,
   type CLIENT_SYMBOLS,
   type CORE_SYMBOLS,
+  ERR__ALL_BROKERS_DOWN,
   ERR__FATAL,
   ERR__NOENT,
   ERR__TIMED_OUT,
@@ -119,6 +120,10 @@ export function createClient(
   // for a producer, false for a consumer).
   const createsTopics = configValue(c, rk, "allow.auto.create.topics") === "true";
   let connected = false;
+  // The last error librdkafka reported before the client first connected (a
+  // TLS handshake refused, a certificate not trusted): a failed connect's
+  // ping only says that no broker answered, this says why.
+  let connectError: string | undefined;
   const client: Client = {
     rdkafka,
     native,
@@ -155,7 +160,9 @@ export function createClient(
           events.onFatal(client.fatalError(code, text));
         }
       } else {
-        events.onError?.(error(code, text));
+        const e = error(code, text);
+        if (!connected && code !== ERR__ALL_BROKERS_DOWN) connectError = e.message;
+        events.onError?.(e);
       }
     },
     async ping(timeoutMs, knownTopic) {
@@ -164,7 +171,14 @@ export function createClient(
         : knownTopic !== undefined
         ? { anyBroker: knownTopic }
         : "controller";
-      await ping(client, timeoutMs, target);
+      try {
+        await ping(client, timeoutMs, target);
+      } catch (e) {
+        if (!connected && connectError !== undefined && e instanceof Error) {
+          e.message += ` (librdkafka's last error: ${connectError})`;
+        }
+        throw e;
+      }
       connected = true;
     },
     destroy(flags) {

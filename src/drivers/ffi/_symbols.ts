@@ -212,6 +212,8 @@ export const MOCK_SYMBOLS = {
   rd_kafka_mock_broker_set_down: { args: ["ptr", "i32"], ret: "i32" },
   // rd_kafka_resp_err_t rd_kafka_mock_broker_set_up(mcluster, int32_t broker_id)
   rd_kafka_mock_broker_set_up: { args: ["ptr", "i32"], ret: "i32" },
+  // rd_kafka_resp_err_t rd_kafka_mock_broker_set_host_port(mcluster, int32_t broker_id, const char *host, int port)
+  rd_kafka_mock_broker_set_host_port: { args: ["ptr", "i32", "buffer", "i32"], ret: "i32" },
   // rd_kafka_resp_err_t rd_kafka_mock_broker_set_rtt(mcluster, int32_t broker_id, int rtt_ms)
   rd_kafka_mock_broker_set_rtt: { args: ["ptr", "i32", "i32"], ret: "i32" },
   // void rd_kafka_mock_push_request_errors_array(mcluster, int16_t ApiKey, size_t cnt, const rd_kafka_resp_err_t *errors)
@@ -256,6 +258,8 @@ export const ERR__UNKNOWN_PARTITION = -190;
 export const ERR__NOENT = -156;
 export const ERR__PARTITION_EOF = -191;
 export const ERR__DESTROY = -197;
+/** Every broker connection is down: said after each broker's own error, which is the one that explains it. */
+export const ERR__ALL_BROKERS_DOWN = -187;
 
 /** `RD_KAFKA_EVENT_*` types (bit flags for rd_kafka_conf_set_events). */
 export const EVENT_NONE = 0x0;
