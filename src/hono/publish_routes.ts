@@ -507,9 +507,16 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     void publishRest(kafka, topic, chunks, second.value, answers);
     return Promise.resolve(stream(c, async (out) => {
       try {
+        // Settled answers resume this loop as microtasks, which never let other tasks in: it takes turns too.
+        let sliceStart = performance.now();
+        let count = 0;
         for (let answer = await answers.next(); answer !== undefined; answer = await answers.next()) {
           const result = await answer;
           await out.write(JSON.stringify("status" in result ? result.body : result) + "\n");
+          if (++count % SLICE_CHECK_RECORDS === 0 && performance.now() - sliceStart >= STREAM_SLICE_MS) {
+            await nextTask();
+            sliceStart = performance.now();
+          }
         }
       } finally {
         release();
