@@ -64,6 +64,11 @@ export function peakRssOf(pid: number): number | undefined {
   return statusBytes("VmHWM", pid);
 }
 
+/** Resident set size of another process (`pid`) now; undefined once it is gone. */
+export function rssOf(pid: number): number | undefined {
+  return statusBytes("VmRSS", pid);
+}
+
 /** Clock ticks per second of `/proc/<pid>/stat` times: USER_HZ, 100 on every Linux ABI kshare runs on. */
 const USER_HZ = 100;
 

@@ -277,15 +277,22 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     input: unknown,
     schema?: v.GenericSchema<unknown, ProduceRecord>,
   ): Promise<ProduceResponse | ErrorOutcome> {
-    const prepared = prepareRecord(topic, input, schema, publishTimeoutMs);
-    if (isErrorOutcome(prepared)) return Promise.resolve(prepared);
-    return kafka.publish(topic, prepared.value, prepared.options)
-      .then((report): ProduceResponse | ErrorOutcome => produceResponse(clusterId, topic, prepared, report))
-      .catch((error: unknown) => {
-        const outcome = publishFailure(error, { retryAfterSeconds, valuePath: "value.data" });
-        if (outcome.status === 500) logUnexpected(options.logger ?? console, kafka, topic, error);
-        return outcome;
-      });
+    const failed = (error: unknown): ErrorOutcome => {
+      const outcome = publishFailure(error, { retryAfterSeconds, valuePath: "value.data" });
+      if (outcome.status === 500) logUnexpected(options.logger ?? console, kafka, topic, error);
+      return outcome;
+    };
+    // A throw before the publish is under way (a key nested too deeply to serialize: RangeError) is this
+    // record's outcome, not the request's: the records before it in a stream or batch are already published.
+    try {
+      const prepared = prepareRecord(topic, input, schema, publishTimeoutMs);
+      if (isErrorOutcome(prepared)) return Promise.resolve(prepared);
+      return kafka.publish(topic, prepared.value, prepared.options)
+        .then((report): ProduceResponse | ErrorOutcome => produceResponse(clusterId, topic, prepared, report))
+        .catch(failed);
+    } catch (error) {
+      return Promise.resolve(failed(error));
+    }
   }
 
   const app = new Hono<KafkaEnv>();
