@@ -86,9 +86,16 @@ export function startGateway(env: Record<string, string> = {}): Gateway {
   started.push(gateway);
   return gateway;
 }
+const running = () => started.filter((g) => g.child.exitCode === null && g.child.signalCode === null);
 after(async () => {
-  for (const g of started) if (g.child.exitCode === null && g.child.signalCode === null) g.child.kill("SIGKILL");
+  for (const g of running()) g.child.kill("SIGKILL");
   await Promise.all(started.map((g) => g.exited));
+});
+// Bun runs every test file in one process and this module once: its `after` belongs to the first file that
+// imported it, so gateways started by later files outlived the run (two per `bun test tests/`). The
+// process's exit kills whatever is still running.
+process.once("exit", () => {
+  for (const g of running()) g.child.kill("SIGKILL");
 });
 
 /** An HTTP Basic `Authorization` header. */
