@@ -17,6 +17,7 @@ import type {
   Pointer,
   SymbolTable,
 } from "./_native.ts";
+import { LINUX_PIPE_FLAGS } from "./_libc.ts";
 
 /** Bun's pointer value: an address as a `number`; NULL may come back as `0` or `null`. */
 type BunPointer = number | null;
@@ -54,8 +55,6 @@ interface BunGlobal {
   file(fd: number): { stream(): ReadableStream<Uint8Array> };
 }
 
-/** Linux's `O_NONBLOCK` and `O_CLOEXEC`, for `pipe2`. */
-const LINUX_PIPE_FLAGS = 0o4000 | 0o2000000;
 
 const TYPES: Record<NativeType, string> = {
   void: "void",

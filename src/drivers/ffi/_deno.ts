@@ -18,6 +18,7 @@ import type {
   Pointer,
   SymbolTable,
 } from "./_native.ts";
+import { LINUX_PIPE_FLAGS } from "./_libc.ts";
 import { type PollerLibc, sharedPoller } from "./_deno_poller.ts";
 
 /** Deno's pointer value: an opaque object, or `null` for NULL. */
@@ -103,8 +104,6 @@ const TYPES: Record<NativeType, string> = {
   buffer: "buffer",
 };
 
-/** Linux's `O_NONBLOCK` and `O_CLOEXEC`, for `pipe2`. */
-const LINUX_PIPE_FLAGS = 0o4000 | 0o2000000;
 /** macOS's `fcntl` commands and flags: `F_SETFD`, `FD_CLOEXEC`, `F_SETFL`, `O_NONBLOCK`. */
 const DARWIN = { F_SETFD: 2, FD_CLOEXEC: 1, F_SETFL: 4, O_NONBLOCK: 0x4 } as const;
 
