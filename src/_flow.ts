@@ -68,6 +68,12 @@ export interface Subscription {
   buffered: number;
   peak: number;
   paused: boolean;
+  /**
+   * The partitions this member asked librdkafka to pause (and has not resumed
+   * yet): a resume covers exactly these, and a revocation resumes the ones it
+   * takes away, so no partition carries a pause into its next assignment.
+   */
+  readonly pausedPartitions: Set<number>;
   /** Drained while paused: the loop resumes it before its next poll. */
   resumePending: boolean;
 }

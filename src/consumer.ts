@@ -283,6 +283,7 @@ export class SharedConsumer implements Consumer {
       buffered: 0,
       peak: 0,
       paused: false,
+      pausedPartitions: new Set(),
       resumePending: false,
     });
     if (this.#client && !this.#resubscribePending) {
@@ -378,6 +379,7 @@ export class SharedConsumer implements Consumer {
       }
       // The new member starts with nothing paused; the bound pauses it again if need be.
       sub.paused = false;
+      sub.pausedPartitions.clear();
       sub.resumePending = false;
     }
     this.#wake.resolve();
@@ -496,7 +498,27 @@ export class SharedConsumer implements Consumer {
 
   #pause(sub: Subscription): void {
     sub.paused = true;
-    this.#client?.pause([...sub.assigned].map((partition) => ({ topic: sub.topic.name, partition })));
+    this.#pausePartitions(sub, [...sub.assigned]);
+  }
+
+  #pausePartitions(sub: Subscription, partitions: readonly number[]): void {
+    const fresh = partitions.filter((partition) => !sub.pausedPartitions.has(partition));
+    if (fresh.length === 0 || !this.#client) return;
+    for (const partition of fresh) sub.pausedPartitions.add(partition);
+    this.#client.pause(fresh.map((partition) => ({ topic: sub.topic.name, partition })));
+  }
+
+  /**
+   * Resume what this member paused of `partitions`, and only that: every
+   * pause or resume call makes librdkafka start the partition's fetcher over
+   * (a new op version), also for a partition it paused itself during a
+   * rebalance, so a call for a partition that is not ours to resume costs a
+   * refetch for nothing.
+   */
+  #resumePartitions(sub: Subscription, partitions: Iterable<number>): void {
+    const paused = [...partitions].filter((partition) => sub.pausedPartitions.delete(partition));
+    if (paused.length === 0 || !this.#client) return;
+    this.#client.resume(paused.map((partition) => ({ topic: sub.topic.name, partition })));
   }
 
   /**
@@ -514,7 +536,7 @@ export class SharedConsumer implements Consumer {
       if (!sub.resumePending) continue;
       sub.resumePending = false;
       sub.paused = false;
-      this.#client?.resume([...sub.assigned].map((partition) => ({ topic: sub.topic.name, partition })));
+      this.#resumePartitions(sub, [...sub.pausedPartitions]);
     }
   }
 
@@ -717,15 +739,13 @@ export class SharedConsumer implements Consumer {
       const queue = queueOf(sub, partition);
       if (queue.owner.signal.aborted) queue.owner = new AbortController();
     }
-    // librdkafka keeps a partition's pause across its revocation: one paused
-    // here, revoked, then assigned again would stay paused for good once its
-    // topic resumed meanwhile (a resume covers the assigned partitions only).
-    // So every assignment sets each partition's state to its topic's.
+    // A topic paused now pauses what it is given. Nothing is resumed here:
+    // a revocation resumed what it took away, and a pause or resume call
+    // while librdkafka starts the partition's fetcher can make it drop that
+    // start as outdated, leaving the partition assigned but never fetched.
     for (const sub of this.#subs.values()) {
-      const mine = partitions.filter((p) => p.topic === sub.topic.name);
-      if (mine.length === 0) continue;
-      if (sub.paused) this.#client?.pause(mine);
-      else this.#client?.resume(mine);
+      if (!sub.paused) continue;
+      this.#pausePartitions(sub, partitions.filter((p) => p.topic === sub.topic.name).map((p) => p.partition));
     }
   }
 
@@ -740,14 +760,25 @@ export class SharedConsumer implements Consumer {
   #revoked(partitions: TopicPartition[]): Promise<void> | undefined {
     this.#markHandled();
     const running: Promise<void>[] = [];
+    const resumed: Array<[Subscription, number]> = [];
     for (const { topic, partition } of partitions) {
       const sub = this.#subs.get(topic);
       if (!sub) continue;
       sub.assigned.delete(partition);
+      if (sub.pausedPartitions.has(partition)) resumed.push([sub, partition]);
       const queue = queueOf(sub, partition);
       queue.owner.abort();
       dropUnstarted(sub, queue);
       if (queue.running && queue.drain) running.push(queue.drain);
+    }
+    // librdkafka keeps a partition's pause across its revocation: resumed now,
+    // it cannot come back paused in a later assignment after its topic resumed.
+    for (const [sub, partition] of resumed) {
+      try {
+        this.#resumePartitions(sub, [partition]);
+      } catch (error) {
+        this.#owner.logger.warn("kshare: could not resume a revoked partition", { group: this.groupId, partition: `${sub.topic.name}[${partition}]`, error: messageOf(error) });
+      }
     }
     for (const sub of this.#subs.values()) {
       if (drainedToResume(sub)) this.#resumeSoon(sub);

@@ -94,8 +94,16 @@ export class FakeDriver implements KafkaDriver {
         consumer.inbox.length > 0
           ? Promise.resolve(consumer.inbox.splice(0, max))
           : new Promise((resolve) => setTimeout(() => resolve(consumer.inbox.splice(0, max)), 5)),
-      pause() {},
-      resume() {},
+      pauseCalls: [],
+      paused: new Set(),
+      pause(partitions) {
+        consumer.pauseCalls.push({ call: "pause", partitions: partitions.map(({ topic, partition }) => `${topic}[${partition}]`) });
+        for (const { topic, partition } of partitions) consumer.paused.add(`${topic}[${partition}]`);
+      },
+      resume(partitions) {
+        consumer.pauseCalls.push({ call: "resume", partitions: partitions.map(({ topic, partition }) => `${topic}[${partition}]`) });
+        for (const { topic, partition } of partitions) consumer.paused.delete(`${topic}[${partition}]`);
+      },
       commit(offsets) {
         consumer.commits.push(...offsets);
       },
@@ -131,4 +139,11 @@ export interface FakeConsumer extends ConsumerClient {
   subscribed: string[];
   readonly inbox: IncomingMessage[];
   readonly commits: TopicPartitionOffset[];
+  /** Every pause and resume call, in order, partitions as `topic[partition]`. */
+  readonly pauseCalls: Array<{ call: "pause" | "resume"; partitions: string[] }>;
+  /**
+   * The partitions paused now, as librdkafka keeps them: a pause outlives
+   * the partition's revocation, only a resume ends it.
+   */
+  readonly paused: Set<string>;
 }
