@@ -8,8 +8,10 @@ import * as otel from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { Hono } from "hono";
 import * as v from "valibot";
 import { createRegistry, defineTopic } from "../mod.ts";
+import { kafka, publishRoutes } from "../hono.ts";
 import { startEmbeddedBroker } from "../testing.ts";
 import { Countdown, kcatRead, quietLogger } from "./_helpers.ts";
 
@@ -182,6 +184,39 @@ test("a handler that throws or rejects: each attempt's span ends with ERROR stat
       [otel.SpanStatusCode.ERROR, "retry rejects", "RangeError", ["exception"]],
     ]);
     for (const span of processed) assert.equal(parentOf(span), send!.spanContext().spanId);
+  } finally {
+    await registry.close();
+  }
+});
+
+test("the gateway continues the caller's HTTP trace: its traceparent is the parent of the record's send span", { timeout: 60_000 }, async () => {
+  const t = topic("gateway");
+  const registry = createRegistry({ logger, tracing: otel });
+  try {
+    const app = new Hono();
+    app.use("/v3/*", kafka({ registry, resolveContext: () => ctx }));
+    app.route("/", publishRoutes({ topics: [t], logger }));
+    const caller = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" };
+    const headers = { "Content-Type": "application/json", traceparent: `00-${caller.traceId}-${caller.spanId}-01` };
+    const single = await app.request(`/v3/clusters/kshare/topics/${t.name}/records`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ value: { type: "JSON", data: { id: "o-1" } } }),
+    });
+    assert.equal(single.status, 200);
+    const batch = await app.request(`/v3/clusters/kshare/topics/${t.name}/records:batch`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ entries: [{ id: "1", value: { type: "JSON", data: { id: "o-2" } } }] }),
+    });
+    assert.equal(batch.status, 207);
+    const sent = spans(`send ${t.name}`).sort((a, b) => Number(a.attributes["messaging.kafka.offset"]) - Number(b.attributes["messaging.kafka.offset"]));
+    assert.equal(sent.length, 2);
+    for (const span of sent) {
+      assert.equal(span.spanContext().traceId, caller.traceId);
+      assert.equal(parentOf(span), caller.spanId);
+    }
+    assert.deepEqual(await headerOf(t.name, "traceparent"), sent.map((s) => [traceparent(s)]));
   } finally {
     await registry.close();
   }
