@@ -243,9 +243,7 @@ export class Tracing {
   /** `sent`'s outcome, ending `span` with it: the delivery report's partition and offset, or the failure. */
   sent(sent: Promise<DeliveryReport>, span: TraceSpan): Promise<DeliveryReport> {
     return sent.then((report) => {
-      span.setAttribute(PARTITION, String(report.partition));
-      span.setAttribute(OFFSET, report.offset);
-      span.end();
+      this.end(span, report);
       return report;
     }, (error: unknown) => {
       this.fail(span, error);
@@ -281,18 +279,35 @@ export class Tracing {
     return this.#api.context.with(context, fn, undefined, arg);
   }
 
-  /** End `span` (its status left unset: OK). */
-  end(span: TraceSpan): void {
-    span.end();
+  /**
+   * End `span` (its status left unset: OK), with the partition and offset of
+   * `report` when there is one. Never throws: it runs where a throw would
+   * lose a delivery report or stall a partition, and `span` is the
+   * application's SDK's.
+   */
+  end(span: TraceSpan, report?: DeliveryReport): void {
+    try {
+      if (report !== undefined) {
+        span.setAttribute(PARTITION, String(report.partition));
+        span.setAttribute(OFFSET, report.offset);
+      }
+      span.end();
+    } catch {
+      // See above: the span is lost, the record is not.
+    }
   }
 
-  /** End `span` as failed by `failure`: an exception event, ERROR status and `error.type`. */
+  /** End `span` as failed by `failure`: an exception event, ERROR status and `error.type`. Never throws, as {@link end}. */
   fail(span: TraceSpan, failure: unknown): void {
     const error = failure instanceof Error ? failure : new Error(String(failure));
-    span.recordException(error);
-    span.setAttribute("error.type", error.name);
-    span.setStatus({ code: ERROR, message: error.message });
-    span.end();
+    try {
+      span.recordException(error);
+      span.setAttribute("error.type", error.name);
+      span.setStatus({ code: ERROR, message: error.message });
+      span.end();
+    } catch {
+      // See end().
+    }
   }
 
   /**
