@@ -222,6 +222,73 @@ test("the gateway continues the caller's HTTP trace: its traceparent is the pare
   }
 });
 
+test("the gateway behind an HTTP instrumentation: the active server span is the parent of the record's send span", { timeout: 60_000 }, async () => {
+  const t = topic("server-span");
+  const registry = createRegistry({ logger, tracing: otel });
+  try {
+    const app = new Hono();
+    let server: otel.SpanContext | undefined;
+    // What an HTTP instrumentation does: a server span, child of the caller's traceparent, active for the request.
+    app.use("*", (c, next) => {
+      const caller = otel.propagation.extract(otel.context.active(), { traceparent: c.req.header("traceparent") });
+      return tracer.startActiveSpan("POST records", { kind: otel.SpanKind.SERVER }, caller, async (span) => {
+        server = span.spanContext();
+        try {
+          await next();
+        } finally {
+          span.end();
+        }
+      });
+    });
+    app.use("/v3/*", kafka({ registry, resolveContext: () => ctx }));
+    app.route("/", publishRoutes({ topics: [t], logger }));
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const res = await app.request(`/v3/clusters/kshare/topics/${t.name}/records`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ value: { type: "JSON", data: { id: "o-1" } } }),
+    });
+    assert.equal(res.status, 200);
+    const [send] = spans(`send ${t.name}`);
+    assert.equal(server?.traceId, traceId);
+    assert.equal(send?.spanContext().traceId, traceId);
+    assert.equal(parentOf(send!), server!.spanId);
+  } finally {
+    await registry.close();
+  }
+});
+
+test("without a context manager: the record still carries its send span's context and the handler's span is its child, not active", { timeout: 60_000 }, async () => {
+  const t = topic("no-manager");
+  const registry = createRegistry({ logger, tracing: otel });
+  otel.context.disable(); // back to the API's no-op context manager
+  try {
+    let active: otel.Span | undefined = undefined;
+    const handled = new Countdown();
+    await registry.consumer(ctx, "trace-no-manager").subscribe(t, () => {
+      active = otel.trace.getActiveSpan();
+      handled.increment();
+    }).start();
+    await tracer.startActiveSpan("checkout", async (span) => {
+      const producer = await registry.producer(ctx);
+      await producer.publish(t, { id: "o-1" });
+      span.end();
+    });
+    await handled.reached(1);
+    await registry.close();
+    const [send] = spans(`send ${t.name}`);
+    const [processed] = spans(`process ${t.name}`);
+    assert.equal(parentOf(send!), undefined, "nothing was active: the send span has no parent");
+    assert.equal(parentOf(processed!), send!.spanContext().spanId);
+    assert.equal(processed!.spanContext().traceId, send!.spanContext().traceId);
+    assert.equal(active, undefined);
+    assert.deepEqual(await headerOf(t.name, "traceparent"), [[traceparent(send!)]]);
+  } finally {
+    otel.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    await registry.close();
+  }
+});
+
 test("without tracing nothing changes: no header is added and no span is made, even with an SDK registered", { timeout: 60_000 }, async () => {
   const t = topic("off");
   const registry = createRegistry({ logger });
