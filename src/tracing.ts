@@ -101,6 +101,8 @@ export interface TraceSpan {
  * ```
  */
 export interface TracingApi {
+  /** `otel.ROOT_CONTEXT`: what a handler's span is extracted onto, so that it descends from its record only. */
+  readonly ROOT_CONTEXT: TraceContext;
   /** `otel.trace`. */
   readonly trace: {
     getTracer(name: string, version?: string): {
@@ -200,7 +202,7 @@ export class Tracing {
   readonly #tracer: ReturnType<TracingApi["trace"]["getTracer"]>;
 
   constructor(api: TracingApi) {
-    const ok = typeof api === "object" && api !== null &&
+    const ok = typeof api === "object" && api !== null && typeof api.ROOT_CONTEXT?.getValue === "function" &&
       typeof api.trace?.getTracer === "function" && typeof api.trace.setSpan === "function" && typeof api.trace.getSpan === "function" &&
       typeof api.context?.active === "function" && typeof api.context.with === "function" &&
       typeof api.propagation?.inject === "function" && typeof api.propagation.extract === "function" &&
@@ -253,12 +255,14 @@ export class Tracing {
 
   /**
    * Start the CONSUMER span of one handler attempt on `message`, child of
-   * the context in its headers; answers the span and the context the handler
-   * runs in (see {@link run}).
+   * the context in its headers (a root span without one); answers the span
+   * and the context the handler runs in (see {@link run}). Extracted onto the
+   * root context, not the active one: the poll loop runs in the context its
+   * `start()` was called in, which is no parent of the records it fetches.
    */
   process(groupId: string, message: IncomingMessage): [TraceSpan, TraceContext] {
     const api = this.#api;
-    const parent = api.propagation.extract(api.context.active(), message.headers, headerGetter);
+    const parent = api.propagation.extract(api.ROOT_CONTEXT, message.headers, headerGetter);
     const span = this.#tracer.startSpan(`process ${message.topic}`, {
       kind: CONSUMER,
       attributes: {

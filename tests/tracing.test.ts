@@ -13,7 +13,7 @@ import * as v from "valibot";
 import { createRegistry, defineTopic } from "../mod.ts";
 import { kafka, publishRoutes } from "../hono.ts";
 import { startEmbeddedBroker } from "../testing.ts";
-import { Countdown, kcatRead, quietLogger } from "./_helpers.ts";
+import { Countdown, kcatRead, kcatWrite, quietLogger } from "./_helpers.ts";
 
 const exporter = new InMemorySpanExporter();
 otel.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -253,6 +253,28 @@ test("the gateway behind an HTTP instrumentation: the active server span is the 
     assert.equal(server?.traceId, traceId);
     assert.equal(send?.spanContext().traceId, traceId);
     assert.equal(parentOf(send!), server!.spanId);
+  } finally {
+    await registry.close();
+  }
+});
+
+test("a record without trace context gets a root span, not a child of the context the consumer was started in", { timeout: 60_000 }, async () => {
+  const t = topic("untraced");
+  const registry = createRegistry({ logger, tracing: otel });
+  try {
+    const handled = new Countdown();
+    await tracer.startActiveSpan("startup", async (span) => {
+      // The poll loop started here runs in this context for good.
+      await registry.consumer(ctx, "trace-untraced").subscribe(t, () => handled.increment()).start();
+      span.end();
+    });
+    await kcatWrite(broker.bootstrapServers, t.name, [`k:${JSON.stringify({ id: "o-1" })}`]);
+    await handled.reached(1);
+    await registry.close();
+    const [processed] = spans(`process ${t.name}`);
+    assert.ok(processed);
+    assert.equal(parentOf(processed), undefined);
+    assert.notEqual(processed.spanContext().traceId, spans("startup")[0]?.spanContext().traceId);
   } finally {
     await registry.close();
   }
