@@ -11,7 +11,7 @@ import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpa
 import { Hono } from "hono";
 import * as v from "valibot";
 import { createRegistry, defineTopic } from "../mod.ts";
-import { kafka, publishRoutes } from "../hono.ts";
+import { kafka, type KafkaEnv, publishRoutes } from "../hono.ts";
 import { startEmbeddedBroker } from "../testing.ts";
 import { Countdown, kcatRead, kcatWrite, quietLogger } from "./_helpers.ts";
 
@@ -193,9 +193,11 @@ test("the gateway continues the caller's HTTP trace: its traceparent is the pare
   const t = topic("gateway");
   const registry = createRegistry({ logger, tracing: otel });
   try {
-    const app = new Hono();
-    app.use("/v3/*", kafka({ registry, resolveContext: () => ctx }));
+    const app = new Hono<KafkaEnv>();
+    app.use("*", kafka({ registry, resolveContext: () => ctx }));
     app.route("/", publishRoutes({ topics: [t], logger }));
+    // An application's own route publishing a batch through c.var.kafka.
+    app.post("/bulk", (c) => c.var.kafka.publishBatch(t, [{ value: { id: "o-3" } }]).then(() => c.text("ok")));
     const caller = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" };
     const headers = { "Content-Type": "application/json", traceparent: `00-${caller.traceId}-${caller.spanId}-01` };
     const single = await app.request(`/v3/clusters/kshare/topics/${t.name}/records`, {
@@ -210,8 +212,10 @@ test("the gateway continues the caller's HTTP trace: its traceparent is the pare
       body: JSON.stringify({ entries: [{ id: "1", value: { type: "JSON", data: { id: "o-2" } } }] }),
     });
     assert.equal(batch.status, 207);
+    const bulk = await app.request("/bulk", { method: "POST", headers });
+    assert.equal(bulk.status, 200);
     const sent = spans(`send ${t.name}`).sort((a, b) => Number(a.attributes["messaging.kafka.offset"]) - Number(b.attributes["messaging.kafka.offset"]));
-    assert.equal(sent.length, 2);
+    assert.equal(sent.length, 3);
     for (const span of sent) {
       assert.equal(span.spanContext().traceId, caller.traceId);
       assert.equal(parentOf(span), caller.spanId);
