@@ -75,8 +75,10 @@ export interface TraceSpan {
  * The active context across `await` needs a context manager
  * (`AsyncLocalStorageContextManager` of `@opentelemetry/context-async-hooks`,
  * which works on Node, Deno and Bun). Without one, `context.with` does
- * nothing: records still carry the context of their own spans, but those
- * spans have no parent, and the handler's span is not active.
+ * nothing: records still carry the context of their send spans, and
+ * handlers' spans are its children, but a send span has no parent (but in
+ * the gateway, which hands the caller's over explicitly), and the handler's
+ * span is not active in the handler.
  *
  * @example Trace context from publish to handler
  * ```ts
