@@ -309,6 +309,24 @@ test("without a context manager: the record still carries its send span's contex
     assert.equal(processed!.spanContext().traceId, send!.spanContext().traceId);
     assert.equal(active, undefined);
     assert.deepEqual(await headerOf(t.name, "traceparent"), [[traceparent(send!)]]);
+
+    // The gateway hands the caller's context over explicitly: it needs no context manager.
+    const g = topic("no-manager-gateway");
+    const gateway = createRegistry({ logger, tracing: otel });
+    try {
+      const app = new Hono().use("/v3/*", kafka({ registry: gateway, resolveContext: () => ctx })).route("/", publishRoutes({ topics: [g], logger }));
+      const res = await app.request(`/v3/clusters/kshare/topics/${g.name}/records`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+        body: JSON.stringify({ value: { type: "JSON", data: { id: "o-1" } } }),
+      });
+      assert.equal(res.status, 200);
+      const [viaGateway] = spans(`send ${g.name}`);
+      assert.equal(viaGateway?.spanContext().traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
+      assert.equal(parentOf(viaGateway!), "00f067aa0ba902b7");
+    } finally {
+      await gateway.close();
+    }
   } finally {
     otel.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     await registry.close();
