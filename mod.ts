@@ -58,6 +58,7 @@ export {
 } from "./src/errors.ts";
 export type { ContextProblem, WaitingLimit } from "./src/errors.ts";
 export type { Logger } from "./src/_util.ts";
+export type { TraceContext, TraceSpan, TracingApi } from "./src/tracing.ts";
 export type {
   ClientConfig,
   ClientEvents,

@@ -27,6 +27,7 @@ import { backoff, delay, type Logger, MAX_TIMER_MS, messageOf, signal, yieldToEv
 import { compileHeaderFilter } from "./_header_filter.ts";
 import { type ConsumedMessage, decodeMessage, type Delivery, type InvalidMessage, type MessageHandler } from "./consumed_message.ts";
 import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue, queueOf, type Subscription } from "./_flow.ts";
+import type { TraceSpan, Tracing } from "./tracing.ts";
 
 
 /**
@@ -204,6 +205,8 @@ export interface ConsumerOwner {
   readonly closeTimeoutMs: number;
   /** `maxBufferedMessages` of a topic whose definition set none: the registry's default, else kshare's. */
   readonly maxBufferedMessages: number;
+  /** The registry's tracing; undefined without `RegistryOptions.tracing`. */
+  readonly tracing: Tracing | undefined;
 }
 
 /** Refuse options that would silently mean something else (a negative or NaN retry count, delay or timeout, a hook that is not a function, an onError that would never be called). */
@@ -610,14 +613,27 @@ export class SharedConsumer implements Consumer {
    * aborted); the handler's own promise may settle later and is then ignored.
    */
   #attempt(sub: Subscription, message: Delivery): { failure: unknown } | undefined | Promise<{ failure: unknown } | undefined> {
+    const tracing = this.#owner.tracing;
+    // Traced, the attempt runs in a span of its own, ended when the attempt's outcome is known.
+    let span: TraceSpan | undefined;
     let result: void | Promise<void>;
     try {
-      result = sub.handler(message);
+      if (tracing === undefined) {
+        result = sub.handler(message);
+      } else {
+        const [started, context] = tracing.process(this.groupId, message.raw);
+        span = started;
+        result = tracing.run(context, sub.handler, message);
+      }
     } catch (failure) {
+      if (span) tracing!.fail(span, failure);
       return { failure };
     }
     // A handler that returned without a promise is not awaited: no timer, no turn of the microtask queue per message.
-    if (result === undefined || result === null || typeof (result as { then?: unknown }).then !== "function") return undefined;
+    if (result === undefined || result === null || typeof (result as { then?: unknown }).then !== "function") {
+      if (span) tracing!.end(span);
+      return undefined;
+    }
     const timeoutMs = sub.options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
     this.#attempts.add(message);
     return new Promise((resolve) => {
@@ -625,6 +641,12 @@ export class SharedConsumer implements Consumer {
       const settle = (outcome: { failure: unknown } | undefined): void => {
         clearTimeout(timer);
         this.#attempts.delete(message);
+        if (span) {
+          // The first outcome ends the span: the timeout's, or the handler's own.
+          if (outcome === undefined) tracing!.end(span);
+          else tracing!.fail(span, outcome.failure);
+          span = undefined;
+        }
         resolve(outcome);
       };
       if (timeoutMs !== Infinity) {

@@ -9,6 +9,7 @@ import type { DeliveryReport, OutgoingRecord, ProducerClient } from "./driver.ts
 import { ClosedError, PublishBatchError, PublishTimeoutError, ValidationError } from "./errors.ts";
 import { type Bytes, serializeValue, type Topic, toBytes } from "./topic.ts";
 import { isPlainObject, MAX_TIMER_MS } from "./_util.ts";
+import { TRACE_PARENT, type TraceParent, type Tracing } from "./tracing.ts";
 
 export type { DeliveryReport } from "./driver.ts";
 
@@ -210,10 +211,11 @@ export interface Producer {
  * The client as a handle uses it: the registry's wrapper of a driver's
  * client, which keeps count of what is in flight. `forget` hands a record
  * over for {@link Producer.publishAndForget}: it throws what refuses the
- * record at once; the record's outcome is the registry's to count and report.
+ * record at once; the record's outcome is the registry's to count and report,
+ * and `done`'s to hear as well when given (a traced record's span ends then).
  */
 export interface HandleClient extends Pick<ProducerClient, "produce" | "flush" | "ping"> {
-  forget(record: OutgoingRecord): void;
+  forget(record: OutgoingRecord, done?: (error: Error | undefined) => void): void;
 }
 
 /** What a handle needs from the registry entry that owns its client. */
@@ -224,6 +226,8 @@ export interface ProducerOwner {
   readonly closing: boolean;
   /** A forgotten record of `topic` was not delivered: counted and reported as a delivery failure. */
   undelivered(error: unknown, topic: string): void;
+  /** The registry's tracing; undefined without `RegistryOptions.tracing`. */
+  readonly tracing: Tracing | undefined;
 }
 
 /** Default bound of {@link Producer.flush}. */
@@ -260,7 +264,10 @@ export class ProducerHandle implements Producer {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#publish(record, options?.timeoutMs);
+    const tracing = this.#owner.tracing;
+    if (tracing === undefined) return this.#publish(record, options?.timeoutMs);
+    const [traced, span] = tracing.send(record, (options as TraceParent | undefined)?.[TRACE_PARENT]);
+    return tracing.sent(this.#publish(traced, options?.timeoutMs), span);
   }
 
   async publishBatch<S extends v.GenericSchema>(
@@ -284,8 +291,14 @@ export class ProducerHandle implements Producer {
     if (issues.length > 0) {
       throw new ValidationError(topic.name, issues, (issue) => `[${indexOf.get(issue)}]` + (issue.path ? "." : ""));
     }
-    // Every record was valid: `encoded[i]` is `records[i]`'s.
-    const results = await Promise.allSettled(encoded.map((record, i) => this.#publish(record, records[i]!.timeoutMs)));
+    // Every record was valid: `encoded[i]` is `records[i]`'s. Traced, each record has a span of its
+    // own: each is delivered (to its partition, at its offset) or fails on its own.
+    const tracing = this.#owner.tracing;
+    const results = await Promise.allSettled(encoded.map((record, i) => {
+      if (tracing === undefined) return this.#publish(record, records[i]!.timeoutMs);
+      const [traced, span] = tracing.send(record, (records[i] as TraceParent)[TRACE_PARENT]);
+      return tracing.sent(this.#publish(traced, records[i]!.timeoutMs), span);
+    }));
     if (results.some((r) => r.status === "rejected")) throw new PublishBatchError(topic.name, results);
     return results.map((r) => (r as PromiseFulfilledResult<DeliveryReport>).value);
   }
@@ -302,7 +315,16 @@ export class ProducerHandle implements Producer {
     }
     const result = v.safeParse(topic.schema, value);
     if (!result.success) throw new ValidationError(topic.name, result.issues);
-    this.#forget(encode(topic, result.output, options));
+    const record = encode(topic, result.output, options);
+    const tracing = this.#owner.tracing;
+    if (tracing === undefined) return this.#forget(record);
+    const [traced, span] = tracing.send(record, (options as TraceParent | undefined)?.[TRACE_PARENT]);
+    try {
+      this.#forget(traced, (error) => error === undefined ? tracing.end(span) : tracing.fail(span, error));
+    } catch (error) {
+      tracing.fail(span, error);
+      throw error;
+    }
   }
 
   flush(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
@@ -320,17 +342,21 @@ export class ProducerHandle implements Producer {
     return this.#client.ping(timeoutMs);
   }
 
-  #forget(record: OutgoingRecord): void {
+  /** Hand `record` over without waiting; `done` (if given) hears its outcome. */
+  #forget(record: OutgoingRecord, done?: (error: Error | undefined) => void): void {
     if (this.#owner.closing) throw new ClosedError("The registry");
     if (this.#retired) {
       // The next client connects first: the record goes once it has, and what refuses it then
       // (a failed connect included) is no longer the caller's to catch: it is reported.
       this.#owner.reacquire()
-        .then((fresh) => (fresh as ProducerHandle).#forget(record))
-        .catch((error: unknown) => this.#owner.undelivered(error, record.topic));
+        .then((fresh) => (fresh as ProducerHandle).#forget(record, done))
+        .catch((error: unknown) => {
+          this.#owner.undelivered(error, record.topic);
+          done?.(error instanceof Error ? error : new Error(String(error)));
+        });
       return;
     }
-    this.#client.forget(record);
+    this.#client.forget(record, done);
   }
 
   /** Send `record`; with a `timeoutMs` (whose deadline `record` carries), bounded by it. */

@@ -23,6 +23,7 @@ import { contextKey, type Defaults, effectiveTuning, parseDefaults } from "./_de
 import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
 import { type EvictionReason, Lru, type LruEntry } from "./_lru.ts";
 import { defaultDriver } from "./_default_driver.ts";
+import { setTracingOf, Tracing, type TracingApi } from "./tracing.ts";
 
 /**
  * Options of {@link createRegistry}.
@@ -148,6 +149,15 @@ export interface RegistryOptions {
     /** Consumer settings of every topic whose definition sets none. */
     readonly topic?: Partial<TopicConsumerSettings>;
   };
+  /**
+   * OpenTelemetry tracing: the `@opentelemetry/api` module
+   * (`import * as otel from "@opentelemetry/api"`). Each publish gets a
+   * PRODUCER span and a `traceparent` header, each handler attempt a
+   * CONSUMER span, child of the record's; see {@link TracingApi}. Default:
+   * none, and publishes and handlers run exactly as without it (no header
+   * added, no span, nothing allocated for it).
+   */
+  readonly tracing?: TracingApi;
 }
 
 /**
@@ -408,6 +418,8 @@ class KafkaRegistry implements Registry {
   readonly #defaults: Defaults;
   /** Registry keys computed once per resolved context, when the defaults can make one differ from the fingerprint. */
   readonly #keys = new WeakMap<ResolvedSecurityContext, string>();
+  /** Spans and trace propagation of every producer and consumer; undefined without `tracing`. */
+  readonly #tracing: Tracing | undefined;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -416,6 +428,10 @@ class KafkaRegistry implements Registry {
     this.#defaults = parseDefaults(options.defaults);
     if (options.onDeliveryError !== undefined && typeof options.onDeliveryError !== "function") {
       throw new TypeError("onDeliveryError must be a function");
+    }
+    if (options.tracing !== undefined) {
+      this.#tracing = new Tracing(options.tracing);
+      setTracingOf(this, this.#tracing);
     }
     this.#lru = new Lru({
       max: positiveOption("maxContexts", options.maxContexts, DEFAULT_MAX_CONTEXTS, true),
@@ -522,6 +538,7 @@ class KafkaRegistry implements Registry {
       get closing() {
         return registry.#producersClosing;
       },
+      tracing: this.#tracing,
       // A record of a retired handle: counted on the context's current entry, if it has one.
       undelivered: (error, topic) => registry.#undelivered(registry.#contexts.get(key) ?? entry, error, topic),
     });
@@ -560,11 +577,16 @@ class KafkaRegistry implements Registry {
         entry.fresh = false;
         return sent.then(delivered, failed);
       },
-      forget(record) {
+      forget(record, done) {
+        // A record with a `done` of its own (a traced one) is told its outcome too; others share `sent`.
+        const outcome = done === undefined ? sent : (error: Error | undefined, topic: string) => {
+          sent(error, topic);
+          done(error);
+        };
         if (client.send) {
-          client.send(record, sent); // throws what refuses the record: nothing to count then
+          client.send(record, outcome); // throws what refuses the record: nothing to count then
         } else {
-          client.produce(record).then(() => sent(undefined, record.topic), (error: unknown) => sent(asError(error), record.topic));
+          client.produce(record).then(() => outcome(undefined, record.topic), (error: unknown) => outcome(asError(error), record.topic));
         }
         entry.inFlight++;
         entry.fresh = false;
@@ -725,6 +747,7 @@ class KafkaRegistry implements Registry {
       logger: this.#logger,
       closeTimeoutMs: this.#closeTimeoutMs,
       maxBufferedMessages: this.#defaults.maxBufferedMessages,
+      tracing: this.#tracing,
       connect: async (events) => {
         const driver = await this.#loadDriver();
         await this.#admit(entry);

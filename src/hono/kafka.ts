@@ -13,6 +13,7 @@ import type { Registry } from "../registry.ts";
 import type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "../producer.ts";
 import { resolveSecurityContext, type SecurityContext } from "../security_context.ts";
 import type { Topic } from "../topic.ts";
+import { TRACE_PARENT, type TraceContext, type Tracing, tracingOf } from "../tracing.ts";
 import type { Logger } from "../_util.ts";
 import { publishFailure, restProxyError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
@@ -130,7 +131,12 @@ export interface KafkaOptions<E extends Env = Env> {
    * another answer (e.g. 401).
    */
   readonly resolveContext: (c: Context<E>) => ResolvedContext | Promise<ResolvedContext>;
-  /** The registry whose shared producers are handed out (default: the module's `registry`). */
+  /**
+   * The registry whose shared producers are handed out (default: the
+   * module's `registry`). One created with `tracing` continues each caller's
+   * trace: a request's publishes are children of the active span when an
+   * HTTP instrumentation made one, else of the request's `traceparent`.
+   */
   readonly registry?: Registry;
   /** Where publishes and in-flight requests are counted. */
   readonly metrics?: Metrics;
@@ -171,6 +177,7 @@ export function kafka<E extends Env = Env>(options: KafkaOptions<E>): Middleware
   const registry = options.registry ?? defaultRegistry;
   const logger = options.logger ?? console;
   const { metrics } = options;
+  const tracing = tracingOf(registry);
   return createMiddleware<E & KafkaEnv>(async function kafka(c, next) {
     const ctx = await options.resolveContext(c as unknown as Context<E>);
     if (ctx === null || ctx === undefined) {
@@ -184,7 +191,7 @@ export function kafka<E extends Env = Env>(options: KafkaOptions<E>): Middleware
       logger.warn("kshare/hono: resolveContext returned an invalid security context", { problems });
       throw restProxyError(403, 40301, "The caller's Kafka security context is invalid");
     }
-    const bound = new RequestProducer(registry, ctx, fingerprint, metrics);
+    const bound = new RequestProducer(registry, ctx, fingerprint, metrics, tracing && { tracing, headers: c.req.raw.headers });
     c.set("kafka", bound);
     // The rest of the request is returned, not awaited: this frame is not held while the request runs.
     if (!metrics) return next();
@@ -262,12 +269,35 @@ class RequestProducer implements BoundProducer {
   #context: SecurityContext;
   #metrics: Metrics | undefined;
   #producer: Promise<Producer> | undefined;
+  /** The registry's tracing and the request's headers; undefined without `RegistryOptions.tracing`. */
+  #traced: { readonly tracing: Tracing; readonly headers: Headers } | undefined;
+  /** The parent of this request's publishes, read from the request once, on its first publish. */
+  #parent: TraceContext | undefined;
 
-  constructor(registry: Registry, context: SecurityContext, fingerprint: string, metrics: Metrics | undefined) {
+  constructor(
+    registry: Registry,
+    context: SecurityContext,
+    fingerprint: string,
+    metrics: Metrics | undefined,
+    traced: { readonly tracing: Tracing; readonly headers: Headers } | undefined,
+  ) {
     this.#registry = registry;
     this.#context = context;
     this.fingerprint = fingerprint;
     this.#metrics = metrics;
+    this.#traced = traced;
+  }
+
+  /**
+   * `options` carrying the caller's trace context, when traced: the
+   * publish runs in a promise callback later, where the request's active
+   * context may be gone, so it is handed over explicitly.
+   */
+  #withParent<O extends object>(options: O | undefined): O | undefined {
+    const traced = this.#traced;
+    if (traced === undefined) return options;
+    this.#parent ??= traced.tracing.incoming(traced.headers);
+    return { ...options, [TRACE_PARENT]: this.#parent } as O;
   }
 
   producer(): Promise<Producer> {
@@ -275,7 +305,8 @@ class RequestProducer implements BoundProducer {
     return this.#producer;
   }
 
-  publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, options?: PublishOptions): Promise<DeliveryReport> {
+  publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, given?: PublishOptions): Promise<DeliveryReport> {
+    const options = this.#withParent(given);
     return this.#measure(topic.name, 1, () =>
       options?.timeoutMs === undefined
         ? this.producer().then((producer) => producer.publish(topic, value, options))
@@ -286,7 +317,8 @@ class RequestProducer implements BoundProducer {
     topic: Topic<S>,
     records: readonly PublishRecord<v.InferInput<S>>[],
   ): Promise<DeliveryReport[]> {
-    return this.#measure(topic.name, records.length, () => this.producer().then((producer) => producer.publishBatch(topic, records)));
+    const traced = this.#traced === undefined ? records : records.map((record) => this.#withParent(record)!);
+    return this.#measure(topic.name, records.length, () => this.producer().then((producer) => producer.publishBatch(topic, traced)));
   }
 
   async ping(timeoutMs?: number): Promise<void> {
