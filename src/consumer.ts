@@ -477,6 +477,12 @@ export class SharedConsumer implements Consumer {
    */
   #dispatch(batch: IncomingMessage[]): void {
     const starting: Array<[Subscription, PartitionQueue]> = [];
+    // Pausing discards what librdkafka had fetched for a partition, so a topic paused before this
+    // batch yields nothing unless a pause did not hold (librdkafka dropped it as outdated): such a
+    // partition is paused again.
+    let stray: Map<PartitionQueue, Subscription> | undefined;
+    const pausedBefore = new Set<Subscription>();
+    for (const sub of this.#subs.values()) if (sub.paused) pausedBefore.add(sub);
     for (const message of batch) {
       const sub = this.#subs.get(message.topic);
       if (!sub) continue; // not ours (cannot happen: topics are never unregistered)
@@ -487,10 +493,16 @@ export class SharedConsumer implements Consumer {
       sub.buffered++;
       if (sub.buffered > sub.peak) sub.peak = sub.buffered;
       if (!sub.paused && isFull(sub)) this.#pause(sub);
+      else if (pausedBefore.has(sub)) (stray ??= new Map()).set(queue, sub);
       if (!queue.running) {
         queue.running = true;
         starting.push([sub, queue]);
       }
+    }
+    for (const [queue, sub] of stray ?? []) {
+      this.#owner.logger.warn("kshare: a paused partition yielded messages; pausing it again", { group: this.groupId, partition: `${sub.topic.name}[${queue.partition}]` });
+      sub.pausedPartitions.delete(queue.partition);
+      this.#pausePartitions(sub, [queue.partition]);
     }
     for (const [sub, queue] of starting) {
       const drained = this.#drain(sub, queue).finally(() => this.#active.delete(drained));
@@ -761,10 +773,9 @@ export class SharedConsumer implements Consumer {
       const queue = queueOf(sub, partition);
       if (queue.owner.signal.aborted) queue.owner = new AbortController();
     }
-    // A topic paused now pauses what it is given. Nothing is resumed here:
-    // a revocation resumed what it took away, and a pause or resume call
-    // while librdkafka starts the partition's fetcher can make it drop that
-    // start as outdated, leaving the partition assigned but never fetched.
+    // Told before the driver assigns them (see ConsumerEvents): a topic
+    // paused now pauses what it is given before their fetchers start.
+    // Nothing is resumed here: a revocation resumed what it took away.
     for (const sub of this.#subs.values()) {
       if (!sub.paused) continue;
       this.#pausePartitions(sub, partitions.filter((p) => p.topic === sub.topic.name).map((p) => p.partition));

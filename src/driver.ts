@@ -76,6 +76,12 @@ export interface ClientEvents {
  * and applies no other rebalance meanwhile; an error from it goes to
  * `onError`, and the partitions are unassigned anyway.
  *
+ * An assignment is told before the driver applies it: kshare pauses the
+ * partitions of a topic that is paused (backpressure) then, before their
+ * fetchers start. librdkafka can drop a pause or resume request that races
+ * with a partition's fetch start as outdated (either the request, leaving a
+ * partition paused for good, or the start, leaving it never fetched).
+ *
  * @example A driver's rebalance callback
  * ```ts
  * import type { ConsumerEvents, TopicPartition } from "@kshare/kshare";
@@ -83,8 +89,8 @@ export interface ClientEvents {
  *
  * async function rebalanced(events: ConsumerEvents, assigned: boolean, partitions: TopicPartition[]): Promise<void> {
  *   if (assigned) {
+ *     events.onAssign(partitions); // before assigning: kshare pauses what it must before the fetchers start
  *     binding.assign(partitions);
- *     events.onAssign(partitions); // after assigning: kshare re-applies its pauses
  *     return;
  *   }
  *   try {
@@ -97,7 +103,7 @@ export interface ClientEvents {
  * ```
  */
 export interface ConsumerEvents extends ClientEvents {
-  /** Partitions were assigned to this member (after the driver assigned them). */
+  /** Partitions are assigned to this member; the driver assigns them once this returned. */
   onAssign(partitions: TopicPartition[]): void;
   /**
    * Partitions are being revoked from this member. The driver unassigns them

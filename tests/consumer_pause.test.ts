@@ -87,6 +87,32 @@ test("a topic paused when a partition is assigned pauses that partition too, and
   await kafka.close();
 });
 
+test("a partition of a paused topic that still yields messages (its pause did not hold) is paused again", { timeout: 10_000 }, async () => {
+  const { kafka, client, release, started } = await heldConsumer();
+  client.events.onAssign([at(0), at(1)]);
+  client.inbox.push(record(0, 0), record(0, 1));
+  await started.reached(1);
+  assert.deepEqual(client.pauseCalls, [{ call: "pause", partitions: ["orders[0]", "orders[1]"] }]);
+  const paused = nextPause(client);
+  client.inbox.push(record(1, 0)); // as if librdkafka had dropped the pause of orders[1]
+  await paused;
+  assert.deepEqual(client.pauseCalls.at(-1), { call: "pause", partitions: ["orders[1]"] });
+  release.open();
+  await kafka.close();
+});
+
+/** Resolves at the client's next pause call. */
+function nextPause(client: FakeConsumer): Promise<void> {
+  const paused = gate();
+  const pause = client.pause;
+  client.pause = (partitions) => {
+    client.pause = pause;
+    pause(partitions);
+    paused.open();
+  };
+  return paused.wait;
+}
+
 /** Resolves at the client's next resume call (the poll loop resumes a drained topic between polls). */
 function nextResume(client: FakeConsumer): Promise<void> {
   const resumed = gate();

@@ -365,9 +365,10 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
     const partitions = assignment.map(({ topic, partition }) => ({ topic, partition }));
     try {
       if (error?.code === ERR_ASSIGN_PARTITIONS) {
+        // Told first: what kshare pauses of them is paused before their fetchers start (see ConsumerEvents).
+        events.onAssign(partitions);
         if (consumer.rebalanceProtocol() === "COOPERATIVE") consumer.incrementalAssign(assignment);
         else consumer.assign(assignment);
-        events.onAssign(partitions);
       } else if (error?.code === ERR_REVOKE_PARTITIONS) {
         try {
           await events.onRevoke(partitions);
@@ -383,7 +384,7 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
   };
   const consumer = new Kafka.KafkaConsumer({
     ...config.properties,
-    // Runs on the JavaScript thread. An assignment is applied, then the core told (it re-applies its pauses).
+    // Runs on the JavaScript thread. The core is told of an assignment (it pauses what it must), then it is applied.
     rebalance_cb: (error: Confluent.LibrdKafkaError | undefined, assignment: Confluent.Assignment[]) => {
       rebalancing = rebalancing.then(() => rebalance(error, assignment));
     },

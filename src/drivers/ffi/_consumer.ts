@@ -252,9 +252,10 @@ class FfiConsumer implements ConsumerClient {
     const partitions = readPartitionList(native, list);
     try {
       if (code === ERR__ASSIGN_PARTITIONS) {
+        // Told first: what kshare pauses of them is paused before their fetchers start (see ConsumerEvents).
+        this.#events.onAssign(partitions);
         if (this.#cooperative()) this.#check(this.#client.takeError(c.rd_kafka_incremental_assign(rk, list)));
         else this.#check(this.#codeError(c.rd_kafka_assign(rk, list)));
-        this.#events.onAssign(partitions);
       } else if (code === ERR__REVOKE_PARTITIONS) {
         return this.#revoke(partitions, list);
       } else {
