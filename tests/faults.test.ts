@@ -43,14 +43,8 @@ test("a partition leader down for 3 s, then another: nothing acknowledged lost o
 });
 
 // The group scenario runs once; its revocation check is a test of its own, so that a failure names it.
-// On Bun it is todo (Bun runs no todo test): about one round in 20 member A never handles one partition
-// again after B left (publishes all answered, nothing buffered or paused; RELIABILITY.md). The lost wake-up
-// that stalled the stream in such rounds is fixed (tests/ffi_lost_wakeup.test.ts); this stall's cause is not
-// found yet (issue 13 stays open for it). Nothing was lost in those rounds.
-const BUN_GROUP_TODO = "on Bun member A sometimes never handles one partition again after B left (cause not found; issue 13)";
-const onBun = { ...("Bun" in globalThis ? { todo: BUN_GROUP_TODO } : {}) };
 let groupResult: FaultResult | undefined;
-test("the coordinator down mid-stream, a second member joining and leaving: no record skipped, nothing acknowledged lost", { timeout: 120_000, ...onBun }, async () => {
+test("the coordinator down mid-stream, a second member joining and leaving: no record skipped, nothing acknowledged lost", { timeout: 120_000 }, async () => {
   groupResult = await coordinatorAndMembers({ broker, logger });
   const result = { ...groupResult, problems: groupResult.problems.filter((p) => !/overlapped|while the other member ran/.test(p)) };
   assert.ok(Number(result.notes.partitionsHandledByB) > 0, "member B took partitions over");
@@ -58,7 +52,7 @@ test("the coordinator down mid-stream, a second member joining and leaving: no r
   assert.equal(result.errors, 0, result.errorMessages.join("; "));
 });
 
-test("...and no handler runs for a partition after its revocation completed", onBun, () => {
+test("...and no handler runs for a partition after its revocation completed", () => {
   assert.ok(groupResult, "the group scenario ran");
   assert.equal(groupResult.overlaps, 0, `a handler ran for a partition after its revocation completed: ${groupResult.problems.join("; ")}`);
 });
