@@ -71,6 +71,7 @@ export type {
   Payload,
   ProducerClient,
   ProducerConfig,
+  ProducerTransactions,
   TopicPartition,
   TopicPartitionOffset,
 } from "./src/driver.ts";

@@ -31,6 +31,7 @@ import type {
   Payload,
   ProducerClient,
   ProducerConfig,
+  ProducerTransactions,
   TopicPartition,
   TopicPartitionOffset,
 } from "../driver.ts";
@@ -113,17 +114,19 @@ function watchErrors(
   events: ClientEvents,
 ): (error: Confluent.LibrdKafkaError) => void {
   let fatal = false;
-  let previous: string | undefined;
+  let previous: Error | undefined;
   const onError = (error: Confluent.LibrdKafkaError) => {
     const clean = cleanError(error, config);
     if (isFatal(error)) {
       if (!fatal) {
-        const reason = previous === undefined ? "" : ` (the error reported before it: ${previous})`;
-        events.onFatal(Object.assign(new Error(`Fatal error: the client is unusable${reason}`), { code: ERR_FATAL }));
+        // The error before it, with its code, is its cause: what it says (fenced) is all there is to know.
+        const reason = previous === undefined ? "" : ` (the error reported before it: ${previous.message})`;
+        const fatalError = new Error(`Fatal error: the client is unusable${reason}`, { cause: previous });
+        events.onFatal(Object.assign(fatalError, { code: ERR_FATAL, fatal: true }));
       }
       fatal = true;
     } else {
-      previous = clean.message;
+      previous = clean;
       events.onError?.(clean);
     }
   };
@@ -315,6 +318,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
     produce,
     send,
     flush,
+    transactions: config.properties["transactional.id"] === undefined ? undefined : transactionsOf(producer, config, () => closed),
     ping: (timeoutMs) =>
       new Promise<void>((resolve, reject) =>
         producer.getMetadata({ timeout: timeoutMs, allTopics: false }, (error) => error ? reject(cleanError(error, config)) : resolve())
@@ -333,6 +337,33 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
       pending.clear();
     },
   };
+}
+
+/**
+ * The transactional calls of `producer`. The binding runs each on a libuv
+ * worker thread; its error carries librdkafka's flags, kept on ours.
+ */
+function transactionsOf(producer: Confluent.Producer, config: ProducerConfig, closed: () => boolean): ProducerTransactions {
+  const call = (start: (done: (error: Confluent.MaybeError) => void) => void) =>
+    new Promise<void>((resolve, reject) => {
+      if (closed()) return reject(new ClosedError("The producer"));
+      start((error) => error ? reject(transactionError(error, config)) : resolve());
+    });
+  return {
+    init: (timeoutMs) => call((done) => producer.initTransactions(timeoutMs, done)),
+    begin: () => call((done) => producer.beginTransaction(done)),
+    commit: (timeoutMs) => call((done) => producer.commitTransaction(timeoutMs, done)),
+    abort: (timeoutMs) => call((done) => producer.abortTransaction(timeoutMs, done)),
+  };
+}
+
+/** A transactional call's error, redacted, with librdkafka's code and flags. */
+function transactionError(error: Confluent.LibrdKafkaError, config: ClientConfig): Error {
+  return Object.assign(cleanError(error, config), {
+    fatal: error.isFatal === true,
+    abortable: error.isTxnRequiresAbort === true,
+    retriable: error.isRetriable === true,
+  });
 }
 
 function toIncoming(m: Confluent.Message): IncomingMessage {
