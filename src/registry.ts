@@ -138,7 +138,8 @@ export interface RegistryOptions {
    * `linger.ms=0`; `auto.offset.reset=earliest`; 1000 buffered messages).
    * `stats()` shows each context's tuning in effect, `consumer.stats()` each
    * topic's bound. A bad value throws a `TypeError` naming it; security,
-   * `client.id` and `group.id` are the context's own, as in its tuning.
+   * `client.id` and `group.id` are the context's own, as in its tuning, and
+   * `transactional.id` is {@link Registry.transactionalProducer}'s.
    *
    * Fingerprints are unchanged: every context of the registry inherits the
    * same defaults. A context that writes a property with kshare's default
