@@ -110,12 +110,18 @@ export interface TransactionalProducer {
    *
    * If `work` throws (or rejects), the transaction is aborted, once its
    * publishes have settled, and the same error is rethrown unchanged. If a
-   * record was not delivered or the commit failed, the transaction is
-   * aborted and the call rejects with a {@link TransactionError}. If the
-   * producer was fenced or hit another fatal error, it rejects with a
-   * `TransactionError` whose `fatal` (and, when fenced, `fenced`) is true:
-   * the producer is retired, nothing of the transaction is committed.
-   * Rejects with `ClosedError` once the registry closes its producers.
+   * record handed to the producer was not delivered (even one whose failure
+   * `work` caught: the transaction is all or nothing) or the commit failed,
+   * the transaction is aborted and the call rejects with a
+   * {@link TransactionError}. A publish refused before anything was sent
+   * (`ValidationError`, `TypeError` for a bad option) is no part of it. If
+   * the producer was fenced or hit another fatal error, the call rejects
+   * with a `TransactionError` whose `fatal` (and, when fenced, `fenced`) is
+   * true, whatever `work` threw: the producer is retired, nothing of the
+   * transaction is committed. So is a producer whose abort failed (a
+   * transaction neither committed nor aborted would block every later one;
+   * the next producer's init ends it). Rejects with `ClosedError` once the
+   * registry closes its producers.
    */
   transaction<T>(work: (tx: Transaction) => Promise<T> | T): Promise<T>;
 }
@@ -227,7 +233,7 @@ export class TransactionalProducerHandle implements TransactionalProducer {
     try {
       await this.#transactions.begin();
     } catch (error) {
-      throw this.#failed("could not begin", error);
+      throw this.#failed("could not begin", [error]);
     }
     const deliveries: Promise<DeliveryReport>[] = [];
     this.#current = deliveries;
@@ -245,11 +251,12 @@ export class TransactionalProducerHandle implements TransactionalProducer {
       open = false;
       this.#current = undefined;
       await Promise.allSettled(deliveries);
-      // Unchanged, unless the producer died meanwhile (a publish the work awaited failed for
-      // that, say): that it was fenced is what the caller must hear.
-      const fatal = await this.#abort(error);
-      if (fatal !== undefined) throw fatal;
-      if (this.#retiredBy !== undefined) throw this.#failed("was aborted", error);
+      // Unchanged, unless the producer died (a publish the work awaited failed for that, say):
+      // that it was fenced is what the caller must hear. An abort that failed otherwise
+      // retired the producer and was logged; the work's error is still the one to report.
+      const aborted = await this.#abort(error);
+      if (aborted?.fatal && (aborted.fenced || isFatal(aborted.cause))) throw aborted;
+      if (this.#retiredBy !== undefined && aborted === undefined) throw this.#failed("was aborted", [error]);
       throw error;
     }
     open = false;
@@ -259,36 +266,38 @@ export class TransactionalProducerHandle implements TransactionalProducer {
     if (failed.length > 0) {
       const aborted = await this.#abort(failed[0]);
       if (aborted !== undefined) throw aborted;
-      throw this.#failed(`was aborted: ${failed.length} of ${deliveries.length} records were not delivered`, ...failed);
+      throw this.#failed(`was aborted: ${failed.length} of ${deliveries.length} records were not delivered`, failed);
     }
     try {
       await this.#transactions.commit(TRANSACTION_TIMEOUT_MS);
     } catch (error) {
-      if (isFatal(error)) throw this.#failed("could not commit", error);
+      if (isFatal(error)) throw this.#failed("could not commit", [error]);
+      // Abortable, or timed out (a commit that goes on in the background: the abort then
+      // fails, and the producer is retired, its successor's init ending the transaction).
       const aborted = await this.#abort(error);
-      throw aborted ?? this.#failed("could not commit and was aborted", error);
+      throw aborted ?? this.#failed("could not commit and was aborted", [error]);
     }
     return result;
   }
 
   /**
-   * Abort the transaction under way. Resolves with the error to report if
-   * the abort itself failed fatally (the producer is then retired), else
-   * undefined; any other failure of the abort is logged: `reason` is what
-   * the caller reports.
+   * Abort the transaction under way (`reason`: why). Resolves with undefined
+   * once aborted. If the abort failed, the producer is retired, whatever the
+   * failure: a transaction left neither committed nor aborted would refuse
+   * every later one, while a fresh producer's init ends it. It then resolves
+   * with the error to report (`fatal` set), and logs the failure.
    */
   async #abort(reason: unknown): Promise<TransactionError | undefined> {
     try {
       await this.#transactions.abort(TRANSACTION_TIMEOUT_MS);
       return undefined;
     } catch (error) {
-      if (isFatal(error) || isFenced(error)) return this.#failed("was aborted", error, reason);
-      this.#owner.logger.warn("kshare: aborting a transaction failed", {
+      this.#owner.logger.warn("kshare: aborting a transaction failed; its producer is retired", {
         transactionalId: this.transactionalId,
         error: messageOf(error),
         reason: messageOf(reason),
       });
-      return undefined;
+      return this.#failed("could not be aborted", [error, reason], true);
     }
   }
 
@@ -297,16 +306,16 @@ export class TransactionalProducerHandle implements TransactionalProducer {
    * one reported, unless another, or the producer's retirement, says more:
    * that it was fenced, or fatal). A fatal or fenced one retires the producer.
    */
-  #failed(what: string, ...errors: unknown[]): TransactionError {
+  #failed(what: string, errors: readonly unknown[], retire = false): TransactionError {
     const known = this.#retiredBy === undefined ? errors : [...errors, this.#retiredBy];
     const error = known.find(isFenced) ?? known.find(isFatal) ?? errors[0];
     const fenced = this.#fenced ||= isFenced(error);
-    const fatal = fenced || isFatal(error) || this.#retiredBy !== undefined;
+    const fatal = retire || fenced || isFatal(error) || this.#retiredBy !== undefined;
     if (fatal) this.#owner.retire(error instanceof Error ? error : new Error(messageOf(error)));
     const why = fenced
       ? ": the producer was fenced by a newer producer with the same transactional id; it is retired"
       : fatal
-      ? ": the producer hit a fatal error; it is retired"
+      ? `: the producer ${retire ? "is" : "hit a fatal error; it is"} retired`
       : "";
     return new TransactionError(this.transactionalId, `${what}${why} (${messageOf(error)})`, { cause: error, fatal, fenced });
   }

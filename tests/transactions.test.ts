@@ -104,6 +104,27 @@ test("an invalid record rejects its publish with ValidationError, nothing sent; 
   assert.deepEqual(payloads(await kcatRead(broker.bootstrapServers, t.name, { isolation: "read_committed" })).slice(-1), ["good"]);
 });
 
+test("a record not delivered aborts the transaction, even if the work went on: TransactionError, and the producer goes on", async () => {
+  const t = topic("txn-undelivered");
+  const producer = await kafka.transactionalProducer(ctx, { transactionalId: transactionalId("undelivered") });
+  // Over message.max.bytes (1 MB by default): librdkafka refuses it.
+  const huge = "x".repeat(1_100_000);
+  const error = await producer.transaction(async (tx) => {
+    await tx.publish(t, { id: "kept", n: 1 });
+    await tx.publish(t, { id: huge, n: 2 }).catch(() => {}); // the work swallows the failure
+    return "committed?";
+  }).then(() => assert.fail("a transaction missing a record committed"), (e: unknown) => e);
+  assert.ok(error instanceof TransactionError, String(error));
+  assert.match(error.message, /was aborted: 1 of 2 records were not delivered/);
+  assert.equal(error.fatal, false);
+  assert.equal(producer.retired, false);
+  // "kept" was written, then the abort marker.
+  assert.deepEqual(payloads(await kcatRead(broker.bootstrapServers, t.name, { isolation: "read_uncommitted" })), ["kept"]);
+  assert.equal(await endOffset(t.name), 2);
+  await producer.transaction((tx) => tx.publish(t, { id: "next", n: 3 }));
+  assert.equal(await endOffset(t.name), 4);
+});
+
 test("transactions of concurrent callers run one after the other, never interleaved", async () => {
   const t = topic("txn-serial");
   const producer = await kafka.transactionalProducer(ctx, { transactionalId: transactionalId("serial") });
