@@ -865,8 +865,8 @@ class KafkaRegistry implements Registry {
 
   /**
    * Take a transactional producer that hit a fatal error (fenced), or could
-   * not end a transaction, out of service: the next call connects a new one. Its client is closed once
-   * its transaction under way has ended.
+   * not end a transaction, out of service: the next call connects a new one.
+   * Its client is closed once its transaction under way has ended.
    */
   #retireTransactional(entry: ContextEntry, transactionalId: string, handle: TransactionalProducerHandle, error: Error): void {
     handle.retire(error);
@@ -875,7 +875,7 @@ class KafkaRegistry implements Registry {
     entry.transactional.delete(transactionalId);
     const client = slot.client;
     slot.client = undefined;
-    this.#logger.error("kshare: transactional producer retired (fenced, another fatal error, or a transaction it could not end); the next call connects a new one", {
+    this.#logger.error("kshare: transactional producer retired (fenced, fatal, or a transaction it could not end); the next call connects a new one", {
       context: entry.key,
       transactionalId,
       error: error.message,
