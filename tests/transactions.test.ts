@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { ClosedError, createRegistry, defineTopic, TransactionError, ValidationError } from "../mod.ts";
 import { startEmbeddedBroker } from "../testing.ts";
+import { defaultDriver } from "../src/_default_driver.ts";
 import { gate, kcat, kcatRead, quietLogger } from "./_helpers.ts";
 
 const broker = await startEmbeddedBroker({ brokers: 3, groupInitialRebalanceDelayMs: 0 });
@@ -30,6 +31,8 @@ after(async () => {
 /** Kafka ApiKey of AddPartitionsToTxn, and the broker's PRODUCER_FENCED error code. */
 const ADD_PARTITIONS_TO_TXN = 24;
 const PRODUCER_FENCED = 90;
+/** librdkafka's ERR__PURGE_QUEUE: a record dropped from the queue before it was sent. */
+const ERR_PURGE_QUEUE = -152;
 
 const Order = v.object({ id: v.string(), n: v.number() });
 let seq = 0;
@@ -211,6 +214,41 @@ test("fenced: the producer's transaction fails with a fenced TransactionError, i
     "after",
   ]);
   assert.equal(second.retired, false);
+});
+
+test("driver: aborting with a record still queued purges it, and the client is not taken for dead", async () => {
+  const t = topic("txn-purge");
+  const driver = await defaultDriver();
+  const fatal: Error[] = [];
+  const client = await driver.createProducer(
+    {
+      // A long linger keeps the record in librdkafka's queue until the abort.
+      properties: { "bootstrap.servers": broker.bootstrapServers, "transactional.id": transactionalId("purge"), "linger.ms": "10000" },
+      label: "test",
+      secretProperties: [],
+    },
+    { onFatal: (error) => fatal.push(error) },
+  );
+  try {
+    const transactions = client.transactions!;
+    await transactions.init(30_000);
+    await transactions.begin();
+    // Its outcome is taken at once: the purge may reject it while the abort is under way.
+    const queued = client.produce({ topic: t.name, value: '{"id":"q","n":1}' }).then(() => undefined, (error: unknown) => error);
+    await transactions.abort(30_000);
+    const purged = await queued;
+    assert.equal((purged as { code?: number } | undefined)?.code, ERR_PURGE_QUEUE, String(purged));
+    assert.deepEqual(fatal, []);
+    // Alive: the next transaction commits (the commit delivers what lingers first).
+    await transactions.begin();
+    const sent = client.produce({ topic: t.name, value: '{"id":"c","n":2}' });
+    await transactions.commit(30_000);
+    assert.equal((await sent).topic, t.name);
+    assert.deepEqual(payloads(await kcatRead(broker.bootstrapServers, t.name, { isolation: "read_committed" })), ["c"]);
+    assert.deepEqual(fatal, []);
+  } finally {
+    await client.close(1_000);
+  }
 });
 
 test("once the registry closed, transaction() and transactionalProducer() reject with ClosedError", async () => {

@@ -200,6 +200,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
   }
   producer.setPollInBackground(true);
 
+  const transactional = config.properties["transactional.id"] !== undefined;
   /** Records handed to librdkafka; each settles exactly once, by its delivery report or at close. */
   const pending = new Set<Pending>();
   let closed = false;
@@ -255,9 +256,12 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
       // librdkafka purges records by itself only when the client died (we never
       // ask it to before close): a purge may be the first sign of a fatal error,
       // before the first produce() that throws ERR__FATAL. The fatal error is
-      // the reason of every record a dead client gives up on.
+      // the reason of every record a dead client gives up on. Not so for a
+      // transactional producer: aborting a transaction purges its outstanding
+      // records, and its reports may come after the abort returned; its fatal
+      // errors are told by the transactional calls themselves.
       const purged = error.code === ERR_PURGE_QUEUE || error.code === ERR_PURGE_INFLIGHT;
-      if (purged && !closed) route(codedError(ERR_FATAL, "Local: Fatal error") as Confluent.LibrdKafkaError);
+      if (purged && !closed && !transactional) route(codedError(ERR_FATAL, "Local: Fatal error") as Confluent.LibrdKafkaError);
       opaque.reject(purged && fatal !== undefined ? fatal : cleanError(error, config), opaque.topic);
     } else if (opaque.resolve === SENT) {
       (opaque.reject as Done)(undefined, opaque.topic);
@@ -318,7 +322,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
     produce,
     send,
     flush,
-    transactions: config.properties["transactional.id"] === undefined ? undefined : transactionsOf(producer, config, () => closed),
+    transactions: transactional ? transactionsOf(producer, config, () => closed) : undefined,
     ping: (timeoutMs) =>
       new Promise<void>((resolve, reject) =>
         producer.getMetadata({ timeout: timeoutMs, allTopics: false }, (error) => error ? reject(cleanError(error, config)) : resolve())
