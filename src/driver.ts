@@ -231,6 +231,13 @@ export interface ProducerTransactions {
   commit(timeoutMs: number): Promise<void>;
   /** Abort the transaction: its records stay hidden from `read_committed` readers; outstanding ones are purged. */
   abort(timeoutMs: number): Promise<void>;
+  /**
+   * Optional (consume-transform-produce): make `offsets` (the next offsets
+   * to read) of `consumer`'s group part of the transaction: the group
+   * commits them if, and only if, the transaction commits. `consumer` is a
+   * client of the same driver; another is refused with a `TypeError`.
+   */
+  sendOffsets?(offsets: readonly TopicPartitionOffset[], consumer: ConsumerClient, timeoutMs: number): Promise<void>;
 }
 
 /**

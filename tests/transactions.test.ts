@@ -17,9 +17,10 @@ import * as v from "valibot";
 import { ClosedError, createRegistry, defineTopic, TransactionError, ValidationError } from "../mod.ts";
 import { startEmbeddedBroker } from "../testing.ts";
 import { defaultDriver } from "../src/_default_driver.ts";
-import { gate, kcat, kcatRead, quietLogger } from "./_helpers.ts";
+import { gate, kcat, kcatRead, kcatWrite, quietLogger } from "./_helpers.ts";
 
 const broker = await startEmbeddedBroker({ brokers: 3, groupInitialRebalanceDelayMs: 0 });
+broker.startRequestTracking();
 const ctx = { bootstrapServers: broker.bootstrapServers };
 const logger = process.env.KSHARE_TEST_LOG ? console : quietLogger();
 const kafka = createRegistry({ logger });
@@ -30,6 +31,9 @@ after(async () => {
 
 /** Kafka ApiKey of AddPartitionsToTxn, and the broker's PRODUCER_FENCED error code. */
 const ADD_PARTITIONS_TO_TXN = 24;
+/** Kafka ApiKeys of the requests that put a group's offsets in a transaction. */
+const ADD_OFFSETS_TO_TXN = 25;
+const TXN_OFFSET_COMMIT = 28;
 const PRODUCER_FENCED = 90;
 /** librdkafka's ERR__PURGE_QUEUE: a record dropped from the queue before it was sent. */
 const ERR_PURGE_QUEUE = -152;
@@ -248,6 +252,52 @@ test("driver: aborting with a record still queued purges it, and the client is n
     assert.deepEqual(fatal, []);
   } finally {
     await client.close(1_000);
+  }
+});
+
+test("driver: a consumer's offsets go into a transaction (AddOffsetsToTxn, TxnOffsetCommit) with the records it produced", async () => {
+  const input = topic("txn-ctp-in");
+  const output = topic("txn-ctp-out");
+  await kcatWrite(broker.bootstrapServers, input.name, ['a:{"id":"a","n":1}', 'b:{"id":"b","n":2}']);
+  const driver = await defaultDriver();
+  const assigned = gate();
+  const consumer = await driver.createConsumer(
+    {
+      properties: { "bootstrap.servers": broker.bootstrapServers, "group.id": `ctp-${seq}`, "auto.offset.reset": "earliest", "enable.auto.offset.store": "false" },
+      label: "test",
+      secretProperties: [],
+      groupId: `ctp-${seq}`,
+    },
+    { onFatal: () => {}, onAssign: () => assigned.open(), onRevoke: () => {} },
+  );
+  const producer = await driver.createProducer(
+    { properties: { "bootstrap.servers": broker.bootstrapServers, "transactional.id": transactionalId("ctp") }, label: "test", secretProperties: [] },
+    { onFatal: () => {} },
+  );
+  try {
+    await consumer.subscribe([input.name]);
+    const consumed: string[] = [];
+    while (consumed.length < 2) for (const m of await consumer.poll(10, 1_000)) consumed.push(new TextDecoder().decode(m.value!));
+    await assigned.wait;
+    const transactions = producer.transactions!;
+    await transactions.init(30_000);
+    await transactions.begin();
+    await Promise.all(consumed.map((value) => producer.produce({ topic: output.name, value })));
+    broker.clearRequests();
+    await transactions.sendOffsets!([{ topic: input.name, partition: 0, offset: 2 }], consumer, 30_000);
+    const apiKeys = new Set(broker.requests().map((r) => r.apiKey));
+    assert.ok(apiKeys.has(ADD_OFFSETS_TO_TXN), `requests: ${[...apiKeys]}`);
+    assert.ok(apiKeys.has(TXN_OFFSET_COMMIT), `requests: ${[...apiKeys]}`);
+    await transactions.commit(30_000);
+    assert.deepEqual(payloads(await kcatRead(broker.bootstrapServers, output.name, { isolation: "read_committed" })), ["a", "b"]);
+    // A client that is not this driver's consumer is refused, nothing sent.
+    const foreign = { ...consumer };
+    await transactions.begin();
+    await assert.rejects(transactions.sendOffsets!([{ topic: input.name, partition: 0, offset: 2 }], foreign, 30_000), TypeError);
+    await transactions.abort(30_000);
+  } finally {
+    await producer.close(1_000);
+    await consumer.close();
   }
 });
 

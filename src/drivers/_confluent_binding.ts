@@ -117,6 +117,13 @@ export interface Producer extends Client {
   beginTransaction(callback: (error: MaybeError) => void): void;
   commitTransaction(timeoutMs: number, callback: (error: MaybeError) => void): void;
   abortTransaction(timeoutMs: number, callback: (error: MaybeError) => void): void;
+  /** Reads `consumer`'s group metadata, then sends the offsets on a libuv worker thread. */
+  sendOffsetsToTransaction(
+    offsets: TopicPartitionOffset[],
+    consumer: KafkaConsumer,
+    timeoutMs: number,
+    callback: (error: MaybeError) => void,
+  ): void;
 }
 
 export interface KafkaConsumer extends Client {

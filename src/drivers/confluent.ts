@@ -347,6 +347,9 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
  * The transactional calls of `producer`. The binding runs each on a libuv
  * worker thread; its error carries librdkafka's flags, kept on ours.
  */
+/** The binding's consumer behind each consumer client of this driver, for `sendOffsets`. */
+const consumerBindings = new WeakMap<ConsumerClient, Confluent.KafkaConsumer>();
+
 function transactionsOf(producer: Confluent.Producer, config: ProducerConfig, closed: () => boolean): ProducerTransactions {
   const call = (start: (done: (error: Confluent.MaybeError) => void) => void) =>
     new Promise<void>((resolve, reject) => {
@@ -358,6 +361,13 @@ function transactionsOf(producer: Confluent.Producer, config: ProducerConfig, cl
     begin: () => call((done) => producer.beginTransaction(done)),
     commit: (timeoutMs) => call((done) => producer.commitTransaction(timeoutMs, done)),
     abort: (timeoutMs) => call((done) => producer.abortTransaction(timeoutMs, done)),
+    sendOffsets: (offsets, consumer, timeoutMs) => {
+      const binding = consumerBindings.get(consumer);
+      if (binding === undefined) return Promise.reject(new TypeError("sendOffsets: the consumer is not a client of the confluent-node driver"));
+      // The binding reads the consumer's group metadata (rd_kafka_consumer_group_metadata) on this thread.
+      const list = offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
+      return call((done) => producer.sendOffsetsToTransaction(list, binding, timeoutMs, done));
+    },
   };
 }
 
@@ -429,7 +439,7 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
   consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
   let closed = false;
 
-  return {
+  const client: ConsumerClient = {
     subscribe(topics) {
       consumer.subscribe([...topics]);
       return Promise.resolve();
@@ -485,4 +495,6 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
       }
     },
   };
+  consumerBindings.set(client, consumer);
+  return client;
 }

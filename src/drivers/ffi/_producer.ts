@@ -35,11 +35,13 @@ import type {
   ProducerClient,
   ProducerConfig,
   ProducerTransactions,
+  TopicPartitionOffset,
 } from "../../driver.ts";
 import { ClosedError } from "../../errors.ts";
 import { signal, yieldToEventLoop } from "../../_util.ts";
 import { type Done, type Reject, type Resolve, SENT, WaitingRecords } from "../_waiting.ts";
 import { type Client, createClient } from "./_client.ts";
+import { consumerGroupMetadata } from "./_consumer.ts";
 import { cString, getI64, getU64, type Pointer, setI64, SIZES } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
@@ -239,7 +241,47 @@ class FfiProducer implements ProducerClient {
       },
       commit: (timeoutMs) => tracked(waiting(c.rd_kafka_commit_transaction, nb?.rd_kafka_commit_transaction_async, timeoutMs)),
       abort: (timeoutMs) => tracked(waiting(c.rd_kafka_abort_transaction, nb?.rd_kafka_abort_transaction_async, timeoutMs)),
+      sendOffsets: (offsets, consumer, timeoutMs) => {
+        if (this.#closed) return Promise.reject(new ClosedError("The producer"));
+        let metadata: Pointer | undefined;
+        try {
+          metadata = consumerGroupMetadata(consumer);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        if (metadata === undefined) return Promise.reject(new TypeError("sendOffsets: the consumer is not a client of the FFI driver"));
+        return tracked(this.#sendOffsets(offsets, metadata, timeoutMs));
+      },
     };
+  }
+
+  /**
+   * rd_kafka_send_offsets_to_transaction with `offsets` and `metadata` (ours:
+   * freed here, with the list, once the call returned). Not resumable: where
+   * it cannot run on a worker thread (Bun) it blocks for up to `timeoutMs`.
+   */
+  async #sendOffsets(offsets: readonly TopicPartitionOffset[], metadata: Pointer, timeoutMs: number): Promise<void> {
+    const client = this.#client;
+    const { c, rk } = client;
+    const list = c.rd_kafka_topic_partition_list_new(Math.max(1, offsets.length));
+    try {
+      if (list === null) throw new Error("rd_kafka_topic_partition_list_new failed");
+      for (const { topic, partition, offset } of offsets) {
+        // The name is copied by librdkafka.
+        const name = cString(topic);
+        c.rd_kafka_topic_partition_list_add(list, name, partition);
+        c.rd_kafka_topic_partition_list_set_offset(list, name, partition, BigInt(offset));
+      }
+      const nb = client.rdkafka.nonblocking();
+      const error = nb
+        ? await nb.rd_kafka_send_offsets_to_transaction_async(rk, list, metadata, timeoutMs)
+        : c.rd_kafka_send_offsets_to_transaction(rk, list, metadata, timeoutMs);
+      const e = client.takeError(error);
+      if (e !== null) throw e;
+    } finally {
+      if (list !== null) c.rd_kafka_topic_partition_list_destroy(list);
+      c.rd_kafka_consumer_group_metadata_destroy(metadata);
+    }
   }
 
   /** Read the main queue until close: one event at a time, each freed after use. */

@@ -142,7 +142,7 @@ export const CLIENT_SYMBOLS = {
   rd_kafka_abort_transaction: { args: ["ptr", "i32"], ret: "ptr" },
   // rd_kafka_error_t *rd_kafka_send_offsets_to_transaction(rd_kafka_t *producer, const list *offsets,
   //   const rd_kafka_consumer_group_metadata_t *cgmetadata, int timeout_ms): list and metadata borrowed for the call;
-  //   error owned by caller. Blocks: for consume-transform-produce (not used yet).
+  //   error owned by caller. Waits for the coordinators and is not resumable: on Bun it blocks for its whole timeout.
   rd_kafka_send_offsets_to_transaction: { args: ["ptr", "ptr", "ptr", "i32"], ret: "ptr" },
   // rd_kafka_consumer_group_metadata_t *rd_kafka_consumer_group_metadata(rd_kafka_t *consumer): owned, _destroy
   rd_kafka_consumer_group_metadata: { args: ["ptr"], ret: "ptr" },
@@ -223,6 +223,12 @@ export const NONBLOCKING_SYMBOLS = {
   rd_kafka_init_transactions_async: { symbol: "rd_kafka_init_transactions", args: ["ptr", "i32"], ret: "ptr", nonblocking: true },
   rd_kafka_commit_transaction_async: { symbol: "rd_kafka_commit_transaction", args: ["ptr", "i32"], ret: "ptr", nonblocking: true },
   rd_kafka_abort_transaction_async: { symbol: "rd_kafka_abort_transaction", args: ["ptr", "i32"], ret: "ptr", nonblocking: true },
+  rd_kafka_send_offsets_to_transaction_async: {
+    symbol: "rd_kafka_send_offsets_to_transaction",
+    args: ["ptr", "ptr", "ptr", "i32"],
+    ret: "ptr",
+    nonblocking: true,
+  },
 } as const satisfies SymbolTable;
 
 /** The mock cluster API (`rdkafka_mock.h`), used by the embedded broker only. */
