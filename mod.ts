@@ -45,6 +45,7 @@ export type {
 export { defineTopic, jsonSerializer } from "./src/topic.ts";
 export type { Bytes, Serializer, Topic, TopicConsumerSettings, TopicDefinition } from "./src/topic.ts";
 export type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "./src/producer.ts";
+export type { Transaction, TransactionalProducer, TransactionalProducerOptions } from "./src/transaction.ts";
 export type { Consumer, ConsumerStats, SubscribeOptions } from "./src/consumer.ts";
 export type { ConsumedMessage, InvalidMessage, MessageHandler } from "./src/consumed_message.ts";
 export {
@@ -54,6 +55,7 @@ export {
   PublishBatchError,
   PublishTimeoutError,
   QueueFullError,
+  TransactionError,
   ValidationError,
 } from "./src/errors.ts";
 export type { ContextProblem, WaitingLimit } from "./src/errors.ts";
@@ -71,6 +73,7 @@ export type {
   Payload,
   ProducerClient,
   ProducerConfig,
+  ProducerTransactions,
   TopicPartition,
   TopicPartitionOffset,
 } from "./src/driver.ts";

@@ -29,6 +29,7 @@ const shared = (): Registry => (instance ??= createRegistry());
  */
 export const registry: Registry = {
   producer: (ctx) => shared().producer(ctx),
+  transactionalProducer: (ctx, options) => shared().transactionalProducer(ctx, options),
   consumer: (ctx, groupId) => shared().consumer(ctx, groupId),
   stats: () => shared().stats(),
   close: () => shared().close(),

@@ -192,6 +192,61 @@ export interface DeliveryReport {
 }
 
 /**
+ * The transactions of a producer whose configuration has a `transactional.id`
+ * (librdkafka's `rd_kafka_*_transaction` calls). The core makes these calls
+ * one at a time, in the order init, then begin / commit or abort for each
+ * transaction, and produces only between a begin and its commit or abort.
+ *
+ * A rejection is an `Error` with librdkafka's `code` and the flags librdkafka
+ * gives its transactional errors: `fatal` (the producer is unusable: it was
+ * fenced by a newer producer with the same transactional id, or hit another
+ * fatal error), `abortable` (this transaction failed and must be aborted;
+ * the producer is fine) and `retriable`. A driver never waits on the
+ * JavaScript thread for the broker: a call that waits runs elsewhere (a
+ * worker thread, or short resumable slices).
+ *
+ * @example How the core runs one transaction
+ * ```ts
+ * import type { OutgoingRecord, ProducerClient } from "@kshare/kshare";
+ * declare const client: ProducerClient; // created with "transactional.id" in its properties
+ * declare const records: OutgoingRecord[];
+ *
+ * const transactions = client.transactions!;
+ * await transactions.init(30_000); // once: fences an older producer with the same transactional id
+ * await transactions.begin();
+ * try {
+ *   await Promise.all(records.map((record) => client.produce(record))); // every record acknowledged first
+ *   await transactions.commit(30_000);
+ * } catch (error) {
+ *   if ((error as { fatal?: boolean }).fatal) throw error; // unusable: the owner replaces the client
+ *   await transactions.abort(30_000);
+ *   throw error;
+ * }
+ * ```
+ */
+export interface ProducerTransactions {
+  /**
+   * Register the transactional id with its coordinator (once, before the
+   * first transaction): a producer that registered the same id before is
+   * fenced, and a transaction it left open is completed or aborted.
+   */
+  init(timeoutMs: number): Promise<void>;
+  /** Start a transaction: the records produced from now on are part of it. Local: asks no broker. */
+  begin(): Promise<void>;
+  /** Deliver what is outstanding, then commit the transaction: its records become visible to `read_committed` readers. */
+  commit(timeoutMs: number): Promise<void>;
+  /** Abort the transaction: its records stay hidden from `read_committed` readers; outstanding ones are purged. */
+  abort(timeoutMs: number): Promise<void>;
+  /**
+   * Optional (consume-transform-produce): make `offsets` (the next offsets
+   * to read) of `consumer`'s group part of the transaction: the group
+   * commits them if, and only if, the transaction commits. `consumer` is a
+   * client of the same driver; another is refused with a `TypeError`.
+   */
+  sendOffsets?(offsets: readonly TopicPartitionOffset[], consumer: ConsumerClient, timeoutMs: number): Promise<void>;
+}
+
+/**
  * A producer connection.
  *
  * @example An in-memory producer for tests
@@ -246,6 +301,12 @@ export interface ProducerClient {
    * left pending. Called once.
    */
   close(timeoutMs: number): Promise<void>;
+  /**
+   * Present when the client was created with a `transactional.id` property
+   * (and only then): its transactions. Such a client produces only inside a
+   * transaction.
+   */
+  readonly transactions?: ProducerTransactions;
 }
 
 /**

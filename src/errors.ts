@@ -168,6 +168,41 @@ export class PublishBatchError<T> extends Error {
 }
 
 /**
+ * A transaction did not commit. `transactionalId` names its producer; the
+ * message says what happened and librdkafka's reason (redacted), `cause` is
+ * the driver's error. `fatal`: the producer is unusable and was retired
+ * (`registry.transactionalProducer()` connects a new one); `fenced`: that
+ * was because a newer producer registered the same transactional id.
+ * Otherwise the transaction was aborted and the producer goes on.
+ *
+ * @example
+ * ```ts
+ * import { TransactionError } from "@kshare/kshare";
+ * declare const err: unknown;
+ * if (err instanceof TransactionError && err.fenced) {
+ *   console.error(`${err.transactionalId} is owned by another instance now`); // stop: do not take it back
+ * }
+ * ```
+ */
+export class TransactionError extends Error {
+  /** Always `"TransactionError"`. */
+  override readonly name = "TransactionError";
+  /** The transactional id of the producer. */
+  readonly transactionalId: string;
+  /** The producer is unusable and was retired. */
+  readonly fatal: boolean;
+  /** The producer was fenced by a newer one with the same transactional id (then `fatal` too). */
+  readonly fenced: boolean;
+  /** `what` completes "Transaction of <id> …". */
+  constructor(transactionalId: string, what: string, options: { cause?: unknown; fatal?: boolean; fenced?: boolean } = {}) {
+    super(`Transaction of transactional id "${transactionalId}" ${what}`, { cause: options.cause });
+    this.transactionalId = transactionalId;
+    this.fatal = options.fatal === true;
+    this.fenced = options.fenced === true;
+  }
+}
+
+/**
  * Which bound of a producer's waiting records a {@link QueueFullError} hit:
  * `maxWaitingRecords` or `maxWaitingBytes` (see `RegistryOptions`).
  *

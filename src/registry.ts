@@ -24,6 +24,12 @@ import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from
 import { type EvictionReason, Lru, type LruEntry } from "./_lru.ts";
 import { defaultDriver } from "./_default_driver.ts";
 import { setTracingOf, Tracing, type TracingApi } from "./tracing.ts";
+import {
+  TRANSACTION_TIMEOUT_MS,
+  type TransactionalProducer,
+  TransactionalProducerHandle,
+  type TransactionalProducerOptions,
+} from "./transaction.ts";
 
 /**
  * Options of {@link createRegistry}.
@@ -132,7 +138,8 @@ export interface RegistryOptions {
    * `linger.ms=0`; `auto.offset.reset=earliest`; 1000 buffered messages).
    * `stats()` shows each context's tuning in effect, `consumer.stats()` each
    * topic's bound. A bad value throws a `TypeError` naming it; security,
-   * `client.id` and `group.id` are the context's own, as in its tuning.
+   * `client.id` and `group.id` are the context's own, as in its tuning, and
+   * `transactional.id` is {@link Registry.transactionalProducer}'s.
    *
    * Fingerprints are unchanged: every context of the registry inherits the
    * same defaults. A context that writes a property with kshare's default
@@ -198,6 +205,8 @@ export interface ContextStats {
   readonly producer: Readonly<Record<string, string>>;
   /** The consumer tuning in effect, as for {@link producer}. */
   readonly consumer: Readonly<Record<string, string>>;
+  /** Transactional ids with a live transactional producer (see {@link Registry.transactionalProducer}), sorted. */
+  readonly transactionalProducers: readonly string[];
 }
 
 /**
@@ -262,6 +271,35 @@ export interface Registry extends AsyncDisposable {
    * is replaced by a fresh one on the next call.
    */
   producer(ctx: SecurityContext): Promise<Producer>;
+  /**
+   * The transactional producer of `transactionalId` in `ctx`: one per
+   * (context, transactional id), a client of its own, never the context's
+   * shared producer (a transaction is one caller's unit of work; see
+   * {@link TransactionalProducer.transaction}). Connects and registers the id
+   * on first use (which fences a producer that held it before, in this
+   * process or another); concurrent first calls share the attempt; a failed
+   * attempt is not cached. A producer retired by a fatal error (fenced) is
+   * replaced by a fresh one on the next call, which fences in turn. While
+   * it is live its context counts as busy (see
+   * {@link RegistryOptions.maxContexts}): it is never closed for the bound or
+   * for idleness, only by `close()`.
+   *
+   * @example
+   * ```ts
+   * import * as v from "valibot";
+   * import { createRegistry, defineTopic } from "@kshare/kshare";
+   *
+   * const ledger = defineTopic({ name: "ledger", schema: v.object({ entry: v.string() }) });
+   * await using kafka = createRegistry();
+   * const producer = await kafka.transactionalProducer({ bootstrapServers: "localhost:9092" }, { transactionalId: "ledger-0" });
+   * await producer.transaction(async (tx) => {
+   *   await tx.publish(ledger, { entry: "debit" });
+   *   await tx.publish(ledger, { entry: "credit" });
+   * });
+   * console.log(kafka.stats().contexts[producer.fingerprint]?.transactionalProducers); // ["ledger-0"]
+   * ```
+   */
+  transactionalProducer(ctx: SecurityContext, options: TransactionalProducerOptions): Promise<TransactionalProducer>;
   /** The one consumer of `groupId` in `ctx` (created on first call, connected by its `start()`). */
   consumer(ctx: SecurityContext, groupId: string): Consumer;
   /** Counters per security context, live contexts and evictions. */
@@ -327,6 +365,8 @@ class ContextEntry implements LruEntry {
   fresh = false;
   /** Consumers created and not closed: each keeps the context. */
   consumers = 0;
+  /** Transactional producers by transactional id: live, or connecting. Each keeps the context. */
+  readonly transactional = new Map<string, TransactionalSlot>();
   /** When its last work ended (`Date.now()`): idle since then. */
   lastUsed = 0;
 
@@ -347,8 +387,15 @@ class ContextEntry implements LruEntry {
   }
 
   get busy(): boolean {
-    return this.inFlight > 0 || this.fresh || this.connecting !== undefined || this.consumers > 0;
+    return this.inFlight > 0 || this.fresh || this.connecting !== undefined || this.consumers > 0 || this.transactional.size > 0;
   }
+}
+
+/** One transactional producer of a context: connecting, then live until retired or closed. */
+interface TransactionalSlot {
+  connecting?: Promise<TransactionalProducerHandle>;
+  handle?: TransactionalProducerHandle;
+  client?: ProducerClient;
 }
 
 /**
@@ -723,6 +770,120 @@ class KafkaRegistry implements Registry {
     void this.#closeRetired(client, entry.key, "closing a retired producer failed");
   }
 
+  transactionalProducer(ctx: SecurityContext, options: TransactionalProducerOptions): Promise<TransactionalProducer> {
+    if (this.#producersClosing) return Promise.reject(new ClosedError("The registry"));
+    const transactionalId = (options as TransactionalProducerOptions | undefined)?.transactionalId;
+    if (typeof transactionalId !== "string" || transactionalId.trim() === "") {
+      return Promise.reject(new TypeError("transactionalProducer: options.transactionalId must be a non-empty string"));
+    }
+    let resolved: ResolvedSecurityContext;
+    try {
+      resolved = resolveSecurityContext(ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const entry = this.#contexts.get(this.#keyOf(resolved)) ?? this.#add(resolved);
+    const slot = entry.transactional.get(transactionalId);
+    if (slot?.handle) {
+      entry.counters.handlesReused++;
+      return Promise.resolve(slot.handle);
+    }
+    if (slot?.connecting) {
+      entry.counters.handlesReused++;
+      return slot.connecting;
+    }
+    if (this.#closing) return Promise.reject(new ClosedError("The registry"));
+    const fresh: TransactionalSlot = {};
+    entry.transactional.set(transactionalId, fresh);
+    const connecting = this.#connectTransactional(entry, transactionalId, fresh);
+    fresh.connecting = connecting;
+    const settled = () => {
+      fresh.connecting = undefined;
+      if (!fresh.handle && entry.transactional.get(transactionalId) === fresh) entry.transactional.delete(transactionalId);
+      this.#settled(entry);
+    };
+    connecting.then(settled, settled);
+    return connecting;
+  }
+
+  async #connectTransactional(entry: ContextEntry, transactionalId: string, slot: TransactionalSlot): Promise<TransactionalProducerHandle> {
+    const driver = await this.#loadDriver();
+    await this.#admit(entry);
+    if (this.#closing) throw new ClosedError("The registry");
+    const { resolved, counters, key } = entry;
+    const { maxWaitingRecords, maxWaitingBytes } = this.#options;
+    const tuning = { ...entry.producerTuning, "transactional.id": transactionalId };
+    const config: ProducerConfig = { ...producerConfig(resolved, tuning), maxWaitingRecords, maxWaitingBytes };
+    const what = `a transactional producer for ${resolved.description} transactional.id=${transactionalId}`;
+    let handle: TransactionalProducerHandle | undefined;
+    let fatal: Error | undefined;
+    let client: ProducerClient;
+    try {
+      client = await driver.createProducer(config, {
+        onFatal: (error) => {
+          fatal = error;
+          if (handle) this.#retireTransactional(entry, transactionalId, handle, error);
+        },
+        onError: (error) =>
+          this.#logger.warn("kshare: transactional producer error", {
+            context: key,
+            transactionalId,
+            error: redact(error.message, config.secretProperties.map((p) => config.properties[p] ?? "")),
+          }),
+      });
+    } catch (error) {
+      counters.connectFailures++;
+      throw new ConnectError(`Could not connect ${what}`, { cause: error });
+    }
+    counters.clientsCreated++;
+    const transactions = client.transactions;
+    try {
+      if (transactions === undefined) throw new Error(`the ${driver.name} driver has no transactions`);
+      await transactions.init(TRANSACTION_TIMEOUT_MS);
+      if (fatal) throw fatal;
+      if (this.#closing) throw new ClosedError("The registry");
+    } catch (error) {
+      if (!(error instanceof ClosedError)) counters.connectFailures++;
+      await client.close(0).catch(() => {});
+      if (error instanceof ClosedError) throw error;
+      throw new ConnectError(`Could not initialise transactions of ${what}`, { cause: error });
+    }
+    const registry = this;
+    const created: TransactionalProducerHandle = new TransactionalProducerHandle(key, transactionalId, client, transactions!, {
+      get closing() {
+        return registry.#producersClosing;
+      },
+      retire: (error) => this.#retireTransactional(entry, transactionalId, created, error),
+      tracing: this.#tracing,
+      logger: this.#logger,
+    });
+    handle = created;
+    slot.handle = created;
+    slot.client = client;
+    return created;
+  }
+
+  /**
+   * Take a transactional producer that hit a fatal error (fenced), or could
+   * not end a transaction, out of service: the next call connects a new one.
+   * Its client is closed once its transaction under way has ended.
+   */
+  #retireTransactional(entry: ContextEntry, transactionalId: string, handle: TransactionalProducerHandle, error: Error): void {
+    handle.retire(error);
+    const slot = entry.transactional.get(transactionalId);
+    if (slot?.handle !== handle) return;
+    entry.transactional.delete(transactionalId);
+    const client = slot.client;
+    slot.client = undefined;
+    this.#logger.error("kshare: transactional producer retired (fenced, fatal, or a transaction it could not end); the next call connects a new one", {
+      context: entry.key,
+      transactionalId,
+      error: error.message,
+    });
+    this.#settled(entry);
+    if (client) void handle.idle().then(() => this.#closeRetired(client, entry.key, "closing a retired transactional producer failed"));
+  }
+
   consumer(ctx: SecurityContext, groupId: string): Consumer {
     if (this.#closing) throw new ClosedError("The registry");
     if (typeof groupId !== "string" || groupId.trim() === "") {
@@ -792,6 +953,7 @@ class KafkaRegistry implements Registry {
         forgottenFailures: c.forgottenFailures,
         producer: entry.producerTuning,
         consumer: entry.consumerTuning,
+        transactionalProducers: [...entry.transactional].filter(([, slot]) => slot.handle).map(([id]) => id).sort(),
       };
     }
     return { driver: this.#driverInfo, contexts, liveContexts: this.#lru.size, evictions: { ...this.#evictions } };
@@ -829,6 +991,17 @@ class KafkaRegistry implements Registry {
         entry.ready = undefined;
         await client.close(this.#closeTimeoutMs);
       }),
+    );
+    // Transactional producers: each once its transaction under way (if any) has ended.
+    const transactional = [...this.#contexts.values()].flatMap((entry) => [...entry.transactional.values()]);
+    await Promise.allSettled(transactional.map((slot) => slot.connecting));
+    results.push(
+      ...await Promise.allSettled(transactional.filter((slot) => slot.client).map(async (slot) => {
+        const client = slot.client!;
+        slot.client = undefined;
+        if (slot.handle) await delay(this.#closeTimeoutMs, slot.handle.idle());
+        await client.close(this.#closeTimeoutMs);
+      })),
     );
     await Promise.allSettled(this.#retiring);
     for (const r of results) {

@@ -16,8 +16,14 @@ import { type ContextProblem, InvalidSecurityContextError, issuePath } from "./e
 import type { ClientConfig, ConsumerConfig } from "./driver.ts";
 import { isPlainObject } from "./_util.ts";
 
-/** Properties owned by the context's own fields; tuning may not set them. */
-const RESERVED = /^(bootstrap\.servers|metadata\.broker\.list|security\.protocol|sasl\..*|ssl\..*|ssl_.*|client\.id|group\.id|enable\.auto\.offset\.store|.*_cb)$/;
+/**
+ * Properties owned by the context's own fields (and `transactional.id` by
+ * `transactionalProducer()`: in tuning it would make the shared producer
+ * transactional, refusing every publish made outside a transaction); tuning
+ * may not set them.
+ */
+const RESERVED =
+  /^(bootstrap\.servers|metadata\.broker\.list|security\.protocol|sasl\..*|ssl\..*|ssl_.*|client\.id|group\.id|transactional\.id|enable\.auto\.offset\.store|.*_cb)$/;
 
 /**
  * kshare's producer defaults: durable and ordered (`acks=all`, idempotence),
@@ -96,7 +102,7 @@ const Tuning = v.pipe(
   ),
   v.check(
     (props) => Object.keys(props).every((k) => !RESERVED.test(k)),
-    "security, client.id and group.id are set through the context's own fields, not tuning",
+    "security, client.id and group.id are set through the context's own fields, transactional.id through transactionalProducer(), not tuning",
   ),
   v.transform((props) => Object.fromEntries(Object.entries(props).map(([k, val]) => [k, String(val)]))),
 );

@@ -49,9 +49,19 @@ export interface KcatRecord {
   headers?: string[];
 }
 
-/** Read a whole topic from the beginning with kcat (exits at the end of every partition). */
-export async function kcatRead(bootstrap: string, topic: string): Promise<KcatRecord[]> {
-  const out = await kcat(["-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-J", "-q"]);
+/**
+ * Read a whole topic from the beginning with kcat (exits at the end of every
+ * partition). `isolation` sets kcat's `isolation.level` (librdkafka's
+ * default: `read_committed`); `read_uncommitted` also reads the records of
+ * transactions not committed.
+ */
+export async function kcatRead(
+  bootstrap: string,
+  topic: string,
+  options: { isolation?: "read_committed" | "read_uncommitted" } = {},
+): Promise<KcatRecord[]> {
+  const isolation = options.isolation === undefined ? [] : ["-X", `isolation.level=${options.isolation}`];
+  const out = await kcat(["-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-J", "-q", ...isolation]);
   return out.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as KcatRecord);
 }
 

@@ -106,6 +106,13 @@ test("the shape cache tells apart what JSON would merge: Infinity, -Infinity and
   assert.throws(() => resolveSecurityContext(undefinedValue as unknown as SecurityContext), InvalidSecurityContextError);
 });
 
+test("transactional.id is refused in tuning: it belongs to transactionalProducer(), not the shared producer", () => {
+  assert.throws(
+    () => resolveSecurityContext({ bootstrapServers: "k:9092", producer: { "transactional.id": "t-1" } }),
+    (e: unknown) => e instanceof InvalidSecurityContextError && /transactional\.id through transactionalProducer\(\)/.test(e.message),
+  );
+});
+
 test("the shape cache never serves a context that is written differently", () => {
   // Values that would run together under a plain separator stay apart.
   const a = resolveSecurityContext({ bootstrapServers: "k:9092", isolation: "x", clientId: "1:y" });

@@ -19,6 +19,10 @@ export interface LibrdKafkaError {
   /** librdkafka's `rd_kafka_resp_err_t` (negative: internal to the client). */
   code: number;
   isFatal?: boolean;
+  /** Set on the errors of the transactional calls. */
+  isRetriable?: boolean;
+  /** Set on the errors of the transactional calls: the transaction must be aborted. */
+  isTxnRequiresAbort?: boolean;
 }
 
 /**
@@ -108,6 +112,18 @@ export interface Producer extends Client {
   /** Poll delivery reports on a binding thread instead of a JavaScript timer. */
   setPollInBackground(enabled: boolean): void;
   disconnect(timeoutMs: number, callback: () => void): this;
+  // Each runs its blocking librdkafka call on a libuv worker thread.
+  initTransactions(timeoutMs: number, callback: (error: MaybeError) => void): void;
+  beginTransaction(callback: (error: MaybeError) => void): void;
+  commitTransaction(timeoutMs: number, callback: (error: MaybeError) => void): void;
+  abortTransaction(timeoutMs: number, callback: (error: MaybeError) => void): void;
+  /** Reads `consumer`'s group metadata, then sends the offsets on a libuv worker thread. */
+  sendOffsetsToTransaction(
+    offsets: TopicPartitionOffset[],
+    consumer: KafkaConsumer,
+    timeoutMs: number,
+    callback: (error: MaybeError) => void,
+  ): void;
 }
 
 export interface KafkaConsumer extends Client {

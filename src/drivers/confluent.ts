@@ -31,6 +31,7 @@ import type {
   Payload,
   ProducerClient,
   ProducerConfig,
+  ProducerTransactions,
   TopicPartition,
   TopicPartitionOffset,
 } from "../driver.ts";
@@ -113,17 +114,19 @@ function watchErrors(
   events: ClientEvents,
 ): (error: Confluent.LibrdKafkaError) => void {
   let fatal = false;
-  let previous: string | undefined;
+  let previous: Error | undefined;
   const onError = (error: Confluent.LibrdKafkaError) => {
     const clean = cleanError(error, config);
     if (isFatal(error)) {
       if (!fatal) {
-        const reason = previous === undefined ? "" : ` (the error reported before it: ${previous})`;
-        events.onFatal(Object.assign(new Error(`Fatal error: the client is unusable${reason}`), { code: ERR_FATAL }));
+        // The error before it, with its code, is its cause: what it says (fenced) is all there is to know.
+        const reason = previous === undefined ? "" : ` (the error reported before it: ${previous.message})`;
+        const fatalError = new Error(`Fatal error: the client is unusable${reason}`, { cause: previous });
+        events.onFatal(Object.assign(fatalError, { code: ERR_FATAL, fatal: true }));
       }
       fatal = true;
     } else {
-      previous = clean.message;
+      previous = clean;
       events.onError?.(clean);
     }
   };
@@ -197,6 +200,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
   }
   producer.setPollInBackground(true);
 
+  const transactional = config.properties["transactional.id"] !== undefined;
   /** Records handed to librdkafka; each settles exactly once, by its delivery report or at close. */
   const pending = new Set<Pending>();
   let closed = false;
@@ -252,9 +256,12 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
       // librdkafka purges records by itself only when the client died (we never
       // ask it to before close): a purge may be the first sign of a fatal error,
       // before the first produce() that throws ERR__FATAL. The fatal error is
-      // the reason of every record a dead client gives up on.
+      // the reason of every record a dead client gives up on. Not so for a
+      // transactional producer: aborting a transaction purges its outstanding
+      // records, and its reports may come after the abort returned; its fatal
+      // errors are told by the transactional calls themselves.
       const purged = error.code === ERR_PURGE_QUEUE || error.code === ERR_PURGE_INFLIGHT;
-      if (purged && !closed) route(codedError(ERR_FATAL, "Local: Fatal error") as Confluent.LibrdKafkaError);
+      if (purged && !closed && !transactional) route(codedError(ERR_FATAL, "Local: Fatal error") as Confluent.LibrdKafkaError);
       opaque.reject(purged && fatal !== undefined ? fatal : cleanError(error, config), opaque.topic);
     } else if (opaque.resolve === SENT) {
       (opaque.reject as Done)(undefined, opaque.topic);
@@ -315,6 +322,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
     produce,
     send,
     flush,
+    transactions: transactional ? transactionsOf(producer, config, () => closed) : undefined,
     ping: (timeoutMs) =>
       new Promise<void>((resolve, reject) =>
         producer.getMetadata({ timeout: timeoutMs, allTopics: false }, (error) => error ? reject(cleanError(error, config)) : resolve())
@@ -333,6 +341,43 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
       pending.clear();
     },
   };
+}
+
+/**
+ * The transactional calls of `producer`. The binding runs each on a libuv
+ * worker thread; its error carries librdkafka's flags, kept on ours.
+ */
+/** The binding's consumer behind each consumer client of this driver, for `sendOffsets`. */
+const consumerBindings = new WeakMap<ConsumerClient, Confluent.KafkaConsumer>();
+
+function transactionsOf(producer: Confluent.Producer, config: ProducerConfig, closed: () => boolean): ProducerTransactions {
+  const call = (start: (done: (error: Confluent.MaybeError) => void) => void) =>
+    new Promise<void>((resolve, reject) => {
+      if (closed()) return reject(new ClosedError("The producer"));
+      start((error) => error ? reject(transactionError(error, config)) : resolve());
+    });
+  return {
+    init: (timeoutMs) => call((done) => producer.initTransactions(timeoutMs, done)),
+    begin: () => call((done) => producer.beginTransaction(done)),
+    commit: (timeoutMs) => call((done) => producer.commitTransaction(timeoutMs, done)),
+    abort: (timeoutMs) => call((done) => producer.abortTransaction(timeoutMs, done)),
+    sendOffsets: (offsets, consumer, timeoutMs) => {
+      const binding = consumerBindings.get(consumer);
+      if (binding === undefined) return Promise.reject(new TypeError("sendOffsets: the consumer is not a client of the confluent-node driver"));
+      // The binding reads the consumer's group metadata (rd_kafka_consumer_group_metadata) on this thread.
+      const list = offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
+      return call((done) => producer.sendOffsetsToTransaction(list, binding, timeoutMs, done));
+    },
+  };
+}
+
+/** A transactional call's error, redacted, with librdkafka's code and flags. */
+function transactionError(error: Confluent.LibrdKafkaError, config: ClientConfig): Error {
+  return Object.assign(cleanError(error, config), {
+    fatal: error.isFatal === true,
+    abortable: error.isTxnRequiresAbort === true,
+    retriable: error.isRetriable === true,
+  });
 }
 
 function toIncoming(m: Confluent.Message): IncomingMessage {
@@ -395,7 +440,7 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
   consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
   let closed = false;
 
-  return {
+  const client: ConsumerClient = {
     subscribe(topics) {
       consumer.subscribe([...topics]);
       return Promise.resolve();
@@ -451,4 +496,6 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
       }
     },
   };
+  consumerBindings.set(client, consumer);
+  return client;
 }

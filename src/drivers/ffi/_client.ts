@@ -33,7 +33,7 @@ import {
 import type { Librdkafka } from "./library.ts";
 
 /** An error from librdkafka: its message (secrets redacted) and its `rd_kafka_resp_err_t` code. */
-export type KafkaError = Error & { code: number; fatal?: boolean };
+export type KafkaError = Error & { code: number; fatal?: boolean; retriable?: boolean; abortable?: boolean };
 
 /** One `rd_kafka_t` and the means to talk about it. */
 export interface Client {
@@ -138,6 +138,8 @@ export function createClient(
         // The string belongs to err: read before rd_kafka_error_destroy.
         const e = error(c.rd_kafka_error_code(err), native.readCString(c.rd_kafka_error_string(err)));
         if (c.rd_kafka_error_is_fatal(err)) e.fatal = true;
+        if (c.rd_kafka_error_is_retriable(err)) e.retriable = true;
+        if (c.rd_kafka_error_txn_requires_abort(err)) e.abortable = true;
         return e;
       } finally {
         c.rd_kafka_error_destroy(err);

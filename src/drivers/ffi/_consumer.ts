@@ -33,6 +33,7 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from "../../driver.ts";
+import { ClosedError } from "../../errors.ts";
 import { type Client, createClient, readPartitionList, withPartitionList } from "./_client.ts";
 import { getI64, getU64, type NativeRuntime, type Pointer, SIZES } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
@@ -83,6 +84,17 @@ export async function createFfiConsumer(
   return consumer;
 }
 
+/**
+ * The group metadata of `consumer` (`rd_kafka_consumer_group_metadata`: its
+ * group, member id and generation now), for a transactional producer's
+ * `sendOffsets`. Ours: free it with `rd_kafka_consumer_group_metadata_destroy`;
+ * it does not refer to the consumer's handle. Undefined if `consumer` is not
+ * an FFI consumer; throws `ClosedError` once it is closing.
+ */
+export function consumerGroupMetadata(consumer: ConsumerClient): Pointer | undefined {
+  return consumer instanceof FfiConsumer ? consumer.groupMetadata() : undefined;
+}
+
 class FfiConsumer implements ConsumerClient {
   readonly #client: Client;
   readonly #events: ConsumerEvents;
@@ -124,6 +136,14 @@ class FfiConsumer implements ConsumerClient {
     if (err !== 0) throw client.error(err);
     // rd_kafka_queue_get_consumer returns a new reference to the group queue.
     this.#queue = openEventQueue(client.rdkafka, c.rd_kafka_queue_get_consumer(rk)!);
+  }
+
+  /** See {@link consumerGroupMetadata}. */
+  groupMetadata(): Pointer {
+    if (this.#closing) throw new ClosedError("The consumer");
+    const metadata = this.#client.c.rd_kafka_consumer_group_metadata(this.#client.rk);
+    if (metadata === null) throw new Error("rd_kafka_consumer_group_metadata failed");
+    return metadata;
   }
 
   subscribe(topics: readonly string[]): Promise<void> {

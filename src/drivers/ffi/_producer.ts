@@ -27,11 +27,21 @@
  *
  * @module
  */
-import type { ClientEvents, DeliveryReport, OutgoingRecord, Payload, ProducerClient, ProducerConfig } from "../../driver.ts";
+import type {
+  ClientEvents,
+  DeliveryReport,
+  OutgoingRecord,
+  Payload,
+  ProducerClient,
+  ProducerConfig,
+  ProducerTransactions,
+  TopicPartitionOffset,
+} from "../../driver.ts";
 import { ClosedError } from "../../errors.ts";
-import { signal } from "../../_util.ts";
+import { signal, yieldToEventLoop } from "../../_util.ts";
 import { type Done, type Reject, type Resolve, SENT, WaitingRecords } from "../_waiting.ts";
 import { type Client, createClient } from "./_client.ts";
+import { consumerGroupMetadata } from "./_consumer.ts";
 import { cString, getI64, getU64, type Pointer, setI64, SIZES } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
@@ -68,6 +78,13 @@ const DR_BATCH = 1024;
  * ever-new topic names holds a bounded number of handles.
  */
 const MAX_TOPIC_HANDLES = 1024;
+/**
+ * Where a transactional call cannot run off the JavaScript thread (Bun), it
+ * waits at most this long per call, then yields to the event loop (delivery
+ * reports are served meanwhile) and resumes: librdkafka's transactional
+ * calls are resumable after a retriable timeout.
+ */
+const TXN_SLICE_MS = 50;
 
 /** Create a producer, resolving once a broker answered (or rejecting after {@link CONNECT_TIMEOUT_MS}). */
 export async function createFfiProducer(
@@ -157,6 +174,10 @@ class FfiProducer implements ProducerClient {
   readonly #messageView = new DataView(this.#message.buffer);
   /** The client's fatal error, once there was one: the reason of every record it gives up on. */
   #fatal: Error | undefined;
+  /** Present with a `transactional.id` (see {@link #transactionsOf}). */
+  readonly transactions?: ProducerTransactions;
+  /** The transactional call under way, if any: close waits for it before freeing the handle. */
+  #txnCall: Promise<void> | undefined;
 
   constructor(client: Client, config: ProducerConfig, events: ClientEvents) {
     this.#client = client;
@@ -176,6 +197,91 @@ class FfiProducer implements ProducerClient {
     // rd_kafka_queue_get_main returns a new reference to rk's main queue.
     this.#queue = openEventQueue(client.rdkafka, client.c.rd_kafka_queue_get_main(client.rk)!);
     this.#pump = this.#run();
+    if (config.properties["transactional.id"] !== undefined) this.transactions = this.#transactionsOf();
+  }
+
+  /**
+   * The transactional calls. init, commit and abort wait for the coordinator:
+   * on a worker thread where the runtime can (Deno, koffi), else on this
+   * thread in slices of {@link TXN_SLICE_MS}, resumed until `timeoutMs`.
+   * Every error they return is ours, read and freed by takeError.
+   */
+  #transactionsOf(): ProducerTransactions {
+    const client = this.#client;
+    const { c, rk } = client;
+    const nb = client.rdkafka.nonblocking();
+    type Blocking = (rk: Pointer, timeoutMs: number) => Pointer | null;
+    type Async = (rk: Pointer, timeoutMs: number) => Promise<Pointer | null>;
+    const waiting = async (blocking: Blocking, nonblocking: Async | undefined, timeoutMs: number): Promise<void> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (this.#closed) throw new ClosedError("The producer");
+        const remaining = Math.max(0, deadline - Date.now());
+        const error = nonblocking ? await nonblocking(rk, remaining) : blocking(rk, Math.min(remaining, TXN_SLICE_MS));
+        const e = client.takeError(error);
+        if (e === null) return;
+        if (!(e.retriable && e.code === ERR__TIMED_OUT && Date.now() < deadline)) throw e;
+        await yieldToEventLoop();
+      }
+    };
+    const tracked = (call: Promise<void>): Promise<void> => {
+      const settled = call.then(() => {}, () => {});
+      this.#txnCall = settled;
+      void settled.then(() => {
+        if (this.#txnCall === settled) this.#txnCall = undefined;
+      });
+      return call;
+    };
+    return {
+      init: (timeoutMs) => tracked(waiting(c.rd_kafka_init_transactions, nb?.rd_kafka_init_transactions_async, timeoutMs)),
+      begin: () => {
+        if (this.#closed) return Promise.reject(new ClosedError("The producer"));
+        const e = client.takeError(c.rd_kafka_begin_transaction(rk));
+        return e === null ? Promise.resolve() : Promise.reject(e);
+      },
+      commit: (timeoutMs) => tracked(waiting(c.rd_kafka_commit_transaction, nb?.rd_kafka_commit_transaction_async, timeoutMs)),
+      abort: (timeoutMs) => tracked(waiting(c.rd_kafka_abort_transaction, nb?.rd_kafka_abort_transaction_async, timeoutMs)),
+      sendOffsets: (offsets, consumer, timeoutMs) => {
+        if (this.#closed) return Promise.reject(new ClosedError("The producer"));
+        let metadata: Pointer | undefined;
+        try {
+          metadata = consumerGroupMetadata(consumer);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        if (metadata === undefined) return Promise.reject(new TypeError("sendOffsets: the consumer is not a client of the FFI driver"));
+        return tracked(this.#sendOffsets(offsets, metadata, timeoutMs));
+      },
+    };
+  }
+
+  /**
+   * rd_kafka_send_offsets_to_transaction with `offsets` and `metadata` (ours:
+   * freed here, with the list, once the call returned). Not resumable: where
+   * it cannot run on a worker thread (Bun) it blocks for up to `timeoutMs`.
+   */
+  async #sendOffsets(offsets: readonly TopicPartitionOffset[], metadata: Pointer, timeoutMs: number): Promise<void> {
+    const client = this.#client;
+    const { c, rk } = client;
+    const list = c.rd_kafka_topic_partition_list_new(Math.max(1, offsets.length));
+    try {
+      if (list === null) throw new Error("rd_kafka_topic_partition_list_new failed");
+      for (const { topic, partition, offset } of offsets) {
+        // The name is copied by librdkafka.
+        const name = cString(topic);
+        c.rd_kafka_topic_partition_list_add(list, name, partition);
+        c.rd_kafka_topic_partition_list_set_offset(list, name, partition, BigInt(offset));
+      }
+      const nb = client.rdkafka.nonblocking();
+      const error = nb
+        ? await nb.rd_kafka_send_offsets_to_transaction_async(rk, list, metadata, timeoutMs)
+        : c.rd_kafka_send_offsets_to_transaction(rk, list, metadata, timeoutMs);
+      const e = client.takeError(error);
+      if (e !== null) throw e;
+    } finally {
+      if (list !== null) c.rd_kafka_topic_partition_list_destroy(list);
+      c.rd_kafka_consumer_group_metadata_destroy(metadata);
+    }
   }
 
   /** Read the main queue until close: one event at a time, each freed after use. */
@@ -463,6 +569,8 @@ class FfiProducer implements ProducerClient {
     this.#closed = true;
     // At once: no expiry timer may hand a waiting record to the closing client.
     this.#waiting.close(new ClosedError("The producer"));
+    // A transactional call still uses rk (on a worker thread, or between its slices).
+    await this.#txnCall;
     const { c, rk } = this.#client;
     // Drop what is still queued or in flight: rd_kafka_destroy then returns promptly.
     c.rd_kafka_purge(rk, PURGE_ALL);

@@ -121,8 +121,33 @@ export const CLIENT_SYMBOLS = {
   rd_kafka_error_string: { args: ["ptr"], ret: "ptr" },
   // int rd_kafka_error_is_fatal(const rd_kafka_error_t *)
   rd_kafka_error_is_fatal: { args: ["ptr"], ret: "i32" },
+  // int rd_kafka_error_is_retriable(const rd_kafka_error_t *)
+  rd_kafka_error_is_retriable: { args: ["ptr"], ret: "i32" },
+  // int rd_kafka_error_txn_requires_abort(const rd_kafka_error_t *)
+  rd_kafka_error_txn_requires_abort: { args: ["ptr"], ret: "i32" },
   // void rd_kafka_error_destroy(rd_kafka_error_t *)
   rd_kafka_error_destroy: { args: ["ptr"], ret: "void" },
+
+  // Transactions. begin_transaction only changes local state. The other three wait for
+  // the coordinator up to timeout_ms, and are resumable: called again after a retriable
+  // ERR__TIMED_OUT, they go on with the operation under way. Bound here for Bun, which
+  // calls them in short slices (see _producer.ts); elsewhere NONBLOCKING_SYMBOLS' are used.
+  // rd_kafka_error_t *rd_kafka_init_transactions(rd_kafka_t *, int timeout_ms): error owned by caller
+  rd_kafka_init_transactions: { args: ["ptr", "i32"], ret: "ptr" },
+  // rd_kafka_error_t *rd_kafka_begin_transaction(rd_kafka_t *): error owned by caller
+  rd_kafka_begin_transaction: { args: ["ptr"], ret: "ptr" },
+  // rd_kafka_error_t *rd_kafka_commit_transaction(rd_kafka_t *, int timeout_ms): error owned by caller
+  rd_kafka_commit_transaction: { args: ["ptr", "i32"], ret: "ptr" },
+  // rd_kafka_error_t *rd_kafka_abort_transaction(rd_kafka_t *, int timeout_ms): error owned by caller
+  rd_kafka_abort_transaction: { args: ["ptr", "i32"], ret: "ptr" },
+  // rd_kafka_error_t *rd_kafka_send_offsets_to_transaction(rd_kafka_t *producer, const list *offsets,
+  //   const rd_kafka_consumer_group_metadata_t *cgmetadata, int timeout_ms): list and metadata borrowed for the call;
+  //   error owned by caller. Waits for the coordinators and is not resumable: on Bun it blocks for its whole timeout.
+  rd_kafka_send_offsets_to_transaction: { args: ["ptr", "ptr", "ptr", "i32"], ret: "ptr" },
+  // rd_kafka_consumer_group_metadata_t *rd_kafka_consumer_group_metadata(rd_kafka_t *consumer): owned, _destroy
+  rd_kafka_consumer_group_metadata: { args: ["ptr"], ret: "ptr" },
+  // void rd_kafka_consumer_group_metadata_destroy(rd_kafka_consumer_group_metadata_t *)
+  rd_kafka_consumer_group_metadata_destroy: { args: ["ptr"], ret: "void" },
 
   // rd_kafka_topic_partition_list_t *rd_kafka_topic_partition_list_new(int size): owned, _destroy
   rd_kafka_topic_partition_list_new: { args: ["i32"], ret: "ptr" },
@@ -194,6 +219,16 @@ export const CLIENT_SYMBOLS = {
 export const NONBLOCKING_SYMBOLS = {
   // rd_kafka_destroy_flags(rk, flags): joins librdkafka's threads
   rd_kafka_destroy_flags_async: { symbol: "rd_kafka_destroy_flags", args: ["ptr", "i32"], ret: "void", nonblocking: true },
+  // The transactional calls that wait for the coordinator; each returns an error owned by the caller.
+  rd_kafka_init_transactions_async: { symbol: "rd_kafka_init_transactions", args: ["ptr", "i32"], ret: "ptr", nonblocking: true },
+  rd_kafka_commit_transaction_async: { symbol: "rd_kafka_commit_transaction", args: ["ptr", "i32"], ret: "ptr", nonblocking: true },
+  rd_kafka_abort_transaction_async: { symbol: "rd_kafka_abort_transaction", args: ["ptr", "i32"], ret: "ptr", nonblocking: true },
+  rd_kafka_send_offsets_to_transaction_async: {
+    symbol: "rd_kafka_send_offsets_to_transaction",
+    args: ["ptr", "ptr", "ptr", "i32"],
+    ret: "ptr",
+    nonblocking: true,
+  },
 } as const satisfies SymbolTable;
 
 /** The mock cluster API (`rdkafka_mock.h`), used by the embedded broker only. */
@@ -246,6 +281,9 @@ export const RD_KAFKA_CONF_OK = 0;
 /** `rd_kafka_resp_err_t` values kshare tests for. */
 export const ERR_NO_ERROR = 0;
 export const ERR__TIMED_OUT = -185;
+/** A transactional call made while another is under way (a resumed one, or a conflicting one). */
+export const ERR__CONFLICT = -173;
+export const ERR__PREV_IN_PROGRESS = -177;
 export const ERR__QUEUE_FULL = -184;
 export const ERR__FATAL = -150;
 /** Records a client gave up on when purged: in flight, and still queued. */
