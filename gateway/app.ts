@@ -16,6 +16,7 @@ import {
   openApiDocument,
   opsRoutes,
   publishRoutes,
+  type PublishRoutesOptions,
   restProxyErrorHandler,
   restProxyNotFound,
   verifyUsers,
@@ -40,6 +41,11 @@ export interface GatewayAppOptions {
   readonly maxBodyBytes?: number;
   /** Delivery deadline of every publish (default 10 000 ms): past it, 503 / `50003` with `Retry-After`. */
   readonly publishTimeoutMs?: number;
+  /** `publishRoutes`' per-tenant bounds and body timeout (defaults: its own). */
+  readonly limits?: Pick<
+    PublishRoutesOptions,
+    "maxRequestsPerTenant" | "maxRecordsInFlightPerTenant" | "maxRecordsPerRequest" | "bodyTimeoutMs"
+  >;
   /** Bound on `/readyz` (default 2000 ms). */
   readonly readinessTimeoutMs?: number;
   /** True once the gateway is shutting down: responses then close their connection. */
@@ -135,6 +141,8 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       clusterId,
       ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
       ...(options.publishTimeoutMs !== undefined && { publishTimeoutMs: options.publishTimeoutMs }),
+      // Tenants are security contexts (one per user here): publishRoutes counts by c.var.kafka's fingerprint.
+      ...options.limits,
       ...(logger && { logger }),
     }),
   );

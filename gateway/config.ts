@@ -17,6 +17,10 @@
  * | `GATEWAY_PUBLISH_TIMEOUT_MS` | delivery deadline of every publish (default 10000): a record not acknowledged within it is answered 503 / `50003` with `Retry-After` |
  * | `GATEWAY_MAX_CONTEXTS` | most users' Kafka contexts connected at once (default 64): past it the least recently used idle one is closed, and reconnects on its next request |
  * | `GATEWAY_CONTEXT_IDLE_TIMEOUT_MS` | a user's producer is closed after this long without a request (default 600000, Kafka's own `connections.max.idle.ms`) |
+ * | `GATEWAY_MAX_REQUESTS_PER_TENANT` | most produce requests of one user's context at once (default 256): one more is answered 429 with `Retry-After` |
+ * | `GATEWAY_MAX_RECORDS_IN_FLIGHT_PER_TENANT` | most records of one user's context awaiting Kafka at once (default 20000): past it 429 |
+ * | `GATEWAY_MAX_RECORDS_PER_REQUEST` | most records of one streaming request (default 10000): the next is answered `error_code` 413 and the stream ends |
+ * | `GATEWAY_BODY_TIMEOUT_MS` | time to receive a request's body (default 30000): a slower body is answered 408 |
  *
  * @module
  */
@@ -52,6 +56,14 @@ export interface GatewayConfig {
   readonly maxContexts: number;
   /** The registry's `idleTimeoutMs`: a user's producer idle this long is closed. */
   readonly contextIdleTimeoutMs: number;
+  /** `publishRoutes`' `maxRequestsPerTenant`. */
+  readonly maxRequestsPerTenant: number;
+  /** `publishRoutes`' `maxRecordsInFlightPerTenant`. */
+  readonly maxRecordsInFlightPerTenant: number;
+  /** `publishRoutes`' `maxRecordsPerRequest`. */
+  readonly maxRecordsPerRequest: number;
+  /** `publishRoutes`' `bodyTimeoutMs`. */
+  readonly bodyTimeoutMs: number;
   /**
    * Each user's security context on `bootstrapServers` (the embedded broker's
    * when none is configured). Validated at startup: an invalid one is a
@@ -117,6 +129,19 @@ export function gatewayConfig(env: Readonly<Record<string, string | undefined>>)
   if (!Number.isSafeInteger(contextIdleTimeoutMs) || contextIdleTimeoutMs < 1) {
     problems.push("GATEWAY_CONTEXT_IDLE_TIMEOUT_MS: expected milliseconds ≥ 1");
   }
+  // One tenant (a user's context) must not crowd out the others: bounds on what it holds at once, and on the
+  // time a body may take to arrive (the runtime's own limit is minutes: Node's requestTimeout is 300 s).
+  const positive = (name: string, fallback: number, max = Number.MAX_SAFE_INTEGER) => {
+    const value = Number(get(name) ?? fallback);
+    if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+      problems.push(`${name}: expected a whole number from 1 to ${max}`);
+    }
+    return value;
+  };
+  const maxRequestsPerTenant = positive("GATEWAY_MAX_REQUESTS_PER_TENANT", 256);
+  const maxRecordsInFlightPerTenant = positive("GATEWAY_MAX_RECORDS_IN_FLIGHT_PER_TENANT", 20_000);
+  const maxRecordsPerRequest = positive("GATEWAY_MAX_RECORDS_PER_REQUEST", 10_000);
+  const bodyTimeoutMs = positive("GATEWAY_BODY_TIMEOUT_MS", 30_000, 2_147_483_647);
   const clusterId = get("GATEWAY_CLUSTER_ID") ?? "kshare";
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(clusterId)) problems.push("GATEWAY_CLUSTER_ID: expected 1 to 64 of A-Z a-z 0-9 . _ -");
   const bootstrapServers = get("KAFKA_BOOTSTRAP_SERVERS");
@@ -190,6 +215,10 @@ export function gatewayConfig(env: Readonly<Record<string, string | undefined>>)
     publishTimeoutMs,
     maxContexts,
     contextIdleTimeoutMs,
+    maxRequestsPerTenant,
+    maxRecordsInFlightPerTenant,
+    maxRecordsPerRequest,
+    bodyTimeoutMs,
     contexts(servers) {
       const contexts = new Map<string, SecurityContext>();
       const contextProblems: string[] = [];

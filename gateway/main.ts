@@ -72,6 +72,12 @@ const app = createGatewayApp({
   topics,
   clusterId: config.clusterId,
   publishTimeoutMs: config.publishTimeoutMs,
+  limits: {
+    maxRequestsPerTenant: config.maxRequestsPerTenant,
+    maxRecordsInFlightPerTenant: config.maxRecordsInFlightPerTenant,
+    maxRecordsPerRequest: config.maxRecordsPerRequest,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+  },
   metrics,
   draining: () => stopping,
 });
@@ -101,6 +107,11 @@ log(
 log(
   `Kafka contexts: at most ${config.maxContexts} connected at once; one idle for ${config.contextIdleTimeoutMs / 1000} s is closed` +
     " (GATEWAY_MAX_CONTEXTS, GATEWAY_CONTEXT_IDLE_TIMEOUT_MS)",
+);
+log(
+  `per user: at most ${config.maxRequestsPerTenant} requests and ${config.maxRecordsInFlightPerTenant} records in flight, ` +
+    `${config.maxRecordsPerRequest} records a request, a body within ${config.bodyTimeoutMs} ms` +
+    " (GATEWAY_MAX_REQUESTS_PER_TENANT, GATEWAY_MAX_RECORDS_IN_FLIGHT_PER_TENANT, GATEWAY_MAX_RECORDS_PER_REQUEST, GATEWAY_BODY_TIMEOUT_MS)",
 );
 log(
   `produce: POST ${server.url}/v3/clusters/${config.clusterId}/topics/{topic}/records; ops: /healthz /readyz /metrics /openapi.json`,

@@ -217,6 +217,7 @@ test("400: malformed JSON, invalid records and schema violations, with the issue
     ['{"partition_id": 1.5, "value": {"data": {"id": "x", "total": 1}}}', /partition_id/],
     ['{"timestamp": "yesterday", "value": {"data": {"id": "x", "total": 1}}}', /timestamp/],
     ['{"timestamp": "1969-12-31T23:59:59Z", "value": {"data": {"id": "x", "total": 1}}}', /timestamp.*from 1970 on/],
+    ['{"timestamp": 1e308, "value": {"data": {"id": "x", "total": 1}}}', /timestamp: expected at most 8640000000000000 ms/],
     ['{"schema_id": 3, "value": {"data": {"id": "x", "total": 1}}}', /schema_id/],
     ['{"value": null}', /Invalid value for topic/],
     ['"just a string"', /expected a JSON object/],

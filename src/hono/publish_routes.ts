@@ -22,8 +22,9 @@ import {
   restProxyErrorHandler,
   UNKNOWN_TOPIC_PARTITION,
 } from "./errors.ts";
-import { isBlank, splitJsonObjects } from "../_json_stream.ts";
+import { isBlank, type JsonChunk, splitJsonObjects } from "../_json_stream.ts";
 import { type BoundProducer, inFlightUntil, type KafkaEnv } from "./kafka.ts";
+import { TenantLimits } from "./_tenant_limits.ts";
 import {
   type AnyTopic,
   BatchEntrySchema,
@@ -52,7 +53,11 @@ import {
  *   maxBodyBytes: 256 * 1024,
  *   maxBatchEntries: 25,
  *   publishTimeoutMs: 5_000, // no acknowledgement within 5 s: 503 / 50003
- *   retryAfterSeconds: 10,
+ *   retryAfterSeconds: 10, // of a 503, and of a 429
+ *   maxRequestsPerTenant: 8, // a security context's 9th request at once: 429
+ *   maxRecordsInFlightPerTenant: 5_000, // records awaiting Kafka's acknowledgement, per security context
+ *   maxRecordsPerRequest: 1_000, // a streaming request's 1001st record: an error answer, and nothing after it
+ *   bodyTimeoutMs: 10_000, // a body not received within 10 s: 408
  *   logger: console,
  * };
  * const routes = publishRoutes(options);
@@ -76,8 +81,35 @@ export interface PublishRoutesOptions {
    * then becomes: see `PublishOptions.timeoutMs`.
    */
   readonly publishTimeoutMs?: number;
-  /** `Retry-After` of a 503, in seconds (default 5). */
+  /** `Retry-After` of a 503 and of a 429, in seconds (default 5). */
   readonly retryAfterSeconds?: number;
+  /**
+   * Most produce requests of one tenant at once (default 256); one more is answered 429
+   * with `Retry-After` before its body is read. A tenant is a security
+   * context (`c.var.kafka.fingerprint`): its requests share one producer.
+   */
+  readonly maxRequestsPerTenant?: number;
+  /**
+   * Most records of one tenant awaiting Kafka's acknowledgement at once
+   * (default 20 000). A
+   * request arriving at the bound is answered 429 with `Retry-After`; a
+   * record reaching it inside a streaming request or a batch is answered
+   * `error_code` 429 and not published (a stream ends there: its last answer
+   * says how many records were refused).
+   */
+  readonly maxRecordsInFlightPerTenant?: number;
+  /**
+   * Most records of one streaming request (default 10 000): the record past it is
+   * answered `error_code` 413, the last answer, saying how many records were
+   * refused; it and the records after it are not published.
+   */
+  readonly maxRecordsPerRequest?: number;
+  /**
+   * Time to receive a request's body, from the start of reading it (default
+   * 30 000 ms; at most 2 147 483 647): a body
+   * not complete by then is answered 408 and nothing of it is published.
+   */
+  readonly bodyTimeoutMs?: number;
   /** Where unexpected errors are reported (default `console`). */
   readonly logger?: Logger;
 }
@@ -133,6 +165,11 @@ export const DEFAULT_MAX_BATCH_ENTRIES: number = 10;
  * ```
  */
 export const MAX_BATCH_ENTRIES: number = 50;
+// Defaults of the per-tenant bounds; the numbers are written in PublishRoutesOptions' docs and the README.
+const DEFAULT_MAX_REQUESTS_PER_TENANT = 256;
+const DEFAULT_MAX_RECORDS_IN_FLIGHT_PER_TENANT = 20_000;
+const DEFAULT_MAX_RECORDS_PER_REQUEST = 10_000;
+const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 /**
  * Default of {@link PublishRoutesOptions.publishTimeoutMs}: 10 s.
  *
@@ -189,6 +226,21 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   const maxBatchEntries = options.maxBatchEntries ?? DEFAULT_MAX_BATCH_ENTRIES;
   const retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
   const publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+  const maxRequestsPerTenant = options.maxRequestsPerTenant ?? DEFAULT_MAX_REQUESTS_PER_TENANT;
+  const maxRecordsInFlight = options.maxRecordsInFlightPerTenant ?? DEFAULT_MAX_RECORDS_IN_FLIGHT_PER_TENANT;
+  const maxRecordsPerRequest = options.maxRecordsPerRequest ?? DEFAULT_MAX_RECORDS_PER_REQUEST;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  for (const [name, value] of [
+    ["maxRequestsPerTenant", maxRequestsPerTenant],
+    ["maxRecordsInFlightPerTenant", maxRecordsInFlight],
+    ["maxRecordsPerRequest", maxRecordsPerRequest],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer, got ${value}`);
+  }
+  if (!Number.isInteger(bodyTimeoutMs) || bodyTimeoutMs < 1 || bodyTimeoutMs > MAX_TIMER_MS) {
+    throw new TypeError(`bodyTimeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${bodyTimeoutMs}`);
+  }
+  const limits = new TenantLimits(maxRequestsPerTenant, maxRecordsInFlight);
   if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1 || publishTimeoutMs > MAX_TIMER_MS) {
     throw new TypeError(`publishTimeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${publishTimeoutMs}`);
   }
@@ -247,15 +299,51 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     if (parseInt(length, 10) > maxBodyBytes) tooLarge();
     return true;
   }
+  /**
+   * `streamLimit` with the body timeout over its read: Hono's `bodyLimit`
+   * reads a body of unstated length whole before `next` runs, which stops the timer.
+   */
+  function limitedStream(c: Context, next: () => Promise<void>): Promise<void> {
+    let received!: () => void;
+    const inside = new Promise<void>((resolve) => (received = resolve));
+    const read = streamLimit(c, () => {
+      received();
+      return next();
+    });
+    return within(read as Promise<void>, bodyTimeoutMs, bodyTimedOut, inside);
+  }
+  const bodyTimedOut = () =>
+    restProxyError(408, 408, `The request body was not received within ${bodyTimeoutMs} ms`, { Connection: "close" });
   const limit = createMiddleware(async function limit(c, next) {
     if (lengthStated(c)) await next();
-    else await streamLimit(c, next);
+    else await limitedStream(c, next);
   });
-  /** The request body, at most `maxBodyBytes` (behind `limit`); 422 when it holds nothing but whitespace. */
+  /**
+   * The request body, at most `maxBodyBytes` (behind `limit`), received
+   * within `bodyTimeoutMs` (408 otherwise: a slow body holds its tenant's
+   * request slot no longer); 422 when it holds nothing but whitespace.
+   */
   async function nonEmptyBody(c: Context): Promise<Uint8Array> {
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    const body = new Uint8Array(await within(c.req.arrayBuffer(), bodyTimeoutMs, bodyTimedOut));
     if (isBlank(body)) throw restProxyError(422, 422, "Payload error. Request body is empty. Data is required.");
     return body;
+  }
+
+  /**
+   * Count a produce request against its tenant's bounds (429 with
+   * `Retry-After` when at one); answers the release, safe to call more than once.
+   */
+  function admit(c: Context<KafkaEnv>): () => void {
+    const tenant = c.var.kafka.fingerprint;
+    const refused = limits.admit(tenant);
+    if (refused !== undefined) {
+      throw restProxyError(429, 429, `Too many requests: ${refused}`, { "Retry-After": String(retryAfterSeconds) });
+    }
+    let released = false;
+    return () => {
+      if (!released) limits.release(tenant);
+      released = true;
+    };
   }
 
   const BatchSchema = v.strictObject({
@@ -270,7 +358,12 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     if (!result.success) throw restProxyError(400, 400, `Invalid batch: ${describeIssues(result.issues)}`);
   });
 
-  /** Publish one request record; never rejects. (Promise callbacks, not an async function: see `kafka()`'s publish.) */
+  /**
+   * Publish one request record, counted in its tenant's records in flight
+   * until it settles (a 429 outcome, nothing published, when they are at
+   * their bound); never rejects. (Promise callbacks, not an async function:
+   * see `kafka()`'s publish.)
+   */
   function produce(
     kafka: BoundProducer,
     topic: AnyTopic,
@@ -282,18 +375,41 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
       if (outcome.status === 500) logUnexpected(options.logger ?? console, kafka, topic, error);
       return outcome;
     };
+    const tenant = kafka.fingerprint;
+    let taken = false;
     // A throw before the publish is under way (a key nested too deeply to serialize: RangeError) is this
     // record's outcome, not the request's: the records before it in a stream or batch are already published.
     try {
       const prepared = prepareRecord(topic, input, schema, publishTimeoutMs);
       if (isErrorOutcome(prepared)) return Promise.resolve(prepared);
+      if (!limits.takeRecord(tenant)) return refusedRecord;
+      taken = true;
       return kafka.publish(topic, prepared.value, prepared.options)
-        .then((report): ProduceResponse | ErrorOutcome => produceResponse(clusterId, topic, prepared, report))
-        .catch(failed);
+        .then((report): ProduceResponse | ErrorOutcome => {
+          limits.settled(tenant);
+          // Inside the same then: a throw while answering (not expected once prepareRecord accepted the record)
+          // must become this record's outcome too, or a streaming request would lose this answer and every later one.
+          try {
+            return produceResponse(clusterId, topic, prepared, report);
+          } catch (error) {
+            return failed(error);
+          }
+        }, (error: unknown) => {
+          limits.settled(tenant);
+          return failed(error);
+        });
     } catch (error) {
+      // A synchronous throw from publish itself: the record taken above never reaches Kafka.
+      if (taken) limits.settled(tenant);
       return Promise.resolve(failed(error));
     }
   }
+  /** The answer of a record refused at its tenant's bound on records in flight (one promise: a stream ends at it). */
+  const refusedRecord: Promise<ErrorOutcome> = Promise.resolve({
+    status: 429,
+    body: { error_code: 429, message: `Too many records: at most ${maxRecordsInFlight} of one tenant awaiting Kafka at once` },
+    retryAfterSeconds,
+  });
 
   const app = new Hono<KafkaEnv>();
   app.onError(restProxyErrorHandler(options.logger ? { logger: options.logger } : {}));
@@ -322,13 +438,18 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     "/v3/clusters/:cluster_id/topics/:topic_name/:records{records(?:(?::|%3[Aa])batch)?}",
     async function produceRecords(c, next) {
       const topic = checkProduceRequest(c);
-      if (c.req.param("records") !== "records") return next();
+      const release = admit(c);
+      const failed = (error: unknown) => {
+        release();
+        throw error;
+      };
+      if (c.req.param("records") !== "records") return next().then(release, failed);
       // Returned, not awaited: no frame of this handler is held while the publish is under way.
-      if (lengthStated(c)) return nonEmptyBody(c).then((body) => answerRecords(c, topic, body));
+      if (lengthStated(c)) return nonEmptyBody(c).then((body) => answerRecords(c, topic, body, release)).catch(failed);
       let response: Response | undefined;
-      await streamLimit(c, async () => {
-        response = await answerRecords(c, topic, await nonEmptyBody(c));
-      });
+      await limitedStream(c, async () => {
+        response = await answerRecords(c, topic, await nonEmptyBody(c), release);
+      }).catch(failed);
       return response!;
     },
     limit,
@@ -356,47 +477,207 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     },
   );
 
-  /** Publish the record, or each of the concatenated records (streaming mode), of a produce request. */
-  function answerRecords(c: Context<KafkaEnv>, topic: AnyTopic, body: Uint8Array): Promise<Response> | Response {
-    const kafka = c.var.kafka;
-    // Publishes start in request order (the producer keeps that order per partition); answers follow in the same order.
-    const results: Promise<ProduceResponse | ErrorOutcome>[] = [];
-    for (const chunk of splitJsonObjects(body)) {
-      if ("malformed" in chunk) {
-        results.push(Promise.resolve(invalid(chunk.malformed)));
-        break;
-      }
-      let input: unknown;
-      try {
-        input = JSON.parse(chunk.text);
-      } catch {
-        results.push(Promise.resolve(invalid("Malformed JSON in request body")));
-        continue;
-      }
-      results.push(produce(kafka, topic, input));
+  /**
+   * What one framed record of a request becomes: its answer, and whether it
+   * ends the request (nothing after it can be framed, or a bound was reached).
+   * At a bound, the records after it (`rest`, framed only to be counted) are
+   * neither published nor answered: its answer says how many were refused.
+   */
+  function produceChunk(
+    kafka: BoundProducer,
+    topic: AnyTopic,
+    chunk: JsonChunk,
+    index: number,
+    rest: Iterator<JsonChunk>,
+  ): RecordAnswer {
+    if ("malformed" in chunk) return { answer: Promise.resolve(invalid(chunk.malformed)), last: true };
+    if (index >= maxRecordsPerRequest) {
+      const message = `At most ${maxRecordsPerRequest} records per request: ${refusedFrom(rest)}`;
+      return { answer: Promise.resolve({ status: 413, body: { error_code: 413, message } }), last: true };
     }
-    if (results.length === 1) {
-      return results[0]!.then((result) => "status" in result ? errorResponse(result) : c.json(result, 200));
+    let input: unknown;
+    try {
+      input = JSON.parse(chunk.text);
+    } catch {
+      return { answer: Promise.resolve(invalid("Malformed JSON in request body")), last: false };
+    }
+    const answer = produce(kafka, topic, input);
+    // At the tenant's bound on records in flight the stream ends: later records would only be refused too, or,
+    // published after it, out of the order the client sent them in.
+    if (answer !== refusedRecord) return { answer, last: false };
+    const message = `Too many records: at most ${maxRecordsInFlight} of one tenant awaiting Kafka at once; ${refusedFrom(rest)}`;
+    return { answer: Promise.resolve({ status: 429, body: { error_code: 429, message }, retryAfterSeconds }), last: true };
+  }
+
+  /**
+   * Publish the record, or each of the concatenated records (streaming mode),
+   * of a produce request; `release` (the request's tenant slot) once its last
+   * answer is written.
+   */
+  function answerRecords(c: Context<KafkaEnv>, topic: AnyTopic, body: Uint8Array, release: () => void): Promise<Response> {
+    const kafka = c.var.kafka;
+    const chunks = splitJsonObjects(body);
+    // nonEmptyBody: there is a first chunk. A second one decides between one answer and a stream of them.
+    const first = produceChunk(kafka, topic, chunks.next().value!, 0, chunks);
+    const second = first.last ? undefined : chunks.next();
+    if (second === undefined || second.done) {
+      return first.answer.then((result) => {
+        release();
+        return "status" in result ? errorResponse(result) : c.json(result, 200);
+      });
     }
     c.header("Content-Type", "application/json");
     // The response is returned before its results are written: the request is in flight until the last one is.
     let written!: () => void;
     inFlightUntil(kafka, new Promise<void>((resolve) => (written = resolve)));
-    return stream(c, async (out) => {
+    // Answers are written in request order, as they settle, while later records are still being published.
+    const answers = new AnswerQueue();
+    answers.push(first.answer);
+    void publishRest(kafka, topic, chunks, second.value, answers);
+    return Promise.resolve(stream(c, async (out) => {
       try {
-        for (const result of results) {
-          const answer = await result;
-          await out.write(JSON.stringify("status" in answer ? answer.body : answer) + "\n");
+        // Settled answers resume this loop as microtasks, which never let other tasks in: it takes turns too.
+        let sliceStart = performance.now();
+        let count = 0;
+        for (let answer = await answers.next(); answer !== undefined; answer = await answers.next()) {
+          const result = await answer;
+          await out.write(JSON.stringify("status" in result ? result.body : result) + "\n");
+          if (++count % SLICE_CHECK_RECORDS === 0 && performance.now() - sliceStart >= STREAM_SLICE_MS) {
+            await nextTask();
+            sliceStart = performance.now();
+          }
         }
       } finally {
+        release();
         written();
       }
     }, async () => {
       // The client went away: the publishes still settle; there is nobody to tell.
-    });
+    }));
   }
 
+  /**
+   * Publish the records of a streaming request from its second on, in order
+   * (the producer keeps that order per partition), yielding to the event loop
+   * whenever a slice of work took {@link STREAM_SLICE_MS}: framing, parsing
+   * and validating a 1 MiB body is tens of ms of work, which then never
+   * holds back other requests, /healthz or delivery reports for longer.
+   */
+  async function publishRest(
+    kafka: BoundProducer,
+    topic: AnyTopic,
+    chunks: Generator<JsonChunk>,
+    second: JsonChunk,
+    answers: AnswerQueue,
+  ): Promise<void> {
+    try {
+      let index = 1;
+      let sliceStart = performance.now();
+      for (let chunk: JsonChunk | undefined = second; chunk !== undefined; index++) {
+        const { answer, last } = produceChunk(kafka, topic, chunk, index, chunks);
+        answers.push(answer);
+        if (last) break;
+        if (index % SLICE_CHECK_RECORDS === 0 && performance.now() - sliceStart >= STREAM_SLICE_MS) {
+          await nextTask();
+          sliceStart = performance.now();
+        }
+        const next = chunks.next();
+        chunk = next.done ? undefined : next.value;
+      }
+    } finally {
+      answers.end();
+    }
+  }
   return app;
+}
+
+/** One framed record's answer; `last`: the request ends with it. */
+interface RecordAnswer {
+  readonly answer: Promise<ProduceResponse | ErrorOutcome>;
+  readonly last: boolean;
+}
+
+/**
+ * What a bound refused: the record at it and every one `rest` still frames
+ * (a part that cannot be framed counts as one, as it would have been answered).
+ */
+function refusedFrom(rest: Iterator<JsonChunk>): string {
+  let after = 0;
+  while (!rest.next().done) after++;
+  return `${after + 1} ${after === 0 ? "record was" : "records were"} refused (this one and the ${after} after it), none of them published`;
+}
+
+/** Longest run of a streaming request's publishing before it lets other work run, in ms. */
+const STREAM_SLICE_MS = 4;
+/** How many records go between two looks at the clock. */
+const SLICE_CHECK_RECORDS = 32;
+
+/** Resolves in a later task of the event loop, after pending I/O callbacks (a timer, not a microtask). */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * `promise`, or the error `onTimeout` makes once `ms` passed first, unless
+ * `stop` resolved before (the timed part is over; `promise` goes on). A late
+ * rejection of `promise` (the client gone after the timeout) is ignored.
+ */
+function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error, stop?: Promise<void>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    stop?.then(() => clearTimeout(timer));
+    promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (error: unknown) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+/**
+ * The answers of one streaming request, in order: filled by its publishing
+ * loop, drained by its writer. Each answer is dropped once handed out, so a
+ * written answer is not held until the request ends.
+ */
+class AnswerQueue {
+  #answers: Array<Promise<ProduceResponse | ErrorOutcome>> = [];
+  #head = 0;
+  #ended = false;
+  #wake: (() => void) | undefined;
+
+  push(answer: Promise<ProduceResponse | ErrorOutcome>): void {
+    this.#answers.push(answer);
+    this.#notify();
+  }
+
+  /** No answer follows. */
+  end(): void {
+    this.#ended = true;
+    this.#notify();
+  }
+
+  /** The next answer; undefined once every answer was handed out and the queue ended. */
+  async next(): Promise<Promise<ProduceResponse | ErrorOutcome> | undefined> {
+    while (this.#head >= this.#answers.length) {
+      if (this.#ended) return undefined;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    const answer = this.#answers[this.#head]!;
+    this.#answers[this.#head++] = undefined!;
+    if (this.#head > 1024 && this.#head * 2 > this.#answers.length) {
+      this.#answers = this.#answers.slice(this.#head);
+      this.#head = 0;
+    }
+    return answer;
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
 }
 
 /** A media type of JSON: `application/json` or `application/<anything>+json`. */

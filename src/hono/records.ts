@@ -75,6 +75,8 @@ export const HeaderSchema = v.strictObject({
   value: Base64,
 });
 
+/** The latest time a `Date` can hold, in ms since the epoch (ECMAScript: 100,000,000 days). */
+const LATEST_DATE_MS = 8_640_000_000_000_000;
 /** A record timestamp: an ISO 8601 date-time (as REST Proxy sends it) or milliseconds since the epoch. */
 const TimestampSchema = v.union([
   v.pipe(
@@ -84,7 +86,9 @@ const TimestampSchema = v.union([
     v.check((ms) => Number.isFinite(ms), "expected an ISO 8601 date-time"),
     v.minValue(0, "expected a date-time from 1970 on (Kafka timestamps are not negative)"),
   ),
-  v.pipe(v.number(), v.integer(), v.minValue(0)),
+  // At most the latest time a Date holds: a later one (1e308 is an integer) would be published, then fail
+  // to be answered, since the answer states the create time as an ISO 8601 date-time.
+  v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(LATEST_DATE_MS, `expected at most ${LATEST_DATE_MS} ms since the epoch`)),
 ], "expected an ISO 8601 date-time or milliseconds since the epoch");
 
 /** The entries of one produce request record. */
