@@ -25,12 +25,15 @@ import {
 import { isBlank, type JsonChunk, splitJsonObjects } from "../_json_stream.ts";
 import { type BoundProducer, inFlightUntil, type KafkaEnv } from "./kafka.ts";
 import { TenantLimits } from "./_tenant_limits.ts";
+import { Turns } from "./_turns.ts";
+import type { DeliveryReport } from "../driver.ts";
 import {
   type AnyTopic,
   BatchEntrySchema,
   type BatchResponse,
   EntryIdSchema,
   isErrorOutcome,
+  type PreparedRecord,
   prepareRecord,
   type ProduceRecord,
   type ProduceResponse,
@@ -241,6 +244,7 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     throw new TypeError(`bodyTimeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${bodyTimeoutMs}`);
   }
   const limits = new TenantLimits(maxRequestsPerTenant, maxRecordsInFlight);
+  const turns = new Turns(TURN_MS);
   if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1 || publishTimeoutMs > MAX_TIMER_MS) {
     throw new TypeError(`publishTimeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${publishTimeoutMs}`);
   }
@@ -361,20 +365,17 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   /**
    * Publish one request record, counted in its tenant's records in flight
    * until it settles (a 429 outcome, nothing published, when they are at
-   * their bound); never rejects. (Promise callbacks, not an async function:
-   * see `kafka()`'s publish.)
+   * their bound); never rejects. A delivered record's answer is built later,
+   * by {@link answerOf}: in a stream, in the writer's turn, not in the burst
+   * of delivery reports that settles thousands of records at once. (Promise
+   * callbacks, not an async function: see `kafka()`'s publish.)
    */
   function produce(
     kafka: BoundProducer,
     topic: AnyTopic,
     input: unknown,
     schema?: v.GenericSchema<unknown, ProduceRecord>,
-  ): Promise<ProduceResponse | ErrorOutcome> {
-    const failed = (error: unknown): ErrorOutcome => {
-      const outcome = publishFailure(error, { retryAfterSeconds, valuePath: "value.data" });
-      if (outcome.status === 500) logUnexpected(options.logger ?? console, kafka, topic, error);
-      return outcome;
-    };
+  ): Promise<Outcome> {
     const tenant = kafka.fingerprint;
     let taken = false;
     // A throw before the publish is under way (a key nested too deeply to serialize: RangeError) is this
@@ -384,28 +385,40 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
       if (isErrorOutcome(prepared)) return Promise.resolve(prepared);
       if (!limits.takeRecord(tenant)) return refusedRecord;
       taken = true;
-      return kafka.publish(topic, prepared.value, prepared.options)
-        .then((report): ProduceResponse | ErrorOutcome => {
-          limits.settled(tenant);
-          // Inside the same then: a throw while answering (not expected once prepareRecord accepted the record)
-          // must become this record's outcome too, or a streaming request would lose this answer and every later one.
-          try {
-            return produceResponse(clusterId, topic, prepared, report);
-          } catch (error) {
-            return failed(error);
-          }
-        }, (error: unknown) => {
-          limits.settled(tenant);
-          return failed(error);
-        });
+      return kafka.publish(topic, prepared.value, prepared.options).then((report): Outcome => {
+        limits.settled(tenant);
+        return { kafka, topic, prepared, report };
+      }, (error: unknown) => {
+        limits.settled(tenant);
+        return failure(kafka, topic, error);
+      });
     } catch (error) {
       // A synchronous throw from publish itself: the record taken above never reaches Kafka.
       if (taken) limits.settled(tenant);
-      return Promise.resolve(failed(error));
+      return Promise.resolve(failure(kafka, topic, error));
+    }
+  }
+  /** What `error` answers; an unexpected one is logged. */
+  function failure(kafka: BoundProducer, topic: AnyTopic, error: unknown): ErrorOutcome {
+    const outcome = publishFailure(error, { retryAfterSeconds, valuePath: "value.data" });
+    if (outcome.status === 500) logUnexpected(options.logger ?? console, kafka, topic, error);
+    return outcome;
+  }
+  /**
+   * A record's answer. A throw while building a delivered record's (not
+   * expected once `prepareRecord` accepted it) is its answer too: it must
+   * not cost a stream this answer and every later one.
+   */
+  function answerOf(outcome: Outcome): ProduceResponse | ErrorOutcome {
+    if ("status" in outcome) return outcome;
+    try {
+      return produceResponse(clusterId, outcome.topic, outcome.prepared, outcome.report);
+    } catch (error) {
+      return failure(outcome.kafka, outcome.topic, error);
     }
   }
   /** The answer of a record refused at its tenant's bound on records in flight (one promise: a stream ends at it). */
-  const refusedRecord: Promise<ErrorOutcome> = Promise.resolve({
+  const refusedRecord: Promise<Outcome> = Promise.resolve({
     status: 429,
     body: { error_code: 429, message: `Too many records: at most ${maxRecordsInFlight} of one tenant awaiting Kafka at once` },
     retryAfterSeconds,
@@ -462,7 +475,8 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
       const topic = topicOf(c);
       const { entries } = c.req.valid("json");
       const kafka = c.var.kafka;
-      const results = await Promise.all(entries.map((entry) => produce(kafka, topic, entry, BatchEntrySchema)));
+      const outcomes = await Promise.all(entries.map((entry) => produce(kafka, topic, entry, BatchEntrySchema)));
+      const results = outcomes.map(answerOf);
       const successes: Array<BatchResponse["successes"][number]> = [];
       const failures: Array<BatchResponse["failures"][number]> = [];
       results.forEach((result, i) => {
@@ -492,8 +506,11 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   ): RecordAnswer {
     if ("malformed" in chunk) return { answer: Promise.resolve(invalid(chunk.malformed)), last: true };
     if (index >= maxRecordsPerRequest) {
-      const message = `At most ${maxRecordsPerRequest} records per request: ${refusedFrom(rest)}`;
-      return { answer: Promise.resolve({ status: 413, body: { error_code: 413, message } }), last: true };
+      const answer = refusedFrom(rest, turns).then((refused): Outcome => {
+        const message = `At most ${maxRecordsPerRequest} records per request: ${refused}`;
+        return { status: 413, body: { error_code: 413, message } };
+      });
+      return { answer, last: true };
     }
     let input: unknown;
     try {
@@ -505,8 +522,11 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     // At the tenant's bound on records in flight the stream ends: later records would only be refused too, or,
     // published after it, out of the order the client sent them in.
     if (answer !== refusedRecord) return { answer, last: false };
-    const message = `Too many records: at most ${maxRecordsInFlight} of one tenant awaiting Kafka at once; ${refusedFrom(rest)}`;
-    return { answer: Promise.resolve({ status: 429, body: { error_code: 429, message }, retryAfterSeconds }), last: true };
+    const refused = refusedFrom(rest, turns).then((refused): Outcome => {
+      const message = `Too many records: at most ${maxRecordsInFlight} of one tenant awaiting Kafka at once; ${refused}`;
+      return { status: 429, body: { error_code: 429, message }, retryAfterSeconds };
+    });
+    return { answer: refused, last: true };
   }
 
   /**
@@ -521,8 +541,9 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     const first = produceChunk(kafka, topic, chunks.next().value!, 0, chunks);
     const second = first.last ? undefined : chunks.next();
     if (second === undefined || second.done) {
-      return first.answer.then((result) => {
+      return first.answer.then((outcome) => {
         release();
+        const result = answerOf(outcome);
         return "status" in result ? errorResponse(result) : c.json(result, 200);
       });
     }
@@ -536,16 +557,15 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     void publishRest(kafka, topic, chunks, second.value, answers);
     return Promise.resolve(stream(c, async (out) => {
       try {
-        // Settled answers resume this loop as microtasks, which never let other tasks in: it takes turns too.
-        let sliceStart = performance.now();
-        let count = 0;
-        for (let answer = await answers.next(); answer !== undefined; answer = await answers.next()) {
-          const result = await answer;
-          await out.write(JSON.stringify("status" in result ? result.body : result) + "\n");
-          if (++count % SLICE_CHECK_RECORDS === 0 && performance.now() - sliceStart >= STREAM_SLICE_MS) {
-            await nextTask();
-            sliceStart = performance.now();
+        // Each turn writes the answers settled by then, in order, as one chunk.
+        while (await answers.settled()) {
+          if (turns.over()) await turns.take();
+          let text = "";
+          for (let outcome = answers.shift(); outcome !== undefined; outcome = turns.over() ? undefined : answers.shift()) {
+            const result = answerOf(outcome);
+            text += JSON.stringify("status" in result ? result.body : result) + "\n";
           }
+          await out.write(text);
         }
       } finally {
         release();
@@ -558,10 +578,9 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
 
   /**
    * Publish the records of a streaming request from its second on, in order
-   * (the producer keeps that order per partition), yielding to the event loop
-   * whenever a slice of work took {@link STREAM_SLICE_MS}: framing, parsing
-   * and validating a 1 MiB body is tens of ms of work, which then never
-   * holds back other requests, /healthz or delivery reports for longer.
+   * (the producer keeps that order per partition), in {@link turns}: framing,
+   * parsing and validating a 1 MiB body is tens of ms of work, which then
+   * holds back other requests, /healthz or delivery reports for one turn at most.
    */
   async function publishRest(
     kafka: BoundProducer,
@@ -572,15 +591,11 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   ): Promise<void> {
     try {
       let index = 1;
-      let sliceStart = performance.now();
       for (let chunk: JsonChunk | undefined = second; chunk !== undefined; index++) {
+        if (turns.over()) await turns.take();
         const { answer, last } = produceChunk(kafka, topic, chunk, index, chunks);
         answers.push(answer);
         if (last) break;
-        if (index % SLICE_CHECK_RECORDS === 0 && performance.now() - sliceStart >= STREAM_SLICE_MS) {
-          await nextTask();
-          sliceStart = performance.now();
-        }
         const next = chunks.next();
         chunk = next.done ? undefined : next.value;
       }
@@ -593,29 +608,41 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
 
 /** One framed record's answer; `last`: the request ends with it. */
 interface RecordAnswer {
-  readonly answer: Promise<ProduceResponse | ErrorOutcome>;
+  readonly answer: Promise<Outcome>;
   readonly last: boolean;
 }
 
+/** A record Kafka acknowledged, its answer not built yet (see `answerOf`). */
+interface Delivered {
+  readonly kafka: BoundProducer;
+  readonly topic: AnyTopic;
+  readonly prepared: PreparedRecord;
+  readonly report: DeliveryReport;
+}
+/** What became of one record. */
+type Outcome = Delivered | ErrorOutcome;
+
 /**
  * What a bound refused: the record at it and every one `rest` still frames
- * (a part that cannot be framed counts as one, as it would have been answered).
+ * (a part that cannot be framed counts as one, as it would have been
+ * answered). Framing the rest of a 1 MiB body takes ms: it takes turns too.
  */
-function refusedFrom(rest: Iterator<JsonChunk>): string {
+async function refusedFrom(rest: Iterator<JsonChunk>, turns: Turns): Promise<string> {
   let after = 0;
-  while (!rest.next().done) after++;
+  for (;;) {
+    if (turns.over()) await turns.take();
+    if (rest.next().done) break;
+    after++;
+  }
   return `${after + 1} ${after === 0 ? "record was" : "records were"} refused (this one and the ${after} after it), none of them published`;
 }
 
-/** Longest run of a streaming request's publishing before it lets other work run, in ms. */
-const STREAM_SLICE_MS = 4;
-/** How many records go between two looks at the clock. */
-const SLICE_CHECK_RECORDS = 32;
-
-/** Resolves in a later task of the event loop, after pending I/O callbacks (a timer, not a microtask). */
-function nextTask(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
+/**
+ * Length of a turn of streaming work, in ms. Short, so that one turn per
+ * stream under way, between two polls of I/O, is still a short wait for
+ * another tenant's request.
+ */
+const TURN_MS = 1;
 
 /**
  * `promise`, or the error `onTimeout` makes once `ms` passed first, unless
@@ -636,41 +663,57 @@ function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error, stop
   });
 }
 
+/** The outcome of a record whose publish rejected, which `produce` never lets happen. */
+const UNANSWERED: ErrorOutcome = { status: 500, body: { error_code: 500, message: "Internal Server Error" } };
+
 /**
- * The answers of one streaming request, in order: filled by its publishing
- * loop, drained by its writer. Each answer is dropped once handed out, so a
+ * The outcomes of one streaming request, in order: filled by its publishing
+ * loop, drained by its writer. An outcome is dropped once handed out, so a
  * written answer is not held until the request ends.
  */
 class AnswerQueue {
-  #answers: Array<Promise<ProduceResponse | ErrorOutcome>> = [];
+  /** Each pushed record's slot, filled when its outcome settles. */
+  #slots: Array<{ outcome: Outcome | undefined }> = [];
   #head = 0;
   #ended = false;
   #wake: (() => void) | undefined;
 
-  push(answer: Promise<ProduceResponse | ErrorOutcome>): void {
-    this.#answers.push(answer);
-    this.#notify();
+  push(answer: Promise<Outcome>): void {
+    const slot: { outcome: Outcome | undefined } = { outcome: undefined };
+    this.#slots.push(slot);
+    const fill = (outcome: Outcome) => {
+      slot.outcome = outcome;
+      this.#notify();
+    };
+    // `produce` never rejects; if it did, this record would still get a line rather than end the stream.
+    answer.then(fill, () => fill(UNANSWERED));
   }
 
-  /** No answer follows. */
+  /** No outcome follows. */
   end(): void {
     this.#ended = true;
     this.#notify();
   }
 
-  /** The next answer; undefined once every answer was handed out and the queue ended. */
-  async next(): Promise<Promise<ProduceResponse | ErrorOutcome> | undefined> {
-    while (this.#head >= this.#answers.length) {
-      if (this.#ended) return undefined;
+  /** Resolves true once the next outcome has settled; false once every outcome was handed out and the queue ended. */
+  async settled(): Promise<boolean> {
+    while (this.#slots[this.#head]?.outcome === undefined) {
+      if (this.#ended && this.#head >= this.#slots.length) return false;
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
-    const answer = this.#answers[this.#head]!;
-    this.#answers[this.#head++] = undefined!;
-    if (this.#head > 1024 && this.#head * 2 > this.#answers.length) {
-      this.#answers = this.#answers.slice(this.#head);
+    return true;
+  }
+
+  /** The next outcome if it has settled (handed out once), else undefined. */
+  shift(): Outcome | undefined {
+    const outcome = this.#slots[this.#head]?.outcome;
+    if (outcome === undefined) return undefined;
+    this.#slots[this.#head++] = undefined!;
+    if (this.#head > 1024 && this.#head * 2 > this.#slots.length) {
+      this.#slots = this.#slots.slice(this.#head);
       this.#head = 0;
     }
-    return answer;
+    return outcome;
   }
 
   #notify(): void {
