@@ -26,14 +26,13 @@ import { isBlank, type JsonChunk, splitJsonObjects } from "../_json_stream.ts";
 import { type BoundProducer, inFlightUntil, type KafkaEnv } from "./kafka.ts";
 import { TenantLimits } from "./_tenant_limits.ts";
 import { Turns } from "./_turns.ts";
-import type { DeliveryReport } from "../driver.ts";
 import {
   type AnyTopic,
   BatchEntrySchema,
   type BatchResponse,
   EntryIdSchema,
   isErrorOutcome,
-  type PreparedRecord,
+  pendingResponse,
   prepareRecord,
   type ProduceRecord,
   type ProduceResponse,
@@ -365,10 +364,11 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   /**
    * Publish one request record, counted in its tenant's records in flight
    * until it settles (a 429 outcome, nothing published, when they are at
-   * their bound); never rejects. A delivered record's answer is built later,
-   * by {@link answerOf}: in a stream, in the writer's turn, not in the burst
-   * of delivery reports that settles thousands of records at once. (Promise
-   * callbacks, not an async function: see `kafka()`'s publish.)
+   * their bound); never rejects. Its answer is built before the publish (see
+   * `pendingResponse`): a record in flight holds that, not its value, and the
+   * burst of delivery reports that settles thousands of records at once only
+   * adds where each went. (Promise callbacks, not an async function: see
+   * `kafka()`'s publish.)
    */
   function produce(
     kafka: BoundProducer,
@@ -378,16 +378,19 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   ): Promise<Outcome> {
     const tenant = kafka.fingerprint;
     let taken = false;
-    // A throw before the publish is under way (a key nested too deeply to serialize: RangeError) is this
-    // record's outcome, not the request's: the records before it in a stream or batch are already published.
+    // A throw before the publish is under way (a key nested too deeply to serialize: RangeError; a key function
+    // that throws) is this record's outcome, not the request's: the records before it in a stream or batch are
+    // already published.
     try {
       const prepared = prepareRecord(topic, input, schema, publishTimeoutMs);
       if (isErrorOutcome(prepared)) return Promise.resolve(prepared);
+      const pending = pendingResponse(clusterId, topic, prepared);
       if (!limits.takeRecord(tenant)) return refusedRecord;
       taken = true;
       return kafka.publish(topic, prepared.value, prepared.options).then((report): Outcome => {
         limits.settled(tenant);
-        return { kafka, topic, prepared, report };
+        // A value the topic's schema refuses (no pending answer) is refused by the producer too: not delivered.
+        return pending === undefined ? failure(kafka, topic, new TypeError("no answer for a delivered record")) : produceResponse(pending, report);
       }, (error: unknown) => {
         limits.settled(tenant);
         return failure(kafka, topic, error);
@@ -403,19 +406,6 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     const outcome = publishFailure(error, { retryAfterSeconds, valuePath: "value.data" });
     if (outcome.status === 500) logUnexpected(options.logger ?? console, kafka, topic, error);
     return outcome;
-  }
-  /**
-   * A record's answer. A throw while building a delivered record's (not
-   * expected once `prepareRecord` accepted it) is its answer too: it must
-   * not cost a stream this answer and every later one.
-   */
-  function answerOf(outcome: Outcome): ProduceResponse | ErrorOutcome {
-    if ("status" in outcome) return outcome;
-    try {
-      return produceResponse(clusterId, outcome.topic, outcome.prepared, outcome.report);
-    } catch (error) {
-      return failure(outcome.kafka, outcome.topic, error);
-    }
   }
   /** The answer of a record refused at its tenant's bound on records in flight (one promise: a stream ends at it). */
   const refusedRecord: Promise<Outcome> = Promise.resolve({
@@ -475,8 +465,7 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
       const topic = topicOf(c);
       const { entries } = c.req.valid("json");
       const kafka = c.var.kafka;
-      const outcomes = await Promise.all(entries.map((entry) => produce(kafka, topic, entry, BatchEntrySchema)));
-      const results = outcomes.map(answerOf);
+      const results = await Promise.all(entries.map((entry) => produce(kafka, topic, entry, BatchEntrySchema)));
       const successes: Array<BatchResponse["successes"][number]> = [];
       const failures: Array<BatchResponse["failures"][number]> = [];
       results.forEach((result, i) => {
@@ -541,9 +530,8 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     const first = produceChunk(kafka, topic, chunks.next().value!, 0, chunks);
     const second = first.last ? undefined : chunks.next();
     if (second === undefined || second.done) {
-      return first.answer.then((outcome) => {
+      return first.answer.then((result) => {
         release();
-        const result = answerOf(outcome);
         return "status" in result ? errorResponse(result) : c.json(result, 200);
       });
     }
@@ -561,8 +549,7 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
         while (await answers.settled()) {
           if (turns.over()) await turns.take();
           let text = "";
-          for (let outcome = answers.shift(); outcome !== undefined; outcome = turns.over() ? undefined : answers.shift()) {
-            const result = answerOf(outcome);
+          for (let result = answers.shift(); result !== undefined; result = turns.over() ? undefined : answers.shift()) {
             text += JSON.stringify("status" in result ? result.body : result) + "\n";
           }
           await out.write(text);
@@ -612,15 +599,8 @@ interface RecordAnswer {
   readonly last: boolean;
 }
 
-/** A record Kafka acknowledged, its answer not built yet (see `answerOf`). */
-interface Delivered {
-  readonly kafka: BoundProducer;
-  readonly topic: AnyTopic;
-  readonly prepared: PreparedRecord;
-  readonly report: DeliveryReport;
-}
 /** What became of one record. */
-type Outcome = Delivered | ErrorOutcome;
+type Outcome = ProduceResponse | ErrorOutcome;
 
 /**
  * What a bound refused: the record at it and every one `rest` still frames

@@ -361,26 +361,31 @@ export function isErrorOutcome(prepared: PreparedRecord | ErrorOutcome): prepare
   return "status" in prepared;
 }
 
+/** A {@link ProduceResponse} before delivery: all but where the record went. */
+export type PendingResponse = Omit<ProduceResponse, "partition_id" | "offset">;
+
 /**
- * The REST Proxy answer to a delivered record: where it went and the sizes of
- * its key and value as the topic's key function and serializer wrote them.
+ * The REST Proxy answer to a record about to be published, all but where it
+ * goes: the sizes of its key and value as the topic's key function and
+ * serializer write them. Built before the publish, so that a record in
+ * flight holds this small answer rather than its value; undefined when the
+ * value does not parse for the topic (the producer refuses it, with its own
+ * error). A key function that throws throws here, before the publish.
  */
-export function produceResponse<S extends v.GenericSchema>(
+export function pendingResponse<S extends v.GenericSchema>(
   clusterId: string,
   topic: Topic<S>,
   prepared: PreparedRecord,
-  report: DeliveryReport,
-): ProduceResponse {
-  // The producer accepted the value, so it parses; its output is what was serialized and keyed.
-  const output = v.parse(topic.schema, prepared.value);
+): PendingResponse | undefined {
+  const parsed = v.safeParse(topic.schema, prepared.value);
+  if (!parsed.success) return undefined;
+  const output = parsed.output;
   const explicitKey = prepared.options.key;
   const key = explicitKey !== undefined ? explicitKey : topic.key?.(output) ?? null;
   return {
     error_code: 200,
     cluster_id: clusterId,
     topic_name: topic.name,
-    partition_id: report.partition,
-    offset: report.offset,
     // The record's create time. The delivery report's timestamp is not used: it does not say whether it
     // is the create time or the broker's log-append time, and the embedded broker reports a constant there.
     timestamp: new Date(prepared.options.timestamp!).toISOString(),
@@ -389,6 +394,20 @@ export function produceResponse<S extends v.GenericSchema>(
       size: typeof key === "string" ? utf8Length(key) : key.byteLength,
     },
     value: { type: prepared.valueType, size: serializedSize(topic, output) },
+  };
+}
+
+/** The REST Proxy answer to a delivered record: its {@link pendingResponse} and where it went. */
+export function produceResponse(pending: PendingResponse, report: DeliveryReport): ProduceResponse {
+  return {
+    error_code: 200,
+    cluster_id: pending.cluster_id,
+    topic_name: pending.topic_name,
+    partition_id: report.partition,
+    offset: report.offset,
+    timestamp: pending.timestamp,
+    key: pending.key,
+    value: pending.value,
   };
 }
 
