@@ -116,11 +116,18 @@ test("over maxRequestsPerTenant: 429 with Retry-After and REST Proxy's error sha
 test("over maxRecordsInFlightPerTenant: a streamed record past the bound is answered 429 and the stream ends there; nothing after it is published", async () => {
   const t = topic("fair-records");
   const app = buildApp({ topics: [t], maxRecordsInFlightPerTenant: 2 });
-  // The four records are framed and published in one pass: none is acknowledged before the third is counted.
+  // Streaming publishes in turns of about 1 ms, so r0 could be acknowledged (and no longer counted)
+  // before r2 is counted: the broker answers 1.5 s late meanwhile, far longer than framing four records.
   const body = ["r0", "r1", "r2", "r3"].map((id) => record(id)).join("\n");
-  const res = await app.request(recordsPath(t.name), { method: "POST", headers: json("alice"), body });
-  assert.equal(res.status, 200);
-  const answers = lines(await res.text());
+  broker.setRtt(-1, 1_500);
+  let answers: ReturnType<typeof lines>;
+  try {
+    const res = await app.request(recordsPath(t.name), { method: "POST", headers: json("alice"), body });
+    assert.equal(res.status, 200);
+    answers = lines(await res.text());
+  } finally {
+    broker.setRtt(-1, 0);
+  }
   assert.deepEqual(answers.map((a) => a.error_code), [200, 200, 429]);
   assert.match(answers[2]!.message!, /at most 2 of one tenant awaiting Kafka at once; 2 records were refused \(this one and the 1 after it\)/);
   assert.deepEqual((await ids(t.name)).sort(), ["r0", "r1"]);
