@@ -158,6 +158,29 @@ test("text keys and values go out as their UTF-8 bytes, an empty text as an empt
     assert.equal(read.stdout, `clé-1|${value}|${new TextEncoder().encode(value).length}\nk2||0\n`);
   }));
 
+test("an onAssign that throws does not keep the assignment from being applied: the error goes to onError, messages arrive", () =>
+  withSetup(async (kafka, driver) => {
+    kafka.createTopic("assign-throws", 1);
+    const produced = await kcat(["-b", kafka.bootstrapServers, "-P", "-t", "assign-throws"], "a\nb\n");
+    assert.equal(produced.code, 0, produced.stderr);
+    const reported: Error[] = [];
+    const events = {
+      ...consumerEvents(() => {
+        throw new Error("onAssign failed (test)");
+      }),
+      onError: (error: Error) => void reported.push(error),
+    };
+    const consumer = await driver.createConsumer(consumerConfig(kafka, "assign-throws-readers"), events);
+    try {
+      await consumer.subscribe(["assign-throws"]);
+      const received = await pollUntil(consumer, (r) => r.length >= 2);
+      assert.deepEqual(received.map((m) => text(m.value)), ["a", "b"]);
+      assert.ok(reported.some((e) => /onAssign failed/.test(e.message)), "the throw reached onError");
+    } finally {
+      await consumer.close();
+    }
+  }));
+
 test("kcat-produced messages reach poll()", () =>
   withSetup(async (kafka, driver) => {
     kafka.createTopic("inbox", 2);

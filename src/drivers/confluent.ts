@@ -411,7 +411,12 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
     try {
       if (error?.code === ERR_ASSIGN_PARTITIONS) {
         // Told first: what kshare pauses of them is paused before their fetchers start (see ConsumerEvents).
-        events.onAssign(partitions);
+        // Its failure must not keep the assignment from being applied: the group would wait for it.
+        try {
+          events.onAssign(partitions);
+        } catch (e) {
+          events.onError?.(cleanError(e, config));
+        }
         if (consumer.rebalanceProtocol() === "COOPERATIVE") consumer.incrementalAssign(assignment);
         else consumer.assign(assignment);
       } else if (error?.code === ERR_REVOKE_PARTITIONS) {

@@ -273,7 +273,12 @@ class FfiConsumer implements ConsumerClient {
     try {
       if (code === ERR__ASSIGN_PARTITIONS) {
         // Told first: what kshare pauses of them is paused before their fetchers start (see ConsumerEvents).
-        this.#events.onAssign(partitions);
+        // Its failure must not keep the assignment from being applied: the group would wait for it.
+        try {
+          this.#events.onAssign(partitions);
+        } catch (error) {
+          this.#events.onError?.(error as Error);
+        }
         if (this.#cooperative()) this.#check(this.#client.takeError(c.rd_kafka_incremental_assign(rk, list)));
         else this.#check(this.#codeError(c.rd_kafka_assign(rk, list)));
       } else if (code === ERR__REVOKE_PARTITIONS) {
