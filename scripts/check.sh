@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1
+# src/_kafka_codes.ts is what scripts/gen_kafka_codes.ts makes of the installed rdkafka.h.
+node --import tsx scripts/gen_kafka_codes.ts --check
 npx tsc --noEmit -p .
 npx deno check --quiet mod.ts hono.ts testing.ts drivers.ts gateway/main.ts
 doc=$(npx deno doc --lint mod.ts hono.ts testing.ts drivers.ts 2>&1 || true)
