@@ -41,7 +41,6 @@ import { createClient } from "../src/drivers/ffi/_client.ts";
 import { openEventQueue } from "../src/drivers/ffi/_queue.ts";
 import { loadLibrdkafka } from "../src/drivers/ffi/library.ts";
 import {
-  ERR__QUEUE_FULL,
   EVENT_DR,
   MSG_F_COPY,
   RD_KAFKA_PRODUCER,
@@ -50,6 +49,7 @@ import {
   VTYPE_VALUE,
   VU_SIZE,
 } from "../src/drivers/ffi/_symbols.ts";
+import { ERR__QUEUE_FULL } from "../src/_kafka_codes.ts";
 import type { DriverChoice } from "./_throughput.ts";
 import {
   benchTopic,

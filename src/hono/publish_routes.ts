@@ -17,6 +17,7 @@ import {
   type ErrorOutcome,
   errorResponse,
   invalid,
+  KAFKA_AUTHORIZATION,
   publishFailure,
   restProxyError,
   restProxyErrorHandler,
@@ -708,7 +709,7 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /** Fail closed: without kafka() in front there is no context to publish with. */
 function requireContext(c: Context<KafkaEnv>): void {
-  if (!c.get("kafka")) throw restProxyError(403, 40301, "No Kafka security context for this caller");
+  if (!c.get("kafka")) throw restProxyError(403, KAFKA_AUTHORIZATION, "No Kafka security context for this caller");
 }
 
 function cluster(c: Context, clusterId: string) {

@@ -12,16 +12,13 @@
  */
 import type { ClientConfig, ClientEvents, TopicPartition } from "../../driver.ts";
 import { redact } from "../../errors.ts";
+import { ERR__ALL_BROKERS_DOWN, ERR__FATAL, ERR__NOENT, ERR__TIMED_OUT } from "../../_kafka_codes.ts";
 import { cString, fromCBuffer, type NativeRuntime, type NativeSymbols, outWord, type Pointer, readOutWord } from "./_native.ts";
 import { openEventQueue } from "./_queue.ts";
 import {
   ADMIN_OP_ANY,
   type CLIENT_SYMBOLS,
   type CORE_SYMBOLS,
-  ERR__ALL_BROKERS_DOWN,
-  ERR__FATAL,
-  ERR__NOENT,
-  ERR__TIMED_OUT,
   ERRSTR_SIZE,
   EVENT_DESCRIBETOPICS_RESULT,
   EVENT_LISTOFFSETS_RESULT,

@@ -34,17 +34,19 @@ import type {
   TopicPartitionOffset,
 } from "../../driver.ts";
 import { ClosedError } from "../../errors.ts";
-import { type Client, createClient, readPartitionList, withPartitionList } from "./_client.ts";
-import { getI64, getU64, type NativeRuntime, type Pointer, SIZES } from "./_native.ts";
-import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
-  DESTROY_F_NO_CONSUMER_CLOSE,
   ERR__ASSIGN_PARTITIONS,
   ERR__PARTITION_EOF,
   ERR__REVOKE_PARTITIONS,
   ERR__STATE,
   ERR__TIMED_OUT,
   ERR__UNKNOWN_PARTITION,
+} from "../../_kafka_codes.ts";
+import { type Client, createClient, readPartitionList, withPartitionList } from "./_client.ts";
+import { getI64, getU64, type NativeRuntime, type Pointer, SIZES } from "./_native.ts";
+import { type EventQueue, openEventQueue } from "./_queue.ts";
+import {
+  DESTROY_F_NO_CONSUMER_CLOSE,
   EVENT_ERROR,
   EVENT_FETCH,
   EVENT_REBALANCE,
