@@ -312,6 +312,7 @@ export class SharedConsumer implements Consumer {
   }
 
   async #start(): Promise<void> {
+    // deno-lint-ignore prefer-const -- read by the events, which can come before connect() returns.
     let client: ConsumerClient | undefined;
     let early: Error | undefined;
     const events: ConsumerEvents = {

@@ -544,6 +544,7 @@ class KafkaRegistry implements Registry {
     const { resolved, counters, key } = entry;
     const { maxWaitingRecords, maxWaitingBytes } = this.#options;
     const config: ProducerConfig = { ...producerConfig(resolved, entry.producerTuning), maxWaitingRecords, maxWaitingBytes };
+    // deno-lint-ignore prefer-const -- read by onFatal, which can run before the handle exists.
     let handle: ProducerHandle | undefined;
     let fatal: Error | undefined;
     let client: ProducerClient;
@@ -579,15 +580,16 @@ class KafkaRegistry implements Registry {
     }
     entry.failures = 0;
     this.#failed.delete(key);
-    const registry = this;
+    // The getter's own `this` is the options object: it asks the registry through an arrow.
+    const producersClosing = () => this.#producersClosing;
     handle = new ProducerHandle(key, this.#tracked(entry, client), {
-      reacquire: () => registry.producer(resolved.context),
+      reacquire: () => this.producer(resolved.context),
       get closing() {
-        return registry.#producersClosing;
+        return producersClosing();
       },
       tracing: this.#tracing,
       // A record of a retired handle: counted on the context's current entry, if it has one.
-      undelivered: (error, topic) => registry.#undelivered(registry.#contexts.get(key) ?? entry, error, topic),
+      undelivered: (error, topic) => this.#undelivered(this.#contexts.get(key) ?? entry, error, topic),
     });
     entry.handle = handle;
     entry.ready = Promise.resolve(handle);
@@ -815,6 +817,7 @@ class KafkaRegistry implements Registry {
     const tuning = { ...entry.producerTuning, "transactional.id": transactionalId };
     const config: ProducerConfig = { ...producerConfig(resolved, tuning), maxWaitingRecords, maxWaitingBytes };
     const what = `a transactional producer for ${resolved.description} transactional.id=${transactionalId}`;
+    // deno-lint-ignore prefer-const -- read by onFatal, which can run before the handle exists.
     let handle: TransactionalProducerHandle | undefined;
     let fatal: Error | undefined;
     let client: ProducerClient;
@@ -848,10 +851,11 @@ class KafkaRegistry implements Registry {
       if (error instanceof ClosedError) throw error;
       throw new ConnectError(`Could not initialise transactions of ${what}`, { cause: error });
     }
-    const registry = this;
+    // The getter's own `this` is the options object: it asks the registry through an arrow.
+    const producersClosing = () => this.#producersClosing;
     const created: TransactionalProducerHandle = new TransactionalProducerHandle(key, transactionalId, client, transactions!, {
       get closing() {
-        return registry.#producersClosing;
+        return producersClosing();
       },
       retire: (error) => this.#retireTransactional(entry, transactionalId, created, error),
       tracing: this.#tracing,

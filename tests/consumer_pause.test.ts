@@ -71,7 +71,7 @@ test("a partition revoked while its topic is paused is resumed then; assigned ag
 });
 
 test("a topic paused when a partition is assigned pauses that partition too, and resumes it with the others", { timeout: 10_000 }, async () => {
-  const { kafka, consumer, client, release, started, handled } = await heldConsumer();
+  const { kafka, client, release, started, handled } = await heldConsumer();
   client.events.onAssign([at(0)]);
   client.inbox.push(record(0, 0), record(0, 1));
   await started.reached(1);
