@@ -154,7 +154,6 @@ export async function serve(fetch: FetchHandler, options: { hostname: string; po
   return {
     url: `http://${hostname}:${boundPort}`,
     // close() stops accepting, closes idle keep-alive connections and calls back once the busy ones are done.
-    close: (timeoutMs) =>
-      bounded(new Promise<void>((resolve) => server.close(() => resolve())), timeoutMs, () => server.closeAllConnections()),
+    close: (timeoutMs) => bounded(new Promise<void>((resolve) => server.close(() => resolve())), timeoutMs, () => server.closeAllConnections()),
   };
 }

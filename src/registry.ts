@@ -24,12 +24,7 @@ import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from
 import { type EvictionReason, Lru, type LruEntry } from "./_lru.ts";
 import { defaultDriver } from "./_default_driver.ts";
 import { setTracingOf, Tracing, type TracingApi } from "./tracing.ts";
-import {
-  TRANSACTION_TIMEOUT_MS,
-  type TransactionalProducer,
-  TransactionalProducerHandle,
-  type TransactionalProducerOptions,
-} from "./transaction.ts";
+import { TRANSACTION_TIMEOUT_MS, type TransactionalProducer, TransactionalProducerHandle, type TransactionalProducerOptions } from "./transaction.ts";
 
 /**
  * Options of {@link createRegistry}.
@@ -669,8 +664,7 @@ class KafkaRegistry implements Registry {
       });
       return;
     }
-    const threw = (thrown: unknown) =>
-      this.#logger.error("kshare: onDeliveryError hook threw", { topic, context: entry.key, error: messageOf(thrown) });
+    const threw = (thrown: unknown) => this.#logger.error("kshare: onDeliveryError hook threw", { topic, context: entry.key, error: messageOf(thrown) });
     try {
       // Typed void, but an async hook's rejection must not go unhandled.
       const result: unknown = hook(asError(error), { topic, fingerprint: entry.key, description });
@@ -1000,12 +994,14 @@ class KafkaRegistry implements Registry {
     const transactional = [...this.#contexts.values()].flatMap((entry) => [...entry.transactional.values()]);
     await Promise.allSettled(transactional.map((slot) => slot.connecting));
     results.push(
-      ...await Promise.allSettled(transactional.filter((slot) => slot.client).map(async (slot) => {
-        const client = slot.client!;
-        slot.client = undefined;
-        if (slot.handle) await delay(this.#closeTimeoutMs, slot.handle.idle());
-        await client.close(this.#closeTimeoutMs);
-      })),
+      ...await Promise.allSettled(
+        transactional.filter((slot) => slot.client).map(async (slot) => {
+          const client = slot.client!;
+          slot.client = undefined;
+          if (slot.handle) await delay(this.#closeTimeoutMs, slot.handle.idle());
+          await client.close(this.#closeTimeoutMs);
+        }),
+      ),
     );
     await Promise.allSettled(this.#retiring);
     for (const r of results) {
@@ -1022,9 +1018,7 @@ class KafkaRegistry implements Registry {
   #loadDriver(): Promise<KafkaDriver> {
     this.#driver ??= (async () => {
       const option = this.#options.driver;
-      const driver = typeof option === "function"
-        ? await option()
-        : option ?? await defaultDriver();
+      const driver = typeof option === "function" ? await option() : option ?? await defaultDriver();
       this.#driverInfo = { name: driver.name, librdkafkaVersion: driver.librdkafkaVersion };
       return driver;
     })().catch((error) => {

@@ -47,16 +47,7 @@ import { ClosedError, QueueFullError } from "../errors.ts";
 import { backoff, delay, MAX_TIMER_MS, signal } from "../_util.ts";
 import { ERR__MSG_TIMED_OUT, ERR__TIMED_OUT } from "../_kafka_codes.ts";
 import { DEFAULT_MAX_WAITING_BYTES, DEFAULT_MAX_WAITING_RECORDS } from "./_waiting.ts";
-import {
-  answerError,
-  clean,
-  clusterUrl,
-  ping,
-  type RestEndpoint,
-  RestProxyError,
-  retryAfterMs,
-  send,
-} from "./_rest_http.ts";
+import { answerError, clean, clusterUrl, ping, type RestEndpoint, RestProxyError, retryAfterMs, send } from "./_rest_http.ts";
 import { encodeRecord, type ProduceRequestFormat } from "./_rest_produce_request.ts";
 
 /** One record produced and not yet settled. `resolve` and `reject` settle it once; later calls do nothing. */

@@ -161,8 +161,7 @@ function connect(client: Confluent.Client, config: ClientConfig): Promise<void> 
   });
 }
 
-const toBuffer = (bytes: Payload) =>
-  typeof bytes === "string" ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const toBuffer = (bytes: Payload) => typeof bytes === "string" ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /** What a record hands the binding as its opaque; its delivery report brings it back. */
 interface Pending {
@@ -195,9 +194,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
     // connect() ends on a bootstrap connection's metadata; an idempotent producer
     // then waits for its 500 ms PID retry timer before the first publish. A
     // metadata request over a broker connection starts InitProducerId at once.
-    await new Promise<void>((resolve) =>
-      producer.getMetadata({ timeout: CONNECT_TIMEOUT_MS, allTopics: false }, () => resolve())
-    );
+    await new Promise<void>((resolve) => producer.getMetadata({ timeout: CONNECT_TIMEOUT_MS, allTopics: false }, () => resolve()));
   }
   producer.setPollInBackground(true);
 

@@ -307,10 +307,14 @@ class RequestProducer implements BoundProducer {
 
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, given?: PublishOptions): Promise<DeliveryReport> {
     const options = this.#withParent(given);
-    return this.#measure(topic.name, 1, () =>
-      options?.timeoutMs === undefined
-        ? this.producer().then((producer) => producer.publish(topic, value, options))
-        : publishWithin(this.producer(), topic, value, options, options.timeoutMs));
+    return this.#measure(
+      topic.name,
+      1,
+      () =>
+        options?.timeoutMs === undefined
+          ? this.producer().then((producer) => producer.publish(topic, value, options))
+          : publishWithin(this.producer(), topic, value, options, options.timeoutMs),
+    );
   }
 
   publishBatch<S extends v.GenericSchema>(
@@ -342,10 +346,9 @@ class RequestProducer implements BoundProducer {
       return result;
     }, (error: unknown) => {
       metrics.publishesInFlight(-1);
-      const results =
-        (error as { name?: unknown; results?: readonly PromiseSettledResult<unknown>[] }).name === "PublishBatchError"
-          ? (error as { results: readonly PromiseSettledResult<unknown>[] }).results
-          : Array.from({ length: count }, (): PromiseSettledResult<unknown> => ({ status: "rejected", reason: error }));
+      const results = (error as { name?: unknown; results?: readonly PromiseSettledResult<unknown>[] }).name === "PublishBatchError"
+        ? (error as { results: readonly PromiseSettledResult<unknown>[] }).results
+        : Array.from({ length: count }, (): PromiseSettledResult<unknown> => ({ status: "rejected", reason: error }));
       const seconds = (performance.now() - started) / 1000;
       for (const r of results) {
         metrics.published(topic, r.status === "fulfilled" ? 200 : publishFailure(r.reason).status);

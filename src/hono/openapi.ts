@@ -129,8 +129,7 @@ export function openApiDocument(options: OpenApiOptions): Record<string, unknown
       post: {
         operationId: `produce_${topic.name}`,
         summary: `Produce records to ${topic.name}`,
-        description:
-          "One record, or several concatenated JSON records (streaming mode: 200 with one result object per record, in order).",
+        description: "One record, or several concatenated JSON records (streaming mode: 200 with one result object per record, in order).",
         security,
         parameters: [clusterParameter],
         requestBody: {

@@ -331,9 +331,10 @@ async function ping(client: Client, timeoutMs: number, target: PingTarget): Prom
         // Copies sent later time out at the same deadline: report the last.
         if (code === ERR__TIMED_OUT && --pending > 0) continue;
         // The string belongs to the event: read before rd_kafka_event_destroy.
-        throw client.error(code, `No broker answered for ${client.config.label}: ${
-          native.readCString(c.rd_kafka_event_error_string(event)) ?? client.rdkafka.errorText(code)
-        }`);
+        throw client.error(
+          code,
+          `No broker answered for ${client.config.label}: ${native.readCString(c.rd_kafka_event_error_string(event)) ?? client.rdkafka.errorText(code)}`,
+        );
       } finally {
         c.rd_kafka_event_destroy(event);
       }

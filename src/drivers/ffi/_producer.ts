@@ -414,7 +414,7 @@ class FfiProducer implements ProducerClient {
     const count = 4 + (key != null ? 1 : 0) + (partition !== undefined ? 1 : 0) + (timestamp !== undefined ? 1 : 0) +
       (headers?.length ?? 0);
     let bound = count * VU_SIZE + (topic ? 0 : record.topic.length * 3 + 1) + payloadBound(key) + payloadBound(value);
-    if (headers) for (const [name, bytes] of headers) bound += name.length * 3 + 1 + bytes.length;
+    if (headers) { for (const [name, bytes] of headers) bound += name.length * 3 + 1 + bytes.length; }
     this.#reserve(bound);
 
     const view = this.#view;
