@@ -97,8 +97,7 @@ function flood(connections: number, stop: { stopped: boolean }) {
       if (res.status !== 200) {
         counts.refused++;
         statuses.add(res.status);
-      }
-      else {
+      } else {
         for (const line of text.split("\n")) {
           if (line === "") continue;
           counts.answered++;
@@ -133,15 +132,23 @@ const ms = (x: number) => x.toFixed(2);
 const ratio = f.p99 / a.p99;
 console.log(`# Fairness: quiet tenant's single publishes, alone and beside a flooding tenant
 
-- Command: \`${runtime.Deno ? "npx deno run -A bench/fairness.ts" : runtime.Bun ? "npx bun bench/fairness.ts" : "node --import tsx bench/fairness.ts"} --seconds ${seconds} --flood ${floodConnections}\`
+- Command: \`${
+  runtime.Deno ? "npx deno run -A bench/fairness.ts" : runtime.Bun ? "npx bun bench/fairness.ts" : "node --import tsx bench/fairness.ts"
+} --seconds ${seconds} --flood ${floodConnections}\`
 - Gateway on ${runtimeName}, its own process, gateway defaults; embedded broker (1 broker, topic orders with 3 partitions) in the bench's process.
-- Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")}.
-- Flood: ${floodConnections} connections, each sending a ${(floodBody.length / 1024 / 1024).toFixed(2)} MiB body of ${parts.length} records as soon as its previous answer was read.
+- Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}; load average before: ${
+  os.loadavg().map((l) => l.toFixed(2)).join(", ")
+}.
+- Flood: ${floodConnections} connections, each sending a ${
+  (floodBody.length / 1024 / 1024).toFixed(2)
+} MiB body of ${parts.length} records as soon as its previous answer was read.
 
 | phase | quiet requests | p50 ms | p99 ms | max ms | quiet failures |
 | --- | ---: | ---: | ---: | ---: | ---: |
 | alone | ${a.n} | ${ms(a.p50)} | ${ms(a.p99)} | ${ms(a.max)} | ${alone.failed} |
 | with the flood | ${f.n} | ${ms(f.p50)} | ${ms(f.p99)} | ${ms(f.max)} | ${underFlood.failed} |
 
-- Flood: ${flooding.counts.requests} requests (${flooding.counts.refused} refused whole${flooding.statuses.size ? `: ${[...flooding.statuses].join(", ")}` : ""}), ${flooding.counts.answered} records answered, ${flooding.counts.delivered} delivered.
+- Flood: ${flooding.counts.requests} requests (${flooding.counts.refused} refused whole${
+  flooding.statuses.size ? `: ${[...flooding.statuses].join(", ")}` : ""
+}), ${flooding.counts.answered} records answered, ${flooding.counts.delivered} delivered.
 - p99 with the flood ÷ p99 alone: ${ratio.toFixed(1)}× (issue 15's target: at most 3×: ${ratio <= 3 ? "met" : "not met"}).`);

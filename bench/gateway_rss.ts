@@ -20,7 +20,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import fc from "fast-check";
 import { anyCase, type GatewayCase } from "../tests/_rest_v3_requests.ts";
-import { int, mib, ROOT, rssOf, type RuntimeName, runtimeCommand, runtimeName } from "./_util.ts";
+import { int, mib, ROOT, rssOf, runtimeCommand, type RuntimeName, runtimeName } from "./_util.ts";
 
 const { values } = parseArgs({
   options: {

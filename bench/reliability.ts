@@ -92,10 +92,14 @@ for (const fault of chosen) {
 }
 await broker.stop();
 
-console.log("| fault | runtime | rounds | records acknowledged | found by kcat | duplicates | handled | errors surfaced | overlapping handler runs | rounds failed |");
+console.log(
+  "| fault | runtime | rounds | records acknowledged | found by kcat | duplicates | handled | errors surfaced | overlapping handler runs | rounds failed |",
+);
 console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const r of rows) {
-  console.log(`| ${r.fault} | ${runtime} | ${r.rounds} | ${r.acknowledged} | ${r.foundByKcat} | ${r.duplicates} | ${r.handled} | ${r.errors} | ${r.overlaps} | ${r.failedRounds} |`);
+  console.log(
+    `| ${r.fault} | ${runtime} | ${r.rounds} | ${r.acknowledged} | ${r.foundByKcat} | ${r.duplicates} | ${r.handled} | ${r.errors} | ${r.overlaps} | ${r.failedRounds} |`,
+  );
 }
 for (const line of problems) console.log(`- ${line}`);
 process.exit(problems.length === 0 ? 0 : 1);

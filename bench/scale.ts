@@ -26,19 +26,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { createRegistry, defineTopic } from "../mod.ts";
-import {
-  cpuSeconds,
-  int,
-  machineInfo,
-  mib,
-  rssBytes,
-  runChild,
-  runtimeCommand,
-  runtimeName,
-  runtimeVersion,
-  spawnBroker,
-  threadCount,
-} from "./_util.ts";
+import { cpuSeconds, int, machineInfo, mib, rssBytes, runChild, runtimeCommand, runtimeName, runtimeVersion, spawnBroker, threadCount } from "./_util.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -65,7 +53,8 @@ interface Row {
   closeSeconds: number;
 }
 
-const header = "| runtime | contexts | connect all (s) | publish one each (s) | threads (before → with all) | RSS (before → with all) | RSS per context | idle CPU (% of a core) | close all (s) |\n" +
+const header =
+  "| runtime | contexts | connect all (s) | publish one each (s) | threads (before → with all) | RSS (before → with all) | RSS per context | idle CPU (% of a core) | close all (s) |\n" +
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |";
 
 function markdownRow(r: Row): string {
@@ -146,7 +135,9 @@ if (values.all) {
   const m = machineInfo();
   const report = `${header}\n${rows.join("\n")}\n\n` +
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memory}, ${m.os}. ` +
-    `Command: \`node --import tsx bench/scale.ts --all --contexts ${values.contexts} --concurrency ${values.concurrency} --idle-seconds ${values["idle-seconds"]}\`.\n`;
+    `Command: \`node --import tsx bench/scale.ts --all --contexts ${values.contexts} --concurrency ${values.concurrency} --idle-seconds ${
+      values["idle-seconds"]
+    }\`.\n`;
   if (values.out) writeFileSync(values.out, report);
   console.log(report);
 } else {

@@ -46,19 +46,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../testing.ts";
 import type { ThroughputResult } from "./_throughput.ts";
-import {
-  type ChildRun,
-  int,
-  machineInfo,
-  MESSAGE_BYTES,
-  MESSAGE_LINE,
-  mib,
-  ROOT,
-  runChild,
-  runtimeCommand,
-  runtimeName,
-  runtimeVersion,
-} from "./_util.ts";
+import { type ChildRun, int, machineInfo, MESSAGE_BYTES, MESSAGE_LINE, mib, ROOT, runChild, runtimeCommand, runtimeName, runtimeVersion } from "./_util.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -70,8 +58,7 @@ const { values } = parseArgs({
     partitions: { type: "string", default: "3" },
     rows: {
       type: "string",
-      default:
-        "deno,bun,node-confluent,node-ffi,deno-forget,bun-forget,node-confluent-forget,kcat,kcat-system,deno-linger0,bun-linger0,node-confluent-linger0",
+      default: "deno,bun,node-confluent,node-ffi,deno-forget,bun-forget,node-confluent-forget,kcat,kcat-system,deno-linger0,bun-linger0,node-confluent-linger0",
     },
     out: { type: "string" },
   },

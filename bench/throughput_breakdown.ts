@@ -40,16 +40,8 @@ import { producerConfig } from "../src/security_context.ts";
 import { createClient } from "../src/drivers/ffi/_client.ts";
 import { openEventQueue } from "../src/drivers/ffi/_queue.ts";
 import { loadLibrdkafka } from "../src/drivers/ffi/library.ts";
-import {
-  ERR__QUEUE_FULL,
-  EVENT_DR,
-  MSG_F_COPY,
-  RD_KAFKA_PRODUCER,
-  VTYPE_MSGFLAGS,
-  VTYPE_TOPIC,
-  VTYPE_VALUE,
-  VU_SIZE,
-} from "../src/drivers/ffi/_symbols.ts";
+import { EVENT_DR, MSG_F_COPY, RD_KAFKA_PRODUCER, VTYPE_MSGFLAGS, VTYPE_TOPIC, VTYPE_VALUE, VU_SIZE } from "../src/drivers/ffi/_symbols.ts";
+import { ERR__QUEUE_FULL } from "../src/_kafka_codes.ts";
 import type { DriverChoice } from "./_throughput.ts";
 import {
   benchTopic,
@@ -95,9 +87,7 @@ const ctx = { bootstrapServers, producer: producerSettings };
 
 async function realDriver(): Promise<KafkaDriver> {
   const useFfi = choice === "ffi" || (choice === "default" && runtimeName() !== "node");
-  return useFfi
-    ? (await import("../src/drivers/ffi/driver.ts")).ffiDriver()
-    : (await import("../src/drivers/confluent.ts")).confluentDriver();
+  return useFfi ? (await import("../src/drivers/ffi/driver.ts")).ffiDriver() : (await import("../src/drivers/confluent.ts")).confluentDriver();
 }
 
 /** A driver that acknowledges every record at once: Kafka taken out of the picture. */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { KAFKA_RETRIABLE } from "../src/hono/errors.ts";
 
 /** A request handler, e.g. `app.fetch`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -85,7 +86,7 @@ export function exit(code: number): never {
 /** The answer to a request that arrives while the server is draining (only where connections cannot be refused). */
 function shuttingDown(): Response {
   return Response.json(
-    { error_code: 50003, message: "The gateway is shutting down" },
+    { error_code: KAFKA_RETRIABLE, message: "The gateway is shutting down" },
     { status: 503, headers: { "Connection": "close", "Retry-After": "5" } },
   );
 }
@@ -153,7 +154,6 @@ export async function serve(fetch: FetchHandler, options: { hostname: string; po
   return {
     url: `http://${hostname}:${boundPort}`,
     // close() stops accepting, closes idle keep-alive connections and calls back once the busy ones are done.
-    close: (timeoutMs) =>
-      bounded(new Promise<void>((resolve) => server.close(() => resolve())), timeoutMs, () => server.closeAllConnections()),
+    close: (timeoutMs) => bounded(new Promise<void>((resolve) => server.close(() => resolve())), timeoutMs, () => server.closeAllConnections()),
   };
 }

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Static checks: TypeScript (Node view), Deno's type check, JSDoc with an
-# example on every public export (the examples type-checked too), and JSR's
-# publish checks (no slow types, no warning).
+# Static checks: deno fmt and deno lint, the generated error codes,
+# TypeScript (Node view), Deno's type check, JSDoc with an example on every
+# public export (the examples type-checked too), and JSR's publish checks (no
+# slow types, no warning).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1
+# src/_kafka_codes.ts is what scripts/gen_kafka_codes.ts makes of the installed rdkafka.h.
+node --import tsx scripts/gen_kafka_codes.ts --check
+# Formatting and lint, with deno.json's options.
+npx deno fmt --check --quiet
+npx deno lint --quiet
 npx tsc --noEmit -p .
 npx deno check --quiet mod.ts hono.ts testing.ts drivers.ts gateway/main.ts
 doc=$(npx deno doc --lint mod.ts hono.ts testing.ts drivers.ts 2>&1 || true)

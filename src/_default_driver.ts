@@ -12,8 +12,7 @@ import type { KafkaDriver } from "./driver.ts";
 const NO_DEFAULT_DRIVER =
   "kshare has no Kafka driver of its own on this runtime (neither Deno, Bun nor Node): pass `driver: restProxyDriver({...})` to createRegistry";
 /** Why the native drivers could not be loaded: most likely a bundle, which holds none unless the application imports one. */
-const NOT_LOADED =
-  "kshare could not load its native driver (a bundled application holds none): pass `driver: confluentDriver` or `driver: ffiDriver` " +
+const NOT_LOADED = "kshare could not load its native driver (a bundled application holds none): pass `driver: confluentDriver` or `driver: ffiDriver` " +
   "from @kshare/kshare/drivers to createRegistry, or, where there is no TCP, `driver: restProxyDriver({...})`";
 
 /** The native driver of Deno, Bun or Node, loaded on first call; rejects with {@link NO_DEFAULT_DRIVER} elsewhere. */

@@ -37,7 +37,6 @@ export interface LruOptions<E> {
   readonly evict: (entry: E, reason: EvictionReason) => Promise<void>;
 }
 
-
 /** Entries in the order their last work ended (least recent first), under a bound and an idle timeout. */
 export class Lru<E extends LruEntry> {
   readonly #max: number;

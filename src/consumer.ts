@@ -29,7 +29,6 @@ import { type ConsumedMessage, decodeMessage, type Delivery, type InvalidMessage
 import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue, queueOf, type Subscription } from "./_flow.ts";
 import type { TraceSpan, Tracing } from "./tracing.ts";
 
-
 /**
  * How one topic's messages are handled when something goes wrong.
  *
@@ -213,9 +212,14 @@ export interface ConsumerOwner {
 function checkSubscribeOptions(topic: string, options: SubscribeOptions): void {
   const { retries, retryBackoffMs, handlerTimeoutMs, onInvalid, onError } = options;
   if (retries !== undefined && !((Number.isSafeInteger(retries) && retries >= 0) || retries === Infinity)) {
-    throw new TypeError(`Topic "${topic}": retries must be a whole number ≥ 0, got ${String(retries)} (or Infinity, the default: retry until the handler succeeds)`);
+    throw new TypeError(
+      `Topic "${topic}": retries must be a whole number ≥ 0, got ${String(retries)} (or Infinity, the default: retry until the handler succeeds)`,
+    );
   }
-  if (handlerTimeoutMs !== undefined && !(typeof handlerTimeoutMs === "number" && handlerTimeoutMs > 0 && (handlerTimeoutMs <= MAX_TIMER_MS || handlerTimeoutMs === Infinity))) {
+  if (
+    handlerTimeoutMs !== undefined &&
+    !(typeof handlerTimeoutMs === "number" && handlerTimeoutMs > 0 && (handlerTimeoutMs <= MAX_TIMER_MS || handlerTimeoutMs === Infinity))
+  ) {
     throw new TypeError(`Topic "${topic}": handlerTimeoutMs must be a number of ms > 0 and ≤ ${MAX_TIMER_MS}, or Infinity, got ${String(handlerTimeoutMs)}`);
   }
   if (retryBackoffMs !== undefined && !(typeof retryBackoffMs === "number" && Number.isFinite(retryBackoffMs) && retryBackoffMs >= 0)) {
@@ -226,7 +230,9 @@ function checkSubscribeOptions(topic: string, options: SubscribeOptions): void {
   }
   if (onError !== undefined && !Number.isFinite(retries ?? Infinity)) {
     throw new TypeError(
-      `Topic "${topic}": onError is called only after a finite number of retries, and retries is ${retries ?? "not set (default: retry until the handler succeeds)"}; set retries (e.g. retries: 5) to give messages up to onError, or drop onError`,
+      `Topic "${topic}": onError is called only after a finite number of retries, and retries is ${
+        retries ?? "not set (default: retry until the handler succeeds)"
+      }; set retries (e.g. retries: 5) to give messages up to onError, or drop onError`,
     );
   }
 }
@@ -312,6 +318,7 @@ export class SharedConsumer implements Consumer {
   }
 
   async #start(): Promise<void> {
+    // deno-lint-ignore prefer-const -- read by the events, which can come before connect() returns.
     let client: ConsumerClient | undefined;
     let early: Error | undefined;
     const events: ConsumerEvents = {
@@ -500,7 +507,10 @@ export class SharedConsumer implements Consumer {
       }
     }
     for (const [queue, sub] of stray ?? []) {
-      this.#owner.logger.warn("kshare: a paused partition yielded messages; pausing it again", { group: this.groupId, partition: `${sub.topic.name}[${queue.partition}]` });
+      this.#owner.logger.warn("kshare: a paused partition yielded messages; pausing it again", {
+        group: this.groupId,
+        partition: `${sub.topic.name}[${queue.partition}]`,
+      });
       sub.pausedPartitions.delete(queue.partition);
       this.#pausePartitions(sub, [queue.partition]);
     }
@@ -733,14 +743,17 @@ export class SharedConsumer implements Consumer {
       failure = outcome.failure;
     }
     if (owner.aborted) return this.#leave(consumed);
-    await this.#guard("onError", () =>
-      options.onError ? options.onError(failure, consumed) : this.#owner.logger.error("kshare: handler failed, message skipped", {
-        topic: consumed.topic,
-        partition: consumed.partition,
-        offset: consumed.offset,
-        attempts: retries + 1,
-        error: messageOf(failure),
-      }));
+    await this.#guard(
+      "onError",
+      () =>
+        options.onError ? options.onError(failure, consumed) : this.#owner.logger.error("kshare: handler failed, message skipped", {
+          topic: consumed.topic,
+          partition: consumed.partition,
+          offset: consumed.offset,
+          attempts: retries + 1,
+          error: messageOf(failure),
+        }),
+    );
     return true;
   }
 
@@ -810,7 +823,11 @@ export class SharedConsumer implements Consumer {
       try {
         this.#resumePartitions(sub, [partition]);
       } catch (error) {
-        this.#owner.logger.warn("kshare: could not resume a revoked partition", { group: this.groupId, partition: `${sub.topic.name}[${partition}]`, error: messageOf(error) });
+        this.#owner.logger.warn("kshare: could not resume a revoked partition", {
+          group: this.groupId,
+          partition: `${sub.topic.name}[${partition}]`,
+          error: messageOf(error),
+        });
       }
     }
     for (const sub of this.#subs.values()) {

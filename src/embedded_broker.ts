@@ -13,13 +13,8 @@
  * @module
  */
 import { cString, fromCBuffer, outWord, type Pointer, readOutWord, readPointerArray } from "./drivers/ffi/_native.ts";
-import {
-  API_KEY_API_VERSIONS,
-  ERR_NO_ERROR,
-  ERRSTR_SIZE,
-  RD_KAFKA_CONF_OK,
-  RD_KAFKA_PRODUCER,
-} from "./drivers/ffi/_symbols.ts";
+import { API_KEY_API_VERSIONS, ERRSTR_SIZE, RD_KAFKA_CONF_OK, RD_KAFKA_PRODUCER } from "./drivers/ffi/_symbols.ts";
+import { ERR_NO_ERROR } from "./_kafka_codes.ts";
 import { loadLibrdkafka } from "./drivers/ffi/library.ts";
 
 /** The controller id of a Metadata response naming no controller (Kafka's `MetadataResponse.NO_CONTROLLER_ID`). */

@@ -7,7 +7,7 @@
 import * as v from "valibot";
 import type { DeliveryReport, OutgoingRecord, ProducerClient } from "./driver.ts";
 import { ClosedError, PublishBatchError, PublishTimeoutError, ValidationError } from "./errors.ts";
-import { type Bytes, serializeValue, type Topic, toBytes } from "./topic.ts";
+import { type Bytes, serializeValue, toBytes, type Topic } from "./topic.ts";
 import { isPlainObject, MAX_TIMER_MS } from "./_util.ts";
 import { TRACE_PARENT, type TraceParent, type Tracing } from "./tracing.ts";
 
@@ -401,7 +401,6 @@ function encode<S extends v.GenericSchema>(
   };
 }
 
-
 /**
  * `sent`'s outcome if it comes before `deadline` (`Date.now()` clock), else a
  * {@link PublishTimeoutError}: when the deadline passes first, and for an
@@ -447,7 +446,7 @@ function encodeHeaders(
     }
     given.add(pair[0]);
   }
-  if (fromTopic) for (const name of Object.keys(fromTopic)) if (!given.has(name)) list.push([name, headerValue(topic, name, fromTopic[name])]);
+  if (fromTopic) { for (const name of Object.keys(fromTopic)) if (!given.has(name)) list.push([name, headerValue(topic, name, fromTopic[name])]); }
   for (const [name, value] of pairs) list.push([name, headerValue(topic, name, value)]);
   return list.length === 0 ? undefined : list;
 }

@@ -24,12 +24,7 @@ import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from
 import { type EvictionReason, Lru, type LruEntry } from "./_lru.ts";
 import { defaultDriver } from "./_default_driver.ts";
 import { setTracingOf, Tracing, type TracingApi } from "./tracing.ts";
-import {
-  TRANSACTION_TIMEOUT_MS,
-  type TransactionalProducer,
-  TransactionalProducerHandle,
-  type TransactionalProducerOptions,
-} from "./transaction.ts";
+import { TRANSACTION_TIMEOUT_MS, type TransactionalProducer, TransactionalProducerHandle, type TransactionalProducerOptions } from "./transaction.ts";
 
 /**
  * Options of {@link createRegistry}.
@@ -544,6 +539,7 @@ class KafkaRegistry implements Registry {
     const { resolved, counters, key } = entry;
     const { maxWaitingRecords, maxWaitingBytes } = this.#options;
     const config: ProducerConfig = { ...producerConfig(resolved, entry.producerTuning), maxWaitingRecords, maxWaitingBytes };
+    // deno-lint-ignore prefer-const -- read by onFatal, which can run before the handle exists.
     let handle: ProducerHandle | undefined;
     let fatal: Error | undefined;
     let client: ProducerClient;
@@ -579,15 +575,16 @@ class KafkaRegistry implements Registry {
     }
     entry.failures = 0;
     this.#failed.delete(key);
-    const registry = this;
+    // The getter's own `this` is the options object: it asks the registry through an arrow.
+    const producersClosing = () => this.#producersClosing;
     handle = new ProducerHandle(key, this.#tracked(entry, client), {
-      reacquire: () => registry.producer(resolved.context),
+      reacquire: () => this.producer(resolved.context),
       get closing() {
-        return registry.#producersClosing;
+        return producersClosing();
       },
       tracing: this.#tracing,
       // A record of a retired handle: counted on the context's current entry, if it has one.
-      undelivered: (error, topic) => registry.#undelivered(registry.#contexts.get(key) ?? entry, error, topic),
+      undelivered: (error, topic) => this.#undelivered(this.#contexts.get(key) ?? entry, error, topic),
     });
     entry.handle = handle;
     entry.ready = Promise.resolve(handle);
@@ -667,8 +664,7 @@ class KafkaRegistry implements Registry {
       });
       return;
     }
-    const threw = (thrown: unknown) =>
-      this.#logger.error("kshare: onDeliveryError hook threw", { topic, context: entry.key, error: messageOf(thrown) });
+    const threw = (thrown: unknown) => this.#logger.error("kshare: onDeliveryError hook threw", { topic, context: entry.key, error: messageOf(thrown) });
     try {
       // Typed void, but an async hook's rejection must not go unhandled.
       const result: unknown = hook(asError(error), { topic, fingerprint: entry.key, description });
@@ -815,6 +811,7 @@ class KafkaRegistry implements Registry {
     const tuning = { ...entry.producerTuning, "transactional.id": transactionalId };
     const config: ProducerConfig = { ...producerConfig(resolved, tuning), maxWaitingRecords, maxWaitingBytes };
     const what = `a transactional producer for ${resolved.description} transactional.id=${transactionalId}`;
+    // deno-lint-ignore prefer-const -- read by onFatal, which can run before the handle exists.
     let handle: TransactionalProducerHandle | undefined;
     let fatal: Error | undefined;
     let client: ProducerClient;
@@ -848,10 +845,11 @@ class KafkaRegistry implements Registry {
       if (error instanceof ClosedError) throw error;
       throw new ConnectError(`Could not initialise transactions of ${what}`, { cause: error });
     }
-    const registry = this;
+    // The getter's own `this` is the options object: it asks the registry through an arrow.
+    const producersClosing = () => this.#producersClosing;
     const created: TransactionalProducerHandle = new TransactionalProducerHandle(key, transactionalId, client, transactions!, {
       get closing() {
-        return registry.#producersClosing;
+        return producersClosing();
       },
       retire: (error) => this.#retireTransactional(entry, transactionalId, created, error),
       tracing: this.#tracing,
@@ -996,12 +994,14 @@ class KafkaRegistry implements Registry {
     const transactional = [...this.#contexts.values()].flatMap((entry) => [...entry.transactional.values()]);
     await Promise.allSettled(transactional.map((slot) => slot.connecting));
     results.push(
-      ...await Promise.allSettled(transactional.filter((slot) => slot.client).map(async (slot) => {
-        const client = slot.client!;
-        slot.client = undefined;
-        if (slot.handle) await delay(this.#closeTimeoutMs, slot.handle.idle());
-        await client.close(this.#closeTimeoutMs);
-      })),
+      ...await Promise.allSettled(
+        transactional.filter((slot) => slot.client).map(async (slot) => {
+          const client = slot.client!;
+          slot.client = undefined;
+          if (slot.handle) await delay(this.#closeTimeoutMs, slot.handle.idle());
+          await client.close(this.#closeTimeoutMs);
+        }),
+      ),
     );
     await Promise.allSettled(this.#retiring);
     for (const r of results) {
@@ -1018,9 +1018,7 @@ class KafkaRegistry implements Registry {
   #loadDriver(): Promise<KafkaDriver> {
     this.#driver ??= (async () => {
       const option = this.#options.driver;
-      const driver = typeof option === "function"
-        ? await option()
-        : option ?? await defaultDriver();
+      const driver = typeof option === "function" ? await option() : option ?? await defaultDriver();
       this.#driverInfo = { name: driver.name, librdkafkaVersion: driver.librdkafkaVersion };
       return driver;
     })().catch((error) => {

@@ -53,16 +53,16 @@ const BootstrapServers = v.pipe(
     [v.string(), v.pipe(v.array(v.string()), v.readonly())],
     "expected a comma-separated string or an array of host:port strings",
   ),
-  v.transform((input) =>
-    (typeof input === "string" ? input.split(",") : [...input]).map((s) => s.trim()).filter((s) => s.length > 0)
-  ),
+  v.transform((input) => (typeof input === "string" ? input.split(",") : [...input]).map((s) => s.trim()).filter((s) => s.length > 0)),
   v.nonEmpty("needs at least one host:port"),
   v.check((servers) => servers.every((s) => SERVER.test(s)), "every entry must be host or host:port"),
   v.transform((servers) =>
-    [...new Set(servers.map((s) => {
-      const withPort = SERVER.exec(s)![1] === undefined ? `${s}:9092` : s;
-      return withPort.toLowerCase();
-    }))].sort()
+    [
+      ...new Set(servers.map((s) => {
+        const withPort = SERVER.exec(s)![1] === undefined ? `${s}:9092` : s;
+        return withPort.toLowerCase();
+      })),
+    ].sort()
   ),
 );
 
@@ -443,7 +443,6 @@ const MAX_SHAPE_ENTRIES = 1024;
 const MAX_PER_SHAPE = 16;
 
 type AnySasl = Partial<PasswordSasl> & Partial<Omit<OAuthBearerSasl, "mechanism">>;
-
 
 /*
  * Shape paths: a context's non-secret fields, in a fixed order, each value

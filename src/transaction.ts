@@ -16,6 +16,7 @@ import { type HandleClient, ProducerHandle, type PublishOptions, type PublishRec
 import type { Topic } from "./topic.ts";
 import type { Tracing } from "./tracing.ts";
 import { type Logger, messageOf } from "./_util.ts";
+import { ERR__FENCED, ERR_INVALID_PRODUCER_EPOCH, ERR_PRODUCER_FENCED } from "./_kafka_codes.ts";
 
 /**
  * Options of `registry.transactionalProducer`.
@@ -139,11 +140,8 @@ export interface TransactionalOwner {
 /** Bound of each transactional call: init, commit, abort. */
 export const TRANSACTION_TIMEOUT_MS = 30_000;
 
-/**
- * librdkafka's codes for a producer fenced by a newer one with the same
- * transactional id: ERR__FENCED, INVALID_PRODUCER_EPOCH, PRODUCER_FENCED.
- */
-const FENCED_CODES = new Set([-144, 47, 90]);
+/** librdkafka's codes for a producer fenced by a newer one with the same transactional id. */
+const FENCED_CODES = new Set([ERR__FENCED, ERR_INVALID_PRODUCER_EPOCH, ERR_PRODUCER_FENCED]);
 
 /** Whether `error` (or an error it was caused by) says the producer was fenced. */
 function isFenced(error: unknown): boolean {

@@ -127,8 +127,6 @@ export function slowRequest(url: string, path: string, headers: Record<string, s
     });
   });
   /** Resolves once what the server sent so far matches `pattern` (part of a response still being written). */
-  const arrived = (pattern: RegExp) =>
-    pattern.test(received) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ pattern, resolve }));
+  const arrived = (pattern: RegExp) => pattern.test(received) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ pattern, resolve }));
   return { response, arrived, finish: (rest: string) => socket.write(chunk(rest) + "0\r\n\r\n") };
 }
-

@@ -90,9 +90,33 @@ const longString: fc.Arbitrary<string> = fc.tuple(
 const hostile: fc.Arbitrary<string | undefined> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
   fc.constantFrom(
-    "1e308", "-1e308", "-0", "18446744073709551616", "-18446744073709551616", "1e400", "-1e400", "5e-324", "0.5",
-    "-1", "3", "2147483648", "9007199254740993", "123456789012345678901234567890", "true", "false", "null", "[]",
-    "{}", '""', '" "', '"JSON"', '"BINARY"', '"STRING"', '"json"', '"\\ud800"', '"\\u0000"',
+    "1e308",
+    "-1e308",
+    "-0",
+    "18446744073709551616",
+    "-18446744073709551616",
+    "1e400",
+    "-1e400",
+    "5e-324",
+    "0.5",
+    "-1",
+    "3",
+    "2147483648",
+    "9007199254740993",
+    "123456789012345678901234567890",
+    "true",
+    "false",
+    "null",
+    "[]",
+    "{}",
+    '""',
+    '" "',
+    '"JSON"',
+    '"BINARY"',
+    '"STRING"',
+    '"json"',
+    '"\\ud800"',
+    '"\\u0000"',
   ),
   fc.constant(undefined),
   deep,
@@ -181,9 +205,7 @@ export const record: fc.Arbitrary<{ text: string; expect: RecordExpectation }> =
 }).map((r) => {
   const pick = (part: Part, valid: string | undefined) => (part.ok ? valid : part.text);
   const valueType = r.valueType ?? "JSON";
-  const valueData = valueType === "JSON"
-    ? r.order
-    : JSON.stringify(valueType === "STRING" ? r.order : base64Text(r.order));
+  const valueData = valueType === "JSON" ? r.order : JSON.stringify(valueType === "STRING" ? r.order : base64Text(r.order));
   const valueText = object([
     ["type", pick(r.valueTypePart, r.valueType && JSON.stringify(r.valueType))],
     ["data", pick(r.orderPart, valueData)],
@@ -204,7 +226,14 @@ export const record: fc.Arbitrary<{ text: string; expect: RecordExpectation }> =
     ...r.extra,
   ]);
   const parts = [
-    r.orderPart, r.valueTypePart, r.keyPart, r.keyDataPart, r.headersPart, r.partitionPart, r.timestampPart, headers,
+    r.orderPart,
+    r.valueTypePart,
+    r.keyPart,
+    r.keyDataPart,
+    r.headersPart,
+    r.partitionPart,
+    r.timestampPart,
+    headers,
   ];
   const valid = parts.every((p) => p.ok) && r.extra.length === 0 && r.valueExtra.length === 0;
   return {
@@ -221,7 +250,14 @@ export const record: fc.Arbitrary<{ text: string; expect: RecordExpectation }> =
 
 /** Bytes that are not UTF-8: overlong, surrogate, out of range, stray continuation, truncated. */
 const invalidUtf8: fc.Arbitrary<number[]> = fc.constantFrom(
-  [0xff], [0xfe], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xff],
+  [0xfe],
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xe2, 0x82],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
 );
 
 /** `text` as UTF-8, now and then with invalid bytes spliced in (then the record is no longer known valid). */
@@ -281,8 +317,15 @@ function envelope(kind: GatewayCase["kind"]) {
         weight: 2,
         arbitrary: fc.oneof(
           fc.constantFrom(
-            undefined, "", "text/plain", "application/json; charset=utf-8", "application/vnd.kafka.v3+json",
-            "application/x-www-form-urlencoded", "application/json;", "APPLICATION/JSON", "application/jsonx",
+            undefined,
+            "",
+            "text/plain",
+            "application/json; charset=utf-8",
+            "application/vnd.kafka.v3+json",
+            "application/x-www-form-urlencoded",
+            "application/json;",
+            "APPLICATION/JSON",
+            "application/jsonx",
           ),
           fc.stringMatching(/^[\x20-\x7e]{0,30}$/),
         ).map((value) => ({ value, ok: false })),
@@ -325,9 +368,7 @@ export const anyBody: fc.Arbitrary<GatewayCase> = fc.tuple(
 
 /** One record, now and then with invalid UTF-8 spliced into its body. */
 export const singleRecord: fc.Arbitrary<GatewayCase> = fc.tuple(envelope("record"), record).chain(([env, r]) =>
-  encoded(r.text).map(({ bytes, spliced }) =>
-    finish("record", env, bytes, { records: [{ ...r.expect, valid: r.expect.valid && !spliced }] })
-  )
+  encoded(r.text).map(({ bytes, spliced }) => finish("record", env, bytes, { records: [{ ...r.expect, valid: r.expect.valid && !spliced }] }))
 );
 
 /** Objects that frame (brackets balanced) but do not parse: each answered with its own error line. */

@@ -56,8 +56,21 @@ export async function makePki(): Promise<Pki> {
     await openssl(dir, ["req", ...EC_KEY, "-nodes", "-keyout", `${name}.plain.key`, "-out", `${name}.csr`, "-subj", subject]);
     await writeFile(join(dir, `${name}.ext`), extensions);
     await openssl(dir, [
-      "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-      "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`,
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
     ]);
     if (password === undefined) {
       await openssl(dir, ["pkey", "-in", `${name}.plain.key`, "-out", `${name}.key`]);

@@ -5,15 +5,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import {
-  ClosedError,
-  createRegistry,
-  defineTopic,
-  type Producer,
-  PublishTimeoutError,
-  QueueFullError,
-  type SecurityContext,
-} from "../mod.ts";
+import { ClosedError, createRegistry, defineTopic, type Producer, PublishTimeoutError, QueueFullError, type SecurityContext } from "../mod.ts";
 import { startEmbeddedBroker } from "../testing.ts";
 import { createGatewayApp } from "../gateway/app.ts";
 import { gatewayConfig, GatewayConfigError } from "../gateway/config.ts";
@@ -164,7 +156,9 @@ test("timeoutMs with every broker down: each publish rejects with PublishTimeout
   }
 });
 
-test("gateway: a publish not acknowledged within GATEWAY_PUBLISH_TIMEOUT_MS is answered 503 / 50003 with Retry-After, a cold connect included", { timeout: 30_000 }, async () => {
+test("gateway: a publish not acknowledged within GATEWAY_PUBLISH_TIMEOUT_MS is answered 503 / 50003 with Retry-After, a cold connect included", {
+  timeout: 30_000,
+}, async () => {
   const config = gatewayConfig({ GATEWAY_PUBLISH_TIMEOUT_MS: "1000" });
   assert.equal(config.publishTimeoutMs, 1000);
   assert.equal(gatewayConfig({}).publishTimeoutMs, 10_000);

@@ -32,47 +32,54 @@ function recordingLogger() {
   };
 }
 
-test("by default a failing handler is retried with backoff until it succeeds: never skipped, committed only after the success", { timeout: 20_000 }, async () => {
-  const driver = new FakeDriver();
-  const logger = recordingLogger();
-  const kafka = createRegistry({ driver, logger });
-  const failures = 8; // more than any old default gave a message before skipping it
-  let attempts = 0;
-  const succeeded = gate();
-  const failedEnough = gate();
-  const consumer = kafka.consumer(ctx, "billing").subscribe(orders, (m) => {
-    if (m.offset !== 5) return;
-    attempts++;
-    if (attempts <= failures) {
-      if (attempts === failures) failedEnough.open();
-      throw new Error(`attempt ${attempts} failed`);
-    }
-    succeeded.open();
-  }, { retryBackoffMs: 1 });
-  await consumer.start();
-  const client = driver.consumerClients[0]!;
-  client.inbox.push(record(5), record(0, 1));
-  // Either the handler failed `failures` times, or the consumer gave the message up (the old default).
-  await Promise.race([failedEnough.wait, logger.errorLogged]);
-  assert.deepEqual(logger.lines.filter((l) => l.level === "error"), [], "the message was given up");
-  assert.equal(attempts, failures);
-  assert.deepEqual(client.commits.filter((c) => c.partition === 0), [], "a failing message was marked for commit");
-  assert.ok(client.commits.some((c) => c.partition === 1 && c.offset === 1), "the other partition flows meanwhile");
-  const warnings = logger.lines.filter((l) => l.message === "kshare: handler failed; retrying");
-  assert.deepEqual(warnings.slice(0, 3).map((w) => w.fields), [1, 2, 3].map((attempt) => ({
-    topic: "orders",
-    partition: 0,
-    offset: 5,
-    attempt,
-    retryInMs: 2 ** (attempt - 1),
-    error: `attempt ${attempt} failed`,
-  })));
-  await succeeded.wait;
-  await consumer.close();
-  assert.equal(attempts, failures + 1);
-  assert.deepEqual(client.commits.filter((c) => c.partition === 0).map((c) => c.offset), [6], "committed once it succeeded");
-  await kafka.close();
-});
+test(
+  "by default a failing handler is retried with backoff until it succeeds: never skipped, committed only after the success",
+  { timeout: 20_000 },
+  async () => {
+    const driver = new FakeDriver();
+    const logger = recordingLogger();
+    const kafka = createRegistry({ driver, logger });
+    const failures = 8; // more than any old default gave a message before skipping it
+    let attempts = 0;
+    const succeeded = gate();
+    const failedEnough = gate();
+    const consumer = kafka.consumer(ctx, "billing").subscribe(orders, (m) => {
+      if (m.offset !== 5) return;
+      attempts++;
+      if (attempts <= failures) {
+        if (attempts === failures) failedEnough.open();
+        throw new Error(`attempt ${attempts} failed`);
+      }
+      succeeded.open();
+    }, { retryBackoffMs: 1 });
+    await consumer.start();
+    const client = driver.consumerClients[0]!;
+    client.inbox.push(record(5), record(0, 1));
+    // Either the handler failed `failures` times, or the consumer gave the message up (the old default).
+    await Promise.race([failedEnough.wait, logger.errorLogged]);
+    assert.deepEqual(logger.lines.filter((l) => l.level === "error"), [], "the message was given up");
+    assert.equal(attempts, failures);
+    assert.deepEqual(client.commits.filter((c) => c.partition === 0), [], "a failing message was marked for commit");
+    assert.ok(client.commits.some((c) => c.partition === 1 && c.offset === 1), "the other partition flows meanwhile");
+    const warnings = logger.lines.filter((l) => l.message === "kshare: handler failed; retrying");
+    assert.deepEqual(
+      warnings.slice(0, 3).map((w) => w.fields),
+      [1, 2, 3].map((attempt) => ({
+        topic: "orders",
+        partition: 0,
+        offset: 5,
+        attempt,
+        retryInMs: 2 ** (attempt - 1),
+        error: `attempt ${attempt} failed`,
+      })),
+    );
+    await succeeded.wait;
+    await consumer.close();
+    assert.equal(attempts, failures + 1);
+    assert.deepEqual(client.commits.filter((c) => c.partition === 0).map((c) => c.offset), [6], "committed once it succeeded");
+    await kafka.close();
+  },
+);
 
 test("with a finite retries, a handler that keeps failing is given to onError after them, then skipped and committed", { timeout: 20_000 }, async () => {
   const driver = new FakeDriver();
@@ -121,39 +128,43 @@ test("subscribe refuses onError without a finite retries (it would never be call
   return kafka.close();
 });
 
-test("an attempt running past handlerTimeoutMs fails with an error naming topic, partition, offset and the bound; its signal is aborted and the retry commits", { timeout: 20_000 }, async () => {
-  const driver = new FakeDriver();
-  const logger = recordingLogger();
-  const kafka = createRegistry({ driver, logger });
-  const reasons: unknown[] = [];
-  const done = new Countdown();
-  let attempts = 0;
-  const consumer = kafka.consumer(ctx, "billing").subscribe(orders, async (m) => {
-    attempts++;
-    if (attempts === 1) {
-      // Stuck until its signal says stop (a fallback bound keeps a consumer without a timeout from hanging the test).
-      await new Promise<void>((resolve) => {
-        const fallback = setTimeout(resolve, 5_000);
-        m.signal.addEventListener("abort", () => (clearTimeout(fallback), reasons.push(m.signal.reason), resolve()));
-      });
-      return;
-    }
-    assert.equal(m.signal.aborted, false, "a retry gets a signal of its own");
-    done.increment();
-  }, { handlerTimeoutMs: 50, retryBackoffMs: 0 });
-  await consumer.start();
-  const client = driver.consumerClients[0]!;
-  client.inbox.push(record(7, 2));
-  await done.reached(1);
-  await consumer.close();
-  assert.equal(reasons.length, 1, "the stuck attempt's signal was aborted");
-  const reason = reasons[0] as Error;
-  assert.equal(reason.name, "HandlerTimeoutError");
-  assert.equal(reason.message, 'Handler of topic "orders" partition 2 offset 7 did not finish within handlerTimeoutMs (50 ms)');
-  assert.equal(logger.lines.find((l) => l.message === "kshare: handler failed; retrying")?.fields?.error, reason.message);
-  assert.deepEqual(client.commits.map((c) => [c.partition, c.offset]), [[2, 8]]);
-  await kafka.close();
-});
+test(
+  "an attempt running past handlerTimeoutMs fails with an error naming topic, partition, offset and the bound; its signal is aborted and the retry commits",
+  { timeout: 20_000 },
+  async () => {
+    const driver = new FakeDriver();
+    const logger = recordingLogger();
+    const kafka = createRegistry({ driver, logger });
+    const reasons: unknown[] = [];
+    const done = new Countdown();
+    let attempts = 0;
+    const consumer = kafka.consumer(ctx, "billing").subscribe(orders, async (m) => {
+      attempts++;
+      if (attempts === 1) {
+        // Stuck until its signal says stop (a fallback bound keeps a consumer without a timeout from hanging the test).
+        await new Promise<void>((resolve) => {
+          const fallback = setTimeout(resolve, 5_000);
+          m.signal.addEventListener("abort", () => (clearTimeout(fallback), reasons.push(m.signal.reason), resolve()));
+        });
+        return;
+      }
+      assert.equal(m.signal.aborted, false, "a retry gets a signal of its own");
+      done.increment();
+    }, { handlerTimeoutMs: 50, retryBackoffMs: 0 });
+    await consumer.start();
+    const client = driver.consumerClients[0]!;
+    client.inbox.push(record(7, 2));
+    await done.reached(1);
+    await consumer.close();
+    assert.equal(reasons.length, 1, "the stuck attempt's signal was aborted");
+    const reason = reasons[0] as Error;
+    assert.equal(reason.name, "HandlerTimeoutError");
+    assert.equal(reason.message, 'Handler of topic "orders" partition 2 offset 7 did not finish within handlerTimeoutMs (50 ms)');
+    assert.equal(logger.lines.find((l) => l.message === "kshare: handler failed; retrying")?.fields?.error, reason.message);
+    assert.deepEqual(client.commits.map((c) => [c.partition, c.offset]), [[2, 8]]);
+    await kafka.close();
+  },
+);
 
 test("close aborts the signal of a handler in progress (reason: ClosedError); its message is not committed", { timeout: 20_000 }, async () => {
   const driver = new FakeDriver();
@@ -162,7 +173,7 @@ test("close aborts the signal of a handler in progress (reason: ClosedError); it
   let reason: unknown;
   const consumer = kafka.consumer(ctx, "billing").subscribe(orders, async (m) => {
     started.open();
-    await new Promise<void>((_, reject) => m.signal.addEventListener("abort", () => reject((reason = m.signal.reason))));
+    await new Promise<void>((_, reject) => m.signal.addEventListener("abort", () => reject(reason = m.signal.reason)));
   });
   await consumer.start();
   const client = driver.consumerClients[0]!;

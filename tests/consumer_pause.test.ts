@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { createRegistry, defineTopic } from "../mod.ts";
-import { FakeDriver, type FakeConsumer } from "./_fake_driver.ts";
+import { type FakeConsumer, FakeDriver } from "./_fake_driver.ts";
 import { Countdown, gate, quietLogger } from "./_helpers.ts";
 
 const ctx = { bootstrapServers: "fake:9092" };
@@ -44,34 +44,38 @@ test("an assignment of a flowing topic neither pauses nor resumes anything", { t
   await kafka.close();
 });
 
-test("a partition revoked while its topic is paused is resumed then; assigned again after the topic resumed, it is not paused", { timeout: 10_000 }, async () => {
-  const { kafka, consumer, client, release, started, handled } = await heldConsumer();
-  client.events.onAssign([at(0), at(1)]);
-  client.inbox.push(record(0, 0), record(0, 1)); // the topic's bound: it pauses
-  await started.reached(1);
-  assert.deepEqual(client.pauseCalls, [{ call: "pause", partitions: ["orders[0]", "orders[1]"] }]);
-  assert.deepEqual(consumer.stats().paused, ["orders"]);
+test(
+  "a partition revoked while its topic is paused is resumed then; assigned again after the topic resumed, it is not paused",
+  { timeout: 10_000 },
+  async () => {
+    const { kafka, consumer, client, release, started, handled } = await heldConsumer();
+    client.events.onAssign([at(0), at(1)]);
+    client.inbox.push(record(0, 0), record(0, 1)); // the topic's bound: it pauses
+    await started.reached(1);
+    assert.deepEqual(client.pauseCalls, [{ call: "pause", partitions: ["orders[0]", "orders[1]"] }]);
+    assert.deepEqual(consumer.stats().paused, ["orders"]);
 
-  await client.events.onRevoke([at(1)]);
-  assert.deepEqual(client.pauseCalls.at(-1), { call: "resume", partitions: ["orders[1]"] }, "the revoked partition is resumed at its revocation");
-  assert.deepEqual([...client.paused], ["orders[0]"]);
+    await client.events.onRevoke([at(1)]);
+    assert.deepEqual(client.pauseCalls.at(-1), { call: "resume", partitions: ["orders[1]"] }, "the revoked partition is resumed at its revocation");
+    assert.deepEqual([...client.paused], ["orders[0]"]);
 
-  const resumed = nextResume(client);
-  release.open();
-  await handled.reached(2);
-  await resumed;
-  assert.deepEqual(client.pauseCalls.at(-1), { call: "resume", partitions: ["orders[0]"] }, "the topic resumes what it paused and still owns");
-  assert.deepEqual(consumer.stats().paused, []);
+    const resumed = nextResume(client);
+    release.open();
+    await handled.reached(2);
+    await resumed;
+    assert.deepEqual(client.pauseCalls.at(-1), { call: "resume", partitions: ["orders[0]"] }, "the topic resumes what it paused and still owns");
+    assert.deepEqual(consumer.stats().paused, []);
 
-  const calls = client.pauseCalls.length;
-  client.events.onAssign([at(1)]);
-  assert.equal(client.pauseCalls.length, calls, "the assignment made a pause or resume call");
-  assert.deepEqual([...client.paused], [], "a partition came back paused");
-  await kafka.close();
-});
+    const calls = client.pauseCalls.length;
+    client.events.onAssign([at(1)]);
+    assert.equal(client.pauseCalls.length, calls, "the assignment made a pause or resume call");
+    assert.deepEqual([...client.paused], [], "a partition came back paused");
+    await kafka.close();
+  },
+);
 
 test("a topic paused when a partition is assigned pauses that partition too, and resumes it with the others", { timeout: 10_000 }, async () => {
-  const { kafka, consumer, client, release, started, handled } = await heldConsumer();
+  const { kafka, client, release, started, handled } = await heldConsumer();
   client.events.onAssign([at(0)]);
   client.inbox.push(record(0, 0), record(0, 1));
   await started.reached(1);

@@ -19,30 +19,34 @@ const ctx = {
   consumer: { "session.timeout.ms": 2000, "heartbeat.interval.ms": 300, "max.poll.interval.ms": MAX_POLL_INTERVAL_MS },
 };
 
-test("a member whose only topic is paused for longer than max.poll.interval.ms stays in its group: no eviction, no record handled twice", { timeout: 60_000 }, async () => {
-  const topic = defineTopic({ name: "paused-long", schema: v.object({ n: v.number() }), consumer: { maxBufferedMessages: 1 } });
-  broker.createTopic(topic.name, 1);
-  const logger = quietLogger();
-  const kafka = createRegistry({ logger });
-  try {
-    const producer = await kafka.producer(ctx);
-    await producer.publishBatch(topic, [0, 1, 2].map((n) => ({ value: { n }, partition: 0 })));
-    const handled: number[] = [];
-    const done = new Countdown();
-    const consumer = kafka.consumer(ctx, "paused-long").subscribe(topic, async (m) => {
-      // The first record holds the topic's only slot (the topic is paused) for twice the poll interval:
-      // the scenario itself, a handler slower than max.poll.interval.ms, not a wait for an event.
-      if (m.value.n === 0 && handled.length === 0) await new Promise((resolve) => setTimeout(resolve, 2 * MAX_POLL_INTERVAL_MS + 500));
-      handled.push(m.value.n);
-      done.increment();
-    });
-    await consumer.start();
-    await done.reached(3);
-    await consumer.close();
-    assert.deepEqual(handled, [0, 1, 2], "each record handled once, in order");
-    const evicted = logger.lines.filter((line) => /poll interval|max\.poll/i.test(line));
-    assert.deepEqual(evicted, [], "librdkafka reported the member as not polling");
-  } finally {
-    await kafka.close();
-  }
-});
+test(
+  "a member whose only topic is paused for longer than max.poll.interval.ms stays in its group: no eviction, no record handled twice",
+  { timeout: 60_000 },
+  async () => {
+    const topic = defineTopic({ name: "paused-long", schema: v.object({ n: v.number() }), consumer: { maxBufferedMessages: 1 } });
+    broker.createTopic(topic.name, 1);
+    const logger = quietLogger();
+    const kafka = createRegistry({ logger });
+    try {
+      const producer = await kafka.producer(ctx);
+      await producer.publishBatch(topic, [0, 1, 2].map((n) => ({ value: { n }, partition: 0 })));
+      const handled: number[] = [];
+      const done = new Countdown();
+      const consumer = kafka.consumer(ctx, "paused-long").subscribe(topic, async (m) => {
+        // The first record holds the topic's only slot (the topic is paused) for twice the poll interval:
+        // the scenario itself, a handler slower than max.poll.interval.ms, not a wait for an event.
+        if (m.value.n === 0 && handled.length === 0) await new Promise((resolve) => setTimeout(resolve, 2 * MAX_POLL_INTERVAL_MS + 500));
+        handled.push(m.value.n);
+        done.increment();
+      });
+      await consumer.start();
+      await done.reached(3);
+      await consumer.close();
+      assert.deepEqual(handled, [0, 1, 2], "each record handled once, in order");
+      const evicted = logger.lines.filter((line) => /poll interval|max\.poll/i.test(line));
+      assert.deepEqual(evicted, [], "librdkafka reported the member as not polling");
+    } finally {
+      await kafka.close();
+    }
+  },
+);

@@ -100,7 +100,9 @@ class Runs {
 }
 
 for (const strategy of ["range", "cooperative-sticky"]) {
-  test(`(${strategy}) a partition's next owner never handles it while the revoked owner's handler of it still runs; every record is handled`, { timeout: 60_000 }, async () => {
+  test(`(${strategy}) a partition's next owner never handles it while the revoked owner's handler of it still runs; every record is handled`, {
+    timeout: 60_000,
+  }, async () => {
     const t = freshTopic(`revoke-${strategy}`);
     const group = `revoke-${strategy}-${seq}`;
     const ctx = memberCtx(strategy);
@@ -166,63 +168,70 @@ for (const strategy of ["range", "cooperative-sticky"]) {
     }
   });
 
-  test(`(${strategy}) a retry loop on a revoked partition stops: its message is left uncommitted, to the partition's next owner`, { timeout: 60_000 }, async () => {
-    const t = freshTopic(`revoke-retry-${strategy}`);
-    const group = `revoke-retry-${strategy}-${seq}`;
-    const ctx = memberCtx(strategy);
-    const runs = new Runs();
-    const attemptsByA = new Map<number, number>();
-    const poisonHandledByB = new Map<number, number>(); // partition -> offset
-    const stopped: Array<{ partition: number; offset: number }> = [];
-    const logger = {
-      warn: (message: string, fields?: Record<string, unknown>) => {
-        if (/retries stopped/.test(message)) {
-          stopped.push({ partition: Number(fields?.partition), offset: Number(fields?.offset) });
+  test(
+    `(${strategy}) a retry loop on a revoked partition stops: its message is left uncommitted, to the partition's next owner`,
+    { timeout: 60_000 },
+    async () => {
+      const t = freshTopic(`revoke-retry-${strategy}`);
+      const group = `revoke-retry-${strategy}-${seq}`;
+      const ctx = memberCtx(strategy);
+      const runs = new Runs();
+      const attemptsByA = new Map<number, number>();
+      const poisonHandledByB = new Map<number, number>(); // partition -> offset
+      const stopped: Array<{ partition: number; offset: number }> = [];
+      const logger = {
+        warn: (message: string, fields?: Record<string, unknown>) => {
+          if (/retries stopped/.test(message)) {
+            stopped.push({ partition: Number(fields?.partition), offset: Number(fields?.offset) });
+            runs.changed();
+          }
+        },
+        error: () => {},
+      };
+      // A fails every poison record (retried until it succeeds: the default); B handles it.
+      const handler = (member: Member) => async (m: { partition: number; offset: number; value: { poison?: boolean } }) => {
+        const end = runs.start(member, m.partition, m.offset);
+        await Promise.resolve();
+        end();
+        if (member === "A" && m.value.poison) {
+          attemptsByA.set(m.partition, (attemptsByA.get(m.partition) ?? 0) + 1);
+          runs.changed();
+          throw new Error("poison");
+        }
+        if (member === "B" && m.value.poison) {
+          poisonHandledByB.set(m.partition, m.offset);
           runs.changed();
         }
-      },
-      error: () => {},
-    };
-    // A fails every poison record (retried until it succeeds: the default); B handles it.
-    const handler = (member: Member) => async (m: { partition: number; offset: number; value: { poison?: boolean } }) => {
-      const end = runs.start(member, m.partition, m.offset);
-      await Promise.resolve();
-      end();
-      if (member === "A" && m.value.poison) {
-        attemptsByA.set(m.partition, (attemptsByA.get(m.partition) ?? 0) + 1);
-        runs.changed();
-        throw new Error("poison");
+      };
+      const options = { retryBackoffMs: 1 };
+      const producers = createRegistry({ logger: quietLogger() });
+      const a = createRegistry({ logger });
+      const b = createRegistry({ logger: quietLogger() });
+      try {
+        const producer = await producers.producer(ctx);
+        const poison = await Promise.all(
+          Array.from({ length: PARTITIONS }, (_, partition) => producer.publish(t, { id: `poison-${partition}`, poison: true }, { partition })),
+        );
+        await a.consumer(ctx, group).subscribe(t, handler("A"), options).start();
+        await runs.until(() => [...Array(PARTITIONS).keys()].every((p) => (attemptsByA.get(p) ?? 0) >= 2), "A to retry each poison record"); // A retries each
+        await b.consumer(ctx, group).subscribe(t, handler("B"), options).start();
+        await runs.until(() => poisonHandledByB.size > 0, "B to handle a poison record");
+        const [partition, offset] = [...poisonHandledByB][0]!;
+        assert.equal(offset, poison[partition]!.offset, "B handled the record A was retrying: A did not commit it");
+        const takenOver = runs.log.find((r) => r.member === "B" && r.partition === partition)!.start;
+        const retriedAfter = () => runs.log.some((r) => r.member === "A" && r.partition === partition && r.start > takenOver);
+        // A's retries of that partition stopped before its revocation completed (so before B took over);
+        // had they not, A's next attempt comes within its backoff.
+        await runs.until(
+          () => retriedAfter() || stopped.some((s) => s.partition === partition),
+          `A to retry partition ${partition} or report its retries stopped`,
+        );
+        assert.equal(retriedAfter(), false, `member A retried partition ${partition} after member B took it over`);
+        assert.ok(stopped.some((s) => s.partition === partition && s.offset === offset), "A reported that it stopped retrying the revoked partition");
+        assert.deepEqual(runs.overlaps, []);
+      } finally {
+        await Promise.all([a.close(), b.close(), producers.close()]);
       }
-      if (member === "B" && m.value.poison) {
-        poisonHandledByB.set(m.partition, m.offset);
-        runs.changed();
-      }
-    };
-    const options = { retryBackoffMs: 1 };
-    const producers = createRegistry({ logger: quietLogger() });
-    const a = createRegistry({ logger });
-    const b = createRegistry({ logger: quietLogger() });
-    try {
-      const producer = await producers.producer(ctx);
-      const poison = await Promise.all(
-        Array.from({ length: PARTITIONS }, (_, partition) => producer.publish(t, { id: `poison-${partition}`, poison: true }, { partition })),
-      );
-      await a.consumer(ctx, group).subscribe(t, handler("A"), options).start();
-      await runs.until(() => [...Array(PARTITIONS).keys()].every((p) => (attemptsByA.get(p) ?? 0) >= 2), "A to retry each poison record"); // A retries each
-      await b.consumer(ctx, group).subscribe(t, handler("B"), options).start();
-      await runs.until(() => poisonHandledByB.size > 0, "B to handle a poison record");
-      const [partition, offset] = [...poisonHandledByB][0]!;
-      assert.equal(offset, poison[partition]!.offset, "B handled the record A was retrying: A did not commit it");
-      const takenOver = runs.log.find((r) => r.member === "B" && r.partition === partition)!.start;
-      const retriedAfter = () => runs.log.some((r) => r.member === "A" && r.partition === partition && r.start > takenOver);
-      // A's retries of that partition stopped before its revocation completed (so before B took over);
-      // had they not, A's next attempt comes within its backoff.
-      await runs.until(() => retriedAfter() || stopped.some((s) => s.partition === partition), `A to retry partition ${partition} or report its retries stopped`);
-      assert.equal(retriedAfter(), false, `member A retried partition ${partition} after member B took it over`);
-      assert.ok(stopped.some((s) => s.partition === partition && s.offset === offset), "A reported that it stopped retrying the revoked partition");
-      assert.deepEqual(runs.overlaps, []);
-    } finally {
-      await Promise.all([a.close(), b.close(), producers.close()]);
-    }
-  });
+    },
+  );
 }

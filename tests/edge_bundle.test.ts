@@ -168,7 +168,7 @@ test("bundled for a server runtime, the default driver is not in the bundle and 
         'import { confluentDriver, ffiDriver } from "@kshare/kshare/drivers";',
         'export const topic = defineTopic({ name: "bundled", schema: v.object({ n: v.number() }) });',
         "export const withoutDriver = createRegistry();",
-        "const node = !(\"Deno\" in globalThis) && !(\"Bun\" in globalThis);",
+        'const node = !("Deno" in globalThis) && !("Bun" in globalThis);',
         "export const withDriver = createRegistry({ driver: node ? confluentDriver : () => ffiDriver() });",
       ].join("\n"),
       resolveDir: fileURLToPath(root),

@@ -12,7 +12,6 @@ import { runKcat as kcat } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { startEmbeddedBroker } from "../src/embedded_broker.ts";
 
-
 test("kcat produces to and consumes from the embedded broker", async () => {
   const kafka = await startEmbeddedBroker();
   try {

@@ -7,7 +7,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { startEmbeddedBroker } from "../testing.ts";
-import { coordinatorAndMembers, type FaultResult, fatalProducer, leaderOutage, overlappingRuns } from "../bench/scenarios/faults.ts";
+import { coordinatorAndMembers, fatalProducer, type FaultResult, leaderOutage, overlappingRuns } from "../bench/scenarios/faults.ts";
 import { quietLogger } from "./_helpers.ts";
 
 // No initial rebalance delay: each scenario joins a fresh group. Request tracking finds the group coordinator.
@@ -57,14 +57,18 @@ test("...and no handler runs for a partition after its revocation completed", ()
   assert.equal(groupResult.overlaps, 0, `a handler ran for a partition after its revocation completed: ${groupResult.problems.join("; ")}`);
 });
 
-test("a fatal producer error: the handle is retired, the next producer() is a fresh client, stats count it, publishing goes on", { timeout: 120_000 }, async () => {
-  // The waits are for events that come within a second or two.
-  const result = await fatalProducer({ broker, logger, waitBoundMs: 20_000 });
-  assert.equal(result.notes.freshHandle, true, "registry.producer(ctx) gave a fresh, live handle");
-  assert.equal(result.notes.clientsCreatedByFault, 1, "stats count exactly one new client");
-  assert.equal(result.notes.liveProducers, 1);
-  assert.ok(result.errors > 0, "the fatal error surfaced to publishes in flight");
-  assert.ok(result.errorMessages.every((m) => /fatal|sequence/i.test(m)), result.errorMessages.join("; "));
-  assert.equal(result.notes.errorsAfterRecovery, 0, "no publish failed once the fresh client was there");
-  assertNothingLost(result);
-});
+test(
+  "a fatal producer error: the handle is retired, the next producer() is a fresh client, stats count it, publishing goes on",
+  { timeout: 120_000 },
+  async () => {
+    // The waits are for events that come within a second or two.
+    const result = await fatalProducer({ broker, logger, waitBoundMs: 20_000 });
+    assert.equal(result.notes.freshHandle, true, "registry.producer(ctx) gave a fresh, live handle");
+    assert.equal(result.notes.clientsCreatedByFault, 1, "stats count exactly one new client");
+    assert.equal(result.notes.liveProducers, 1);
+    assert.ok(result.errors > 0, "the fatal error surfaced to publishes in flight");
+    assert.ok(result.errorMessages.every((m) => /fatal|sequence/i.test(m)), result.errorMessages.join("; "));
+    assert.equal(result.notes.errorsAfterRecovery, 0, "no publish failed once the fresh client was there");
+    assertNothingLost(result);
+  },
+);

@@ -10,22 +10,13 @@
 import { test } from "node:test";
 import { runKcat as kcat } from "./_helpers.ts";
 import assert from "node:assert/strict";
-import type {
-  ClientConfig,
-  ConsumerClient,
-  ConsumerConfig,
-  ConsumerEvents,
-  IncomingMessage,
-  KafkaDriver,
-  TopicPartition,
-} from "../src/driver.ts";
+import type { ClientConfig, ConsumerClient, ConsumerConfig, ConsumerEvents, IncomingMessage, KafkaDriver, TopicPartition } from "../src/driver.ts";
 import { ffiDriver } from "../src/drivers/ffi/driver.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../src/embedded_broker.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const text = (bytes: Uint8Array | null) => (bytes === null ? null : decoder.decode(bytes));
-
 
 function producerConfig(kafka: EmbeddedBroker, extra: Record<string, string> = {}): ClientConfig {
   return { properties: { "bootstrap.servers": kafka.bootstrapServers, ...extra }, label: "test", secretProperties: [] };
@@ -223,8 +214,7 @@ test("pause stops delivery of a partition and resume continues it", () =>
     const producer = await driver.createProducer(producerConfig(kafka), producerEvents);
     const consumer = await driver.createConsumer(consumerConfig(kafka, "workers"), consumerEvents());
     try {
-      const send = (partition: number, value: string) =>
-        producer.produce({ topic: "work", partition, value: encoder.encode(value) });
+      const send = (partition: number, value: string) => producer.produce({ topic: "work", partition, value: encoder.encode(value) });
       await Promise.all(Array.from({ length: 10 }, (_, i) => send(0, `p0-${i}`)));
 
       await consumer.subscribe(["work"]);
@@ -316,8 +306,7 @@ for (const [strategy, protocol] of [["range", "eager"], ["cooperative-sticky", "
         await members[1]!.subscribe(["shared"]);
         await until(() => owned[0]!.size === 2 && owned[1]!.size === 2, "the partitions to be split between the two members");
 
-        await Promise.all(Array.from({ length: 40 }, (_, i) =>
-          producer.produce({ topic: "shared", partition: i % 4, value: encoder.encode(`r${i}`) })));
+        await Promise.all(Array.from({ length: 40 }, (_, i) => producer.produce({ topic: "shared", partition: i % 4, value: encoder.encode(`r${i}`) })));
         const values = () => new Set([...received[0]!, ...received[1]!].map((m) => text(m.value)));
         await until(() => values().size === 40, "all 40 records");
         assert.ok(received[1]!.length > 0, "the second member read the records of its partitions");

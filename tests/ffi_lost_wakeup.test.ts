@@ -82,9 +82,13 @@ test("every queue wake-up lost: a publish is still delivered, and a consumer sti
   try {
     await consumer.subscribe(["lost-wakeups"]);
     const received: IncomingMessage[] = [];
-    await within((async () => {
-      while (received.length === 0) received.push(...await consumer.poll(10, 100));
-    })(), 30_000, "the message");
+    await within(
+      (async () => {
+        while (received.length === 0) received.push(...await consumer.poll(10, 100));
+      })(),
+      30_000,
+      "the message",
+    );
     assert.equal(new TextDecoder().decode(received[0]!.value!), "still here");
   } finally {
     await consumer.close();

@@ -178,9 +178,7 @@ test("with KAFKA_BOOTSTRAP_SERVERS: one producer per user, whatever the load; wh
   }
   acknowledged.set("b-0", await publish("bob", "b-0"));
   const metrics = await (await fetch(`${url}/metrics`)).text();
-  const created = [...metrics.matchAll(/^kshare_clients_created_total\{context="[0-9a-f]{32}"\} (\d+)$/gm)].map((m) =>
-    Number(m[1])
-  );
+  const created = [...metrics.matchAll(/^kshare_clients_created_total\{context="[0-9a-f]{32}"\} (\d+)$/gm)].map((m) => Number(m[1]));
   assert.deepEqual(created, [1, 1], metrics);
   assert.match(metrics, /^kshare_handles_reused_total\{context="[0-9a-f]{32}"\} 99$/m);
   assert.match(metrics, /^kshare_publishes_total\{topic="payments",status="200"\} 101$/m);

@@ -39,10 +39,8 @@ function topic(prefix: string, schema: v.GenericSchema<{ id: string; total: numb
 }
 const recordsPath = (name: string) => `/v3/clusters/kshare/topics/${name}/records`;
 const record = (id: string, total = 1) => JSON.stringify({ value: { data: { id, total } } });
-const lines = (text: string) =>
-  text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { error_code: number; message?: string });
-const ids = async (name: string) =>
-  (await kcatRead(broker.bootstrapServers, name)).map((r) => (JSON.parse(r.payload!) as { id: string }).id);
+const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { error_code: number; message?: string });
+const ids = async (name: string) => (await kcatRead(broker.bootstrapServers, name)).map((r) => (JSON.parse(r.payload!) as { id: string }).id);
 
 function buildApp(options: PublishRoutesOptions) {
   const app = new Hono<{ Variables: { user: string } }>();
@@ -149,58 +147,62 @@ test("over maxRecordsPerRequest: the record past the cap is answered 413 countin
   assert.deepEqual(await ids(t.name), ["c0", "c1", "c2"]);
 });
 
-test("streaming yields: while one tenant's 1 MiB stream (17k records) is published, /healthz and another tenant's record are handled before its last record is", {
-  timeout: 120_000,
-}, async () => {
-  // The topic's schema logs each record as it is first validated (framed and parsed): the order of handling.
-  const log: string[] = [];
-  const seen = new Set<string>();
-  let others: Promise<void> | undefined;
-  const Logged = v.pipe(
-    Order,
-    v.check((o) => {
-      // A record is validated when the request is framed and again by the producer: only the first counts.
-      if (!seen.has(o.id)) log.push(o.id.startsWith("b-") ? "bob" : "alice");
-      seen.add(o.id);
-      // Alice's first record is being handled: now bob's record and a /healthz arrive, as a socket's data would,
-      // in a task of their own (without yields they run only after alice's whole stream was handled).
-      if (others === undefined) {
-        others = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
-          Promise.all([
-            Promise.resolve(fairApp.request(recordsPath(t.name), { method: "POST", headers: json("bob"), body: record("b-quiet") }))
-              .then((r) => {
-                log.push(r.status === 200 ? "bob answered" : `bob ${r.status}`);
+test(
+  "streaming yields: while one tenant's 1 MiB stream (17k records) is published, /healthz and another tenant's record are handled before its last record is",
+  {
+    timeout: 120_000,
+  },
+  async () => {
+    // The topic's schema logs each record as it is first validated (framed and parsed): the order of handling.
+    const log: string[] = [];
+    const seen = new Set<string>();
+    let others: Promise<void> | undefined;
+    const Logged = v.pipe(
+      Order,
+      v.check((o) => {
+        // A record is validated when the request is framed and again by the producer: only the first counts.
+        if (!seen.has(o.id)) log.push(o.id.startsWith("b-") ? "bob" : "alice");
+        seen.add(o.id);
+        // Alice's first record is being handled: now bob's record and a /healthz arrive, as a socket's data would,
+        // in a task of their own (without yields they run only after alice's whole stream was handled).
+        if (others === undefined) {
+          others = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
+            Promise.all([
+              Promise.resolve(fairApp.request(recordsPath(t.name), { method: "POST", headers: json("bob"), body: record("b-quiet") }))
+                .then((r) => {
+                  log.push(r.status === 200 ? "bob answered" : `bob ${r.status}`);
+                }),
+              Promise.resolve(fairApp.request("/healthz")).then((r) => {
+                log.push(r.status === 200 ? "healthz answered" : `healthz ${r.status}`);
               }),
-            Promise.resolve(fairApp.request("/healthz")).then((r) => {
-              log.push(r.status === 200 ? "healthz answered" : `healthz ${r.status}`);
-            }),
-          ])
-        ).then(() => {});
-      }
-      return true;
-    }),
-  );
-  const t = topic("fair-stream", Logged);
-  const fairApp = buildApp({ topics: [t], maxRecordsPerRequest: 100_000, maxRecordsInFlightPerTenant: 100_000 });
-  const parts: string[] = [];
-  let size = 0;
-  for (let i = 0; size < 1024 * 1024 - 100; i++) {
-    const r = record(`a-${i}`, i);
-    parts.push(r);
-    size += r.length;
-  }
-  const body = parts.join("");
-  const res = await fairApp.request(recordsPath(t.name), { method: "POST", headers: json("alice"), body });
-  const answers = lines(await res.text());
-  await others;
-  assert.equal(answers.length, parts.length);
-  assert.ok(answers.every((a) => a.error_code === 200), "every record of the big stream is delivered");
-  assert.ok(log.includes("bob answered") && log.includes("healthz answered"), log.filter((l) => l !== "alice").join());
-  const lastAlice = log.lastIndexOf("alice");
-  assert.ok(log.indexOf("healthz answered") < lastAlice, "/healthz was answered while the stream was still being handled");
-  assert.ok(log.indexOf("bob") < lastAlice, "bob's record was handled while alice's stream was still being handled");
-  assert.equal((await ids(t.name)).length, parts.length + 1);
-});
+            ])
+          ).then(() => {});
+        }
+        return true;
+      }),
+    );
+    const t = topic("fair-stream", Logged);
+    const fairApp = buildApp({ topics: [t], maxRecordsPerRequest: 100_000, maxRecordsInFlightPerTenant: 100_000 });
+    const parts: string[] = [];
+    let size = 0;
+    for (let i = 0; size < 1024 * 1024 - 100; i++) {
+      const r = record(`a-${i}`, i);
+      parts.push(r);
+      size += r.length;
+    }
+    const body = parts.join("");
+    const res = await fairApp.request(recordsPath(t.name), { method: "POST", headers: json("alice"), body });
+    const answers = lines(await res.text());
+    await others;
+    assert.equal(answers.length, parts.length);
+    assert.ok(answers.every((a) => a.error_code === 200), "every record of the big stream is delivered");
+    assert.ok(log.includes("bob answered") && log.includes("healthz answered"), log.filter((l) => l !== "alice").join());
+    const lastAlice = log.lastIndexOf("alice");
+    assert.ok(log.indexOf("healthz answered") < lastAlice, "/healthz was answered while the stream was still being handled");
+    assert.ok(log.indexOf("bob") < lastAlice, "bob's record was handled while alice's stream was still being handled");
+    assert.equal((await ids(t.name)).length, parts.length + 1);
+  },
+);
 
 test("a body not received within bodyTimeoutMs is answered 408; nothing of it is published and the tenant's slot is free again", async () => {
   const t = topic("fair-timeout");
@@ -215,7 +217,9 @@ test("a body not received within bodyTimeoutMs is answered 408; nothing of it is
 });
 
 test("gateway: GATEWAY_BODY_TIMEOUT_MS answers a slow chunked body 408 over a socket; bad bounds stop it at startup, each named", async () => {
-  for (const name of ["GATEWAY_MAX_REQUESTS_PER_TENANT", "GATEWAY_MAX_RECORDS_IN_FLIGHT_PER_TENANT", "GATEWAY_MAX_RECORDS_PER_REQUEST", "GATEWAY_BODY_TIMEOUT_MS"]) {
+  for (
+    const name of ["GATEWAY_MAX_REQUESTS_PER_TENANT", "GATEWAY_MAX_RECORDS_IN_FLIGHT_PER_TENANT", "GATEWAY_MAX_RECORDS_PER_REQUEST", "GATEWAY_BODY_TIMEOUT_MS"]
+  ) {
     assert.throws(
       () => gatewayConfig({ [name]: "0" }),
       (e: unknown) => e instanceof GatewayConfigError && e.problems[0]!.startsWith(`${name}: expected a whole number from 1`),

@@ -18,8 +18,7 @@ const PATH = "/v3/clusters/kshare/topics/orders/records";
 const headers = { Authorization: basic("alice", "a-pw"), "Content-Type": "application/json" };
 const run = crypto.randomUUID().slice(0, 8);
 
-const record = (id: string) =>
-  JSON.stringify({ key: { type: "STRING", data: id }, value: { data: { id, customer: "c", total: 1 } } });
+const record = (id: string) => JSON.stringify({ key: { type: "STRING", data: id }, value: { data: { id, customer: "c", total: 1 } } });
 
 /** `count` produce requests whose bodies are half sent, once the gateway counts every one in flight. */
 async function requestsInFlight(gateway: Gateway, url: string, prefix: string, count: number) {

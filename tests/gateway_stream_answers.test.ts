@@ -47,8 +47,7 @@ async function post(app: Hono<{ Variables: { user: string } }>, name: string, bo
   assert.equal(res.status, 200);
   return (await res.text()).split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { error_code: number; message?: string });
 }
-const published = async (name: string) =>
-  (await kcatRead(broker.bootstrapServers, name)).map((r) => (JSON.parse(r.payload!) as { id: string }).id);
+const published = async (name: string) => (await kcatRead(broker.bootstrapServers, name)).map((r) => (JSON.parse(r.payload!) as { id: string }).id);
 
 const ok = (id: string) => `{"key":null,"value":{"data":{"id":"${id}","total":0}}}`;
 /** The property test's counterexample: a timestamp past what a Date holds (1e308 is an integer). */

@@ -47,7 +47,11 @@ async function assertCommittedPastAll(topicName: string, group: string): Promise
     const seen: string[] = [];
     const marker = new Countdown();
     // Every record as its text, JSON or not: nothing it reads goes to onInvalid instead.
-    const raw = defineTopic({ name: topicName, schema: v.string(), serializer: { serialize: (s) => utf8.encode(s as string), deserialize: (b) => fromUtf8.decode(b) } });
+    const raw = defineTopic({
+      name: topicName,
+      schema: v.string(),
+      serializer: { serialize: (s) => utf8.encode(s as string), deserialize: (b) => fromUtf8.decode(b) },
+    });
     next.consumer(ctx, group).subscribe(raw, (m) => {
       seen.push(m.value);
       if (m.value === "marker") marker.increment();
@@ -88,7 +92,9 @@ test("a header map: only records whose last header of each name matches (text or
   await assertCommittedPastAll(t.name, group);
 });
 
-test("a predicate over the raw headers: records it refuses, the last ones included, are committed and never handled; one that throws lets the record through", { timeout: 60_000 }, async () => {
+test("a predicate over the raw headers: records it refuses, the last ones included, are committed and never handled; one that throws lets the record through", {
+  timeout: 60_000,
+}, async () => {
   const t = topic("predicate");
   await write(t.name, JSON.stringify({ id: "keep-1" }), ["kind=keep"]);
   await write(t.name, NOT_JSON, ["kind=skip"]);

@@ -134,8 +134,7 @@ function chunked(parts: readonly string[]): { body: ReadableStream<Uint8Array>; 
     duplex: "half",
   };
 }
-const lines = (text: string) =>
-  text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test("200: a record is published with its key, headers (in order, a name repeated) and JSON value, and kcat reads exactly that", async () => {
   const t = topic("single");
@@ -174,8 +173,7 @@ test("200: a record is published with its key, headers (in order, a name repeate
 test("STRING and BINARY values are decoded by the topic's serializer and validated; keys default to the topic's", async () => {
   const t = topic("types");
   const app = buildApp({ topics: [t] });
-  const send = (record: unknown) =>
-    app.request(recordsPath(t.name), { method: "POST", headers: json("alice"), body: JSON.stringify(record) });
+  const send = (record: unknown) => app.request(recordsPath(t.name), { method: "POST", headers: json("alice"), body: JSON.stringify(record) });
   const asString = await send({ value: { type: "STRING", data: JSON.stringify({ id: "s-1", total: 1 }) } });
   assert.equal(asString.status, 200);
   assert.deepEqual((await asString.json() as { key: unknown }).key, { type: "STRING", size: 3 }); // the topic's key: the order id
@@ -236,16 +234,18 @@ test("verifyUsers: exactly the configured name and password pairs; Hono's basicA
   const verify = verifyUsers([{ username: "alice", password: "s3cret" }, { username: "bob", password: "pässwört:x" }]);
   assert.equal(verify("alice", "s3cret"), true);
   assert.equal(verify("bob", "pässwört:x"), true);
-  for (const [name, password] of [
-    ["alice", "pässwört:x"], // another user's password
-    ["bob", "s3cret"],
-    ["alice", "s3cre"], // a prefix
-    ["alice", "s3cret "],
-    ["alice", ""],
-    ["Alice", "s3cret"],
-    ["", ""],
-    ["carol", "s3cret"],
-  ] as const) {
+  for (
+    const [name, password] of [
+      ["alice", "pässwört:x"], // another user's password
+      ["bob", "s3cret"],
+      ["alice", "s3cre"], // a prefix
+      ["alice", "s3cret "],
+      ["alice", ""],
+      ["Alice", "s3cret"],
+      ["", ""],
+      ["carol", "s3cret"],
+    ] as const
+  ) {
     assert.equal(verify(name, password), false, `${name}:${password}`);
   }
   assert.throws(() => verifyUsers([]), TypeError);
@@ -266,7 +266,7 @@ test("commonRecord answers exactly what ProduceRecordSchema outputs, and only fo
     { value: { type: "JSON", data } },
     { value: { type: "JSON", data: null } },
     { value: { type: "JSON", data: "text" } },
-    { value: { type: "STRING", data: "{\"id\":\"x\"}" } },
+    { value: { type: "STRING", data: '{"id":"x"}' } },
     { key: { data: "k" }, value: { data } },
     { key: { type: "JSON", data: { compound: 1 } }, value: { data } },
     { key: { type: "STRING", data: "k" }, value: { type: "JSON", data } },

@@ -203,7 +203,11 @@ for (const strategy of ["range", "cooperative-sticky"]) {
     const write = async (count: number) => {
       const from = written;
       written += count;
-      await kcatWrite(broker.bootstrapServers, t.name, Array.from({ length: count }, (_, i) => `k-${from + i}:${JSON.stringify({ id: `k-${from + i}`, n: from + i })}`));
+      await kcatWrite(
+        broker.bootstrapServers,
+        t.name,
+        Array.from({ length: count }, (_, i) => `k-${from + i}:${JSON.stringify({ id: `k-${from + i}`, n: from + i })}`),
+      );
       await done.reached(written);
     };
     // Both members in registries of their own, closed at the end: a member left running would take
@@ -271,12 +275,16 @@ test("a consumer fenced by the broker (a fatal error) is replaced by a new membe
   try {
     await consumer.start();
     const write = (from: number, to: number) =>
-      kcatWrite(broker.bootstrapServers, t.name, Array.from({ length: to - from }, (_, i) => `k-${from + i}:${JSON.stringify({ id: `k-${from + i}`, n: from + i })}`));
+      kcatWrite(
+        broker.bootstrapServers,
+        t.name,
+        Array.from({ length: to - from }, (_, i) => `k-${from + i}:${JSON.stringify({ id: `k-${from + i}`, n: from + i })}`),
+      );
     await write(0, 10);
     await done.reached(10);
     // The coordinator answers the next heartbeat with FENCED_INSTANCE_ID, fatal for librdkafka: this member's,
     // as long as it is the only member on the broker (every other test closes its consumers).
-    broker.pushRequestErrors(12 /* Heartbeat */, [82 /* FENCED_INSTANCE_ID */]);
+    broker.pushRequestErrors(12, /* Heartbeat */ [82 /* FENCED_INSTANCE_ID */]);
     await replaced.wait;
     await write(10, 20);
     while (seen.size < 20) await done.reached(done.count + 1);
@@ -468,8 +476,7 @@ test("registry.close() during publishing loses no acknowledged message", async (
     producer.publish(t, { id: `c-${n}`, n }).then((r) => {
       acknowledged.push({ partition: r.partition, offset: r.offset, n });
       firstAcks.increment();
-    }, () => {})
-  );
+    }, () => {}));
   await firstAcks.reached(1);
   await own.close();
   await Promise.all(publishes);

@@ -45,8 +45,7 @@ const GET_ONE = (minimum: string) =>
   `or install a system package of ${minimum} or newer (macOS: brew install librdkafka; Debian 12's librdkafka1 is 2.0.2, too old), ` +
   `or set ${LIBRARY_ENV} to the path of one.`;
 
-const FFI_DENIED =
-  "kshare needs FFI access on Deno to load librdkafka: run with --allow-ffi (and --allow-env --allow-read for library discovery), or -A";
+const FFI_DENIED = "kshare needs FFI access on Deno to load librdkafka: run with --allow-ffi (and --allow-env --allow-read for library discovery), or -A";
 
 /** The lines of a load error's "Tried:" list. */
 function tried(error: Error): string[] {
@@ -80,9 +79,7 @@ async function withStandIn<T>(
   try {
     mkdirSync(join(dir, PACKAGE_DEPS), { recursive: true });
     const path = join(dir, PACKAGE_BUILD);
-    const defines = version === undefined
-      ? []
-      : [`-DVERSION=0x${versionNumber(version).toString(16)}`, `-DVERSION_STR="${version}"`];
+    const defines = version === undefined ? [] : [`-DVERSION=0x${versionNumber(version).toString(16)}`, `-DVERSION_STR="${version}"`];
     execFileSync("cc", ["-shared", "-fPIC", ...defines, "-o", path, STAND_IN_SOURCE], { stdio: "pipe" });
     return await fn(path, dir);
   } finally {

@@ -161,9 +161,7 @@ function fakeLibc() {
     libc,
     /** Resolves when a poll of `count` fds is in flight (at once if one is). */
     pollOf: (count: number): Promise<void> =>
-      polling?.watched.length === count
-        ? Promise.resolve()
-        : new Promise((resolve) => pollStarted.push({ count, resolve })),
+      polling?.watched.length === count ? Promise.resolve() : new Promise((resolve) => pollStarted.push({ count, resolve })),
     watched: () => polling?.watched ?? [],
     /** What librdkafka does when a queue gets an event. */
     writeByte: (fd: number) => libc.write(fd, new Uint8Array([1])),

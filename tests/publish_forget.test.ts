@@ -7,15 +7,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import {
-  ClosedError,
-  createRegistry,
-  defineTopic,
-  QueueFullError,
-  type RegistryOptions,
-  resolveSecurityContext,
-  ValidationError,
-} from "../mod.ts";
+import { ClosedError, createRegistry, defineTopic, QueueFullError, type RegistryOptions, resolveSecurityContext, ValidationError } from "../mod.ts";
 import { startEmbeddedBroker } from "../testing.ts";
 import { createMetrics, opsRoutes } from "../hono.ts";
 import { Countdown, kcatRead, quietLogger } from "./_helpers.ts";
@@ -152,41 +144,45 @@ test("records close() gives up on (the broker down) reach the hook before close(
   assert.deepEqual(await kcatRead(broker.bootstrapServers, t.name), []);
 });
 
-test("what refuses a record is thrown at once, nothing sent: its schema, timeoutMs, a full queue (flush() makes room), a closed registry", { timeout: 30_000 }, async () => {
-  const t = topic("refused");
-  // librdkafka's queue holds one record, none may wait beside it, and the broker answers late:
-  // the second record of a synchronous burst finds no room.
-  broker.setRtt(-1, 50);
-  const { kafka, failures } = recording({ maxWaitingRecords: 0 });
-  try {
-    const producer = await kafka.producer({ bootstrapServers: broker.bootstrapServers, producer: { "queue.buffering.max.messages": 1 } });
-    assert.throws(() => producer.publishAndForget(t, { n: "one" } as unknown as { n: number }), ValidationError);
-    assert.throws(
-      () => producer.publishAndForget(t, { n: 0 }, { timeoutMs: 100 } as never),
-      (e: Error) => e instanceof TypeError && /timeoutMs/.test(e.message) && /message\.timeout\.ms/.test(e.message),
-    );
-    assert.throws(() => producer.publishAndForget(t, { n: 0 }, { partition: -1 }), TypeError);
-    producer.publishAndForget(t, { n: 1 });
-    assert.throws(
-      () => producer.publishAndForget(t, { n: 2 }),
-      (e: Error) => e instanceof QueueFullError && e.message.includes(t.name),
-    );
-    await producer.flush();
-    producer.publishAndForget(t, { n: 3 });
-    await producer.flush();
-    const stats = kafka.stats().contexts[producer.fingerprint]!;
-    assert.equal(stats.forgottenRecords, 2);
-    assert.equal(stats.forgottenFailures, 0);
-    await kafka.close();
-    assert.throws(() => producer.publishAndForget(t, { n: 4 }), ClosedError);
-    await assert.rejects(producer.flush(), ClosedError);
-  } finally {
-    broker.setRtt(-1, 0);
-    await kafka.close();
-  }
-  assert.deepEqual(failures, []);
-  assert.deepEqual((await kcatRead(broker.bootstrapServers, t.name)).map((r) => JSON.parse(r.payload!).n), [1, 3]);
-});
+test(
+  "what refuses a record is thrown at once, nothing sent: its schema, timeoutMs, a full queue (flush() makes room), a closed registry",
+  { timeout: 30_000 },
+  async () => {
+    const t = topic("refused");
+    // librdkafka's queue holds one record, none may wait beside it, and the broker answers late:
+    // the second record of a synchronous burst finds no room.
+    broker.setRtt(-1, 50);
+    const { kafka, failures } = recording({ maxWaitingRecords: 0 });
+    try {
+      const producer = await kafka.producer({ bootstrapServers: broker.bootstrapServers, producer: { "queue.buffering.max.messages": 1 } });
+      assert.throws(() => producer.publishAndForget(t, { n: "one" } as unknown as { n: number }), ValidationError);
+      assert.throws(
+        () => producer.publishAndForget(t, { n: 0 }, { timeoutMs: 100 } as never),
+        (e: Error) => e instanceof TypeError && /timeoutMs/.test(e.message) && /message\.timeout\.ms/.test(e.message),
+      );
+      assert.throws(() => producer.publishAndForget(t, { n: 0 }, { partition: -1 }), TypeError);
+      producer.publishAndForget(t, { n: 1 });
+      assert.throws(
+        () => producer.publishAndForget(t, { n: 2 }),
+        (e: Error) => e instanceof QueueFullError && e.message.includes(t.name),
+      );
+      await producer.flush();
+      producer.publishAndForget(t, { n: 3 });
+      await producer.flush();
+      const stats = kafka.stats().contexts[producer.fingerprint]!;
+      assert.equal(stats.forgottenRecords, 2);
+      assert.equal(stats.forgottenFailures, 0);
+      await kafka.close();
+      assert.throws(() => producer.publishAndForget(t, { n: 4 }), ClosedError);
+      await assert.rejects(producer.flush(), ClosedError);
+    } finally {
+      broker.setRtt(-1, 0);
+      await kafka.close();
+    }
+    assert.deepEqual(failures, []);
+    assert.deepEqual((await kcatRead(broker.bootstrapServers, t.name)).map((r) => JSON.parse(r.payload!).n), [1, 3]);
+  },
+);
 
 test("a driver without send: a rejected produce goes to the hook; a hook that throws is logged; a retired handle forwards", async () => {
   // Pure registry logic: the fallback for drivers that have no `send` (the REST Proxy driver, a custom one).

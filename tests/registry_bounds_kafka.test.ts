@@ -7,15 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as v from "valibot";
-import {
-  createRegistry,
-  defineTopic,
-  type KafkaDriver,
-  type Producer,
-  type ProducerClient,
-  resolveSecurityContext,
-  type SecurityContext,
-} from "../mod.ts";
+import { createRegistry, defineTopic, type KafkaDriver, type Producer, type ProducerClient, resolveSecurityContext, type SecurityContext } from "../mod.ts";
 import { startEmbeddedBroker } from "../testing.ts";
 import { loadDefaultDriver } from "../src/drivers/default.ts";
 import { kcatRead, quietLogger } from "./_helpers.ts";
@@ -67,86 +59,90 @@ function countingDriver() {
   return { counts, load };
 }
 
-test("10,000 publishes, the context varied per call over 50 contexts: at most 8 live at every observation, evicted ones reconnect, kcat reads every acknowledged record", {
-  timeout: 300_000,
-}, async () => {
-  const MAX_CONTEXTS = 8;
-  const CONTEXTS = 50;
-  const PUBLISHES = 10_000;
-  const RUN = 40; // publishes per visit of a context, all in flight at once
-  const WORKERS = MAX_CONTEXTS; // at most one context per worker busy: the bound holds without going over
-  const topicName = "bounds";
-  broker.createTopic(topicName, 3);
-  const Record = v.object({ id: v.string(), context: v.number(), seq: v.number() });
-  const t = defineTopic({ name: topicName, schema: Record, key: (r) => r.id });
+test(
+  "10,000 publishes, the context varied per call over 50 contexts: at most 8 live at every observation, evicted ones reconnect, kcat reads every acknowledged record",
+  {
+    timeout: 300_000,
+  },
+  async () => {
+    const MAX_CONTEXTS = 8;
+    const CONTEXTS = 50;
+    const PUBLISHES = 10_000;
+    const RUN = 40; // publishes per visit of a context, all in flight at once
+    const WORKERS = MAX_CONTEXTS; // at most one context per worker busy: the bound holds without going over
+    const topicName = "bounds";
+    broker.createTopic(topicName, 3);
+    const Record = v.object({ id: v.string(), context: v.number(), seq: v.number() });
+    const t = defineTopic({ name: topicName, schema: Record, key: (r) => r.id });
 
-  const driver = countingDriver();
-  const kafka = createRegistry({ driver: driver.load, maxContexts: MAX_CONTEXTS, logger: quietLogger() });
-  // A new object on every call, as a caller building it from a request's credentials does.
-  const contextOf = (k: number): SecurityContext => ({ bootstrapServers: broker.bootstrapServers, clientId: `bounds-${k}` });
-  const fingerprintOf = (k: number) => resolveSecurityContext(contextOf(k)).fingerprint;
-  let observations = 0;
-  const observe = () => {
-    const live = kafka.stats().liveContexts;
-    assert.ok(live <= MAX_CONTEXTS, `${live} live contexts`);
-    assert.ok(driver.counts.open <= MAX_CONTEXTS, `${driver.counts.open} producer clients open`);
-    observations++;
-  };
-  const published = new Map<string, v.InferOutput<typeof Record>>();
-  const publish = async (producer: Producer, value: v.InferOutput<typeof Record>) => {
-    await producer.publish(t, value);
-    published.set(value.id, value); // acknowledged
-    observe();
-  };
-
-  // Closed however the test ends: a failed assertion must not leave clients running (the process would not exit).
-  try {
-    // A handle kept across the whole run, of a context used only before it: the first to be evicted.
-    const kept = await kafka.producer({ bootstrapServers: broker.bootstrapServers, clientId: "bounds-kept" });
-    await publish(kept, { id: "kept-before", context: -1, seq: -1 });
-    let nextVisit = 0;
-    const worker = async () => {
-      for (let visit = nextVisit++; visit * RUN < PUBLISHES; visit = nextVisit++) {
-        const k = visit % CONTEXTS;
-        await Promise.all(Array.from({ length: RUN }, async (_, i) => {
-          const producer = await kafka.producer(contextOf(k));
-          observe();
-          const seq = visit * RUN + i;
-          await publish(producer, { id: `r-${seq}`, context: k, seq });
-        }));
-      }
+    const driver = countingDriver();
+    const kafka = createRegistry({ driver: driver.load, maxContexts: MAX_CONTEXTS, logger: quietLogger() });
+    // A new object on every call, as a caller building it from a request's credentials does.
+    const contextOf = (k: number): SecurityContext => ({ bootstrapServers: broker.bootstrapServers, clientId: `bounds-${k}` });
+    const fingerprintOf = (k: number) => resolveSecurityContext(contextOf(k)).fingerprint;
+    let observations = 0;
+    const observe = () => {
+      const live = kafka.stats().liveContexts;
+      assert.ok(live <= MAX_CONTEXTS, `${live} live contexts`);
+      assert.ok(driver.counts.open <= MAX_CONTEXTS, `${driver.counts.open} producer clients open`);
+      observations++;
     };
-    await Promise.all(Array.from({ length: WORKERS }, worker));
-    assert.equal(published.size, PUBLISHES + 1);
-    assert.ok(observations >= 2 * PUBLISHES);
+    const published = new Map<string, v.InferOutput<typeof Record>>();
+    const publish = async (producer: Producer, value: v.InferOutput<typeof Record>) => {
+      await producer.publish(t, value);
+      published.set(value.id, value); // acknowledged
+      observe();
+    };
 
-    // Evicted contexts reconnected on their next use: no publish went to a client being closed, and contexts
-    // came back with a new client. (How many visits overlap, and so share a client, depends on the runtime's speed.)
-    assert.equal(driver.counts.producedAfterClose, 0);
-    const stats = kafka.stats();
-    assert.ok(stats.evictions.bound > 0);
-    assert.ok([...driver.counts.created.values()].reduce((a, b) => a + b) > CONTEXTS, "no context was connected twice");
-    assert.ok(Object.keys(stats.contexts).length <= MAX_CONTEXTS);
-    const evicted = Array.from({ length: CONTEXTS }, (_, k) => k).find((k) => !(kafka.stats().contexts[fingerprintOf(k)]))!;
-    const connects = driver.counts.created.get(`bounds-${evicted}`)!;
-    await publish(await kafka.producer(contextOf(evicted)), { id: "evicted-after", context: evicted, seq: PUBLISHES });
-    assert.equal(driver.counts.created.get(`bounds-${evicted}`), connects + 1);
-    // The kept handle was retired by an eviction and still publishes, through a new client of its context.
-    assert.equal(kept.retired, true);
-    await publish(kept, { id: "kept-after", context: -1, seq: PUBLISHES + 1 });
-    assert.equal(driver.counts.created.get("bounds-kept"), 2);
-  } finally {
-    await kafka.close();
-  }
-  assert.equal(driver.counts.open, 0, "every producer client was closed");
-  assert.ok(driver.counts.maxOpen <= MAX_CONTEXTS);
+    // Closed however the test ends: a failed assertion must not leave clients running (the process would not exit).
+    try {
+      // A handle kept across the whole run, of a context used only before it: the first to be evicted.
+      const kept = await kafka.producer({ bootstrapServers: broker.bootstrapServers, clientId: "bounds-kept" });
+      await publish(kept, { id: "kept-before", context: -1, seq: -1 });
+      let nextVisit = 0;
+      const worker = async () => {
+        for (let visit = nextVisit++; visit * RUN < PUBLISHES; visit = nextVisit++) {
+          const k = visit % CONTEXTS;
+          await Promise.all(Array.from({ length: RUN }, async (_, i) => {
+            const producer = await kafka.producer(contextOf(k));
+            observe();
+            const seq = visit * RUN + i;
+            await publish(producer, { id: `r-${seq}`, context: k, seq });
+          }));
+        }
+      };
+      await Promise.all(Array.from({ length: WORKERS }, worker));
+      assert.equal(published.size, PUBLISHES + 1);
+      assert.ok(observations >= 2 * PUBLISHES);
 
-  const records = await kcatRead(broker.bootstrapServers, topicName);
-  assert.equal(records.length, published.size, "kcat reads exactly the acknowledged records");
-  const read = new Map(records.map((r) => [r.key, JSON.parse(r.payload!) as unknown]));
-  assert.equal(read.size, published.size, "no record twice");
-  for (const [id, value] of published) assert.deepEqual(read.get(id), value, id);
-});
+      // Evicted contexts reconnected on their next use: no publish went to a client being closed, and contexts
+      // came back with a new client. (How many visits overlap, and so share a client, depends on the runtime's speed.)
+      assert.equal(driver.counts.producedAfterClose, 0);
+      const stats = kafka.stats();
+      assert.ok(stats.evictions.bound > 0);
+      assert.ok([...driver.counts.created.values()].reduce((a, b) => a + b) > CONTEXTS, "no context was connected twice");
+      assert.ok(Object.keys(stats.contexts).length <= MAX_CONTEXTS);
+      const evicted = Array.from({ length: CONTEXTS }, (_, k) => k).find((k) => !(kafka.stats().contexts[fingerprintOf(k)]))!;
+      const connects = driver.counts.created.get(`bounds-${evicted}`)!;
+      await publish(await kafka.producer(contextOf(evicted)), { id: "evicted-after", context: evicted, seq: PUBLISHES });
+      assert.equal(driver.counts.created.get(`bounds-${evicted}`), connects + 1);
+      // The kept handle was retired by an eviction and still publishes, through a new client of its context.
+      assert.equal(kept.retired, true);
+      await publish(kept, { id: "kept-after", context: -1, seq: PUBLISHES + 1 });
+      assert.equal(driver.counts.created.get("bounds-kept"), 2);
+    } finally {
+      await kafka.close();
+    }
+    assert.equal(driver.counts.open, 0, "every producer client was closed");
+    assert.ok(driver.counts.maxOpen <= MAX_CONTEXTS);
+
+    const records = await kcatRead(broker.bootstrapServers, topicName);
+    assert.equal(records.length, published.size, "kcat reads exactly the acknowledged records");
+    const read = new Map(records.map((r) => [r.key, JSON.parse(r.payload!) as unknown]));
+    assert.equal(read.size, published.size, "no record twice");
+    for (const [id, value] of published) assert.deepEqual(read.get(id), value, id);
+  },
+);
 
 /** The gateway on this runtime, as `npm start` runs it, with `env`: its output lines, and the first line matching a pattern. */
 function startGateway(env: Record<string, string>) {

@@ -84,7 +84,9 @@ test("producer tuning: context > registry defaults > kshare's, in stats and on t
   assert.deepEqual((await kcatRead(broker.bootstrapServers, t.name)).map((r) => JSON.parse(r.payload!).by), ["inherits", "own"]);
 });
 
-test("consumer tuning: a context's own auto.offset.reset=earliest wins over the registry's latest (a new group reads what kcat wrote before it)", { timeout: 30_000 }, async () => {
+test("consumer tuning: a context's own auto.offset.reset=earliest wins over the registry's latest (a new group reads what kcat wrote before it)", {
+  timeout: 30_000,
+}, async () => {
   const t = defineTopic({ name: "defaults-consumer", schema: v.object({ id: v.string() }) });
   broker.createTopic(t.name, 1);
   await kcatWrite(broker.bootstrapServers, t.name, [`:${JSON.stringify({ id: "before" })}`]);

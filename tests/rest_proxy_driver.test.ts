@@ -426,7 +426,10 @@ test("OAUTHBEARER: a token from the token endpoint, sent as Bearer, fetched once
 
   revoked = "token-1";
   await assert.rejects(producer.publish(orders, { id: "oauth-3", customer: "c", total: 1 }, { key: "oauth-3" }), (e: Error) => {
-    assert.match(e.message, /answered 401 Unauthorized \(error_code 401: Bearer \[redacted\] was revoked\); check the credentials of .*sasl=OAUTHBEARER client=svc secret=\[redacted\]/);
+    assert.match(
+      e.message,
+      /answered 401 Unauthorized \(error_code 401: Bearer \[redacted\] was revoked\); check the credentials of .*sasl=OAUTHBEARER client=svc secret=\[redacted\]/,
+    );
     assert.ok(!e.message.includes("token-1"), e.message);
     return true;
   });
@@ -438,7 +441,10 @@ test("OAUTHBEARER: a token from the token endpoint, sent as Bearer, fetched once
   const wrong = "not-the-client-secret-0b7e";
   await assert.rejects(kafka.producer(oauth(wrong)), (e: Error) => {
     assert.ok(e instanceof ConnectError);
-    assert.match(e.message, /OAuth token for client svc from http:\S+\/token: the token endpoint answered 401 \(invalid_client: unknown client svc:\[redacted\]\)/);
+    assert.match(
+      e.message,
+      /OAuth token for client svc from http:\S+\/token: the token endpoint answered 401 \(invalid_client: unknown client svc:\[redacted\]\)/,
+    );
     assert.ok(!e.message.includes(wrong), e.message);
     return true;
   });

@@ -113,33 +113,37 @@ test("a trace started before a publish is the parent of the handler's span; the 
   }
 });
 
-test("publishBatch and publishAndForget: each record has a send span of its own, ended with its delivery, and its traceparent", { timeout: 60_000 }, async () => {
-  const t = topic("batch");
-  const registry = createRegistry({ logger, tracing: otel });
-  try {
-    const producer = await registry.producer(ctx);
-    const root = await tracer.startActiveSpan("import", async (span) => {
-      await producer.publishBatch(t, [{ value: { id: "a" } }, { value: { id: "b" }, headers: { source: "import" } }]);
-      producer.publishAndForget(t, { id: "c" });
-      await producer.flush();
-      span.end();
-      return span.spanContext();
-    });
-    // A forgotten record's span ends with its outcome, which tells no offset: it is the one without.
-    const byOffset = (s: ReadableSpan) => Number(s.attributes["messaging.kafka.offset"] ?? Infinity);
-    const sent = spans(`send ${t.name}`).sort((a, b) => byOffset(a) - byOffset(b));
-    assert.deepEqual(sent.map((s) => s.attributes["messaging.kafka.offset"]), [0, 1, undefined]);
-    for (const span of sent) {
-      assert.equal(span.status.code, otel.SpanStatusCode.UNSET);
-      assert.equal(span.spanContext().traceId, root.traceId);
-      assert.equal(parentOf(span), root.spanId);
+test(
+  "publishBatch and publishAndForget: each record has a send span of its own, ended with its delivery, and its traceparent",
+  { timeout: 60_000 },
+  async () => {
+    const t = topic("batch");
+    const registry = createRegistry({ logger, tracing: otel });
+    try {
+      const producer = await registry.producer(ctx);
+      const root = await tracer.startActiveSpan("import", async (span) => {
+        await producer.publishBatch(t, [{ value: { id: "a" } }, { value: { id: "b" }, headers: { source: "import" } }]);
+        producer.publishAndForget(t, { id: "c" });
+        await producer.flush();
+        span.end();
+        return span.spanContext();
+      });
+      // A forgotten record's span ends with its outcome, which tells no offset: it is the one without.
+      const byOffset = (s: ReadableSpan) => Number(s.attributes["messaging.kafka.offset"] ?? Infinity);
+      const sent = spans(`send ${t.name}`).sort((a, b) => byOffset(a) - byOffset(b));
+      assert.deepEqual(sent.map((s) => s.attributes["messaging.kafka.offset"]), [0, 1, undefined]);
+      for (const span of sent) {
+        assert.equal(span.status.code, otel.SpanStatusCode.UNSET);
+        assert.equal(span.spanContext().traceId, root.traceId);
+        assert.equal(parentOf(span), root.spanId);
+      }
+      assert.deepEqual(await headerOf(t.name, "traceparent"), sent.map((s) => [traceparent(s)]));
+      assert.deepEqual(await headerOf(t.name, "source"), [[], ["import"], []]);
+    } finally {
+      await registry.close();
     }
-    assert.deepEqual(await headerOf(t.name, "traceparent"), sent.map((s) => [traceparent(s)]));
-    assert.deepEqual(await headerOf(t.name, "source"), [[], ["import"], []]);
-  } finally {
-    await registry.close();
-  }
-});
+  },
+);
 
 test("a traceparent the caller set is kept, not replaced: the handler's span continues the caller's trace", { timeout: 60_000 }, async () => {
   const t = topic("own");
@@ -284,54 +288,58 @@ test("a record without trace context gets a root span, not a child of the contex
   }
 });
 
-test("without a context manager: the record still carries its send span's context and the handler's span is its child, not active", { timeout: 60_000 }, async () => {
-  const t = topic("no-manager");
-  const registry = createRegistry({ logger, tracing: otel });
-  otel.context.disable(); // back to the API's no-op context manager
-  try {
-    let active: otel.Span | undefined = undefined;
-    const handled = new Countdown();
-    await registry.consumer(ctx, "trace-no-manager").subscribe(t, () => {
-      active = otel.trace.getActiveSpan();
-      handled.increment();
-    }).start();
-    await tracer.startActiveSpan("checkout", async (span) => {
-      const producer = await registry.producer(ctx);
-      await producer.publish(t, { id: "o-1" });
-      span.end();
-    });
-    await handled.reached(1);
-    await registry.close();
-    const [send] = spans(`send ${t.name}`);
-    const [processed] = spans(`process ${t.name}`);
-    assert.equal(parentOf(send!), undefined, "nothing was active: the send span has no parent");
-    assert.equal(parentOf(processed!), send!.spanContext().spanId);
-    assert.equal(processed!.spanContext().traceId, send!.spanContext().traceId);
-    assert.equal(active, undefined);
-    assert.deepEqual(await headerOf(t.name, "traceparent"), [[traceparent(send!)]]);
-
-    // The gateway hands the caller's context over explicitly: it needs no context manager.
-    const g = topic("no-manager-gateway");
-    const gateway = createRegistry({ logger, tracing: otel });
+test(
+  "without a context manager: the record still carries its send span's context and the handler's span is its child, not active",
+  { timeout: 60_000 },
+  async () => {
+    const t = topic("no-manager");
+    const registry = createRegistry({ logger, tracing: otel });
+    otel.context.disable(); // back to the API's no-op context manager
     try {
-      const app = new Hono().use("/v3/*", kafka({ registry: gateway, resolveContext: () => ctx })).route("/", publishRoutes({ topics: [g], logger }));
-      const res = await app.request(`/v3/clusters/kshare/topics/${g.name}/records`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
-        body: JSON.stringify({ value: { type: "JSON", data: { id: "o-1" } } }),
+      let active: otel.Span | undefined = undefined;
+      const handled = new Countdown();
+      await registry.consumer(ctx, "trace-no-manager").subscribe(t, () => {
+        active = otel.trace.getActiveSpan();
+        handled.increment();
+      }).start();
+      await tracer.startActiveSpan("checkout", async (span) => {
+        const producer = await registry.producer(ctx);
+        await producer.publish(t, { id: "o-1" });
+        span.end();
       });
-      assert.equal(res.status, 200);
-      const [viaGateway] = spans(`send ${g.name}`);
-      assert.equal(viaGateway?.spanContext().traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
-      assert.equal(parentOf(viaGateway!), "00f067aa0ba902b7");
+      await handled.reached(1);
+      await registry.close();
+      const [send] = spans(`send ${t.name}`);
+      const [processed] = spans(`process ${t.name}`);
+      assert.equal(parentOf(send!), undefined, "nothing was active: the send span has no parent");
+      assert.equal(parentOf(processed!), send!.spanContext().spanId);
+      assert.equal(processed!.spanContext().traceId, send!.spanContext().traceId);
+      assert.equal(active, undefined);
+      assert.deepEqual(await headerOf(t.name, "traceparent"), [[traceparent(send!)]]);
+
+      // The gateway hands the caller's context over explicitly: it needs no context manager.
+      const g = topic("no-manager-gateway");
+      const gateway = createRegistry({ logger, tracing: otel });
+      try {
+        const app = new Hono().use("/v3/*", kafka({ registry: gateway, resolveContext: () => ctx })).route("/", publishRoutes({ topics: [g], logger }));
+        const res = await app.request(`/v3/clusters/kshare/topics/${g.name}/records`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+          body: JSON.stringify({ value: { type: "JSON", data: { id: "o-1" } } }),
+        });
+        assert.equal(res.status, 200);
+        const [viaGateway] = spans(`send ${g.name}`);
+        assert.equal(viaGateway?.spanContext().traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert.equal(parentOf(viaGateway!), "00f067aa0ba902b7");
+      } finally {
+        await gateway.close();
+      }
     } finally {
-      await gateway.close();
+      otel.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+      await registry.close();
     }
-  } finally {
-    otel.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    await registry.close();
-  }
-});
+  },
+);
 
 test("without tracing nothing changes: no header is added and no span is made, even with an SDK registered", { timeout: 60_000 }, async () => {
   const t = topic("off");

@@ -263,7 +263,12 @@ test("driver: a consumer's offsets go into a transaction (AddOffsetsToTxn, TxnOf
   const assigned = gate();
   const consumer = await driver.createConsumer(
     {
-      properties: { "bootstrap.servers": broker.bootstrapServers, "group.id": `ctp-${seq}`, "auto.offset.reset": "earliest", "enable.auto.offset.store": "false" },
+      properties: {
+        "bootstrap.servers": broker.bootstrapServers,
+        "group.id": `ctp-${seq}`,
+        "auto.offset.reset": "earliest",
+        "enable.auto.offset.store": "false",
+      },
       label: "test",
       secretProperties: [],
       groupId: `ctp-${seq}`,

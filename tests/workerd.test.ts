@@ -135,7 +135,7 @@ test("in the Worker, a record its topic's schema refuses is answered 400 and nev
 });
 
 test("the README's Worker is this fixture, line for line (but where its URL comes from)", async () => {
-  const code = (text: string) => text.slice(text.indexOf('import { Hono }')).split("\n").filter((line) => !/^(declare )?const KAFKA_REST_URL\b/.test(line));
+  const code = (text: string) => text.slice(text.indexOf("import { Hono }")).split("\n").filter((line) => !/^(declare )?const KAFKA_REST_URL\b/.test(line));
   const fixture = code(await readFile(new URL("tests/fixtures/edge_worker.ts", root), "utf8"));
   const readme = await readFile(new URL("README.md", root), "utf8");
   const block = readme.slice(readme.indexOf("### A Worker publishing through the gateway"));

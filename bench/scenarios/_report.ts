@@ -201,8 +201,7 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
   {
     const rows = throughputRows(results.throughput?.markdown ?? "");
     // Targets are read off the like-for-like rows (linger.ms 5, as kcat); the kshare-default rows (linger.ms 0) are shown beside them.
-    const find = (runtime: string, driver: RegExp, linger = 5) =>
-      rows.find((r) => r.runtime === runtime && driver.test(r.driver) && r.linger === linger);
+    const find = (runtime: string, driver: RegExp, linger = 5) => rows.find((r) => r.runtime === runtime && driver.test(r.driver) && r.linger === linger);
     const kshare = [
       ["Deno", find("deno", /FFI/)],
       ["Bun", find("bun", /FFI/)],
@@ -231,9 +230,7 @@ export function targets(results: Results): { ok: boolean | undefined; text: stri
           ).join("; ")
           : "not run") +
         ", every row with linger.ms 5 like kcat" +
-        (lingerZero.length
-          ? `; with kshare's default linger.ms 0: ${lingerZero.map(([name, r]) => `${name} ${int(r!.msgs)} msg/s`).join(", ")}`
-          : "") +
+        (lingerZero.length ? `; with kshare's default linger.ms 0: ${lingerZero.map(([name, r]) => `${name} ${int(r!.msgs)} msg/s`).join(", ")}` : "") +
         ".",
     });
   }

@@ -26,13 +26,7 @@
  */
 import { spawn } from "node:child_process";
 import * as v from "valibot";
-import {
-  createRegistry,
-  defineTopic,
-  type Logger,
-  type Producer,
-  type SecurityContext,
-} from "../../mod.ts";
+import { createRegistry, defineTopic, type Logger, type Producer, type SecurityContext } from "../../mod.ts";
 import type { EmbeddedBroker } from "../../testing.ts";
 
 /** The faults, by the letter of issue 13's list. */
@@ -364,7 +358,7 @@ export async function leaderOutage(options: FaultOptions): Promise<FaultResult> 
   // to take down. A new topic until two leaders differ.
   let topic = recordTopic(`faults-leader-${id}`);
   let leaders = new Map<number, number>();
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1;; attempt++) {
     broker.createTopic(topic.name, 3);
     leaders = await partitionLeaders(broker, topic.name);
     if (new Set(leaders.values()).size > 1) break;
@@ -547,7 +541,9 @@ export async function coordinatorAndMembers(options: FaultOptions): Promise<Faul
     const overlaps = overlappingRuns(runs);
     notes.stragglersOverlapped = stragglersOverlapped;
     notes.partitionsHandledByB = handledByB.size;
-    const problems = overlaps.slice(0, 5).map((r) => `member ${r.member} started partition ${r.partition} offset ${r.offset} while the other member ran a handler of that partition`);
+    const problems = overlaps.slice(0, 5).map((r) =>
+      `member ${r.member} started partition ${r.partition} offset ${r.offset} while the other member ran a handler of that partition`
+    );
     return await judge("coordinator-and-members", broker, topic.name, stream, handled, conditions, { overlaps: overlaps.length, problems, notes });
   } finally {
     await stream.stop();

@@ -19,7 +19,8 @@
  */
 import { redact } from "../errors.ts";
 import { messageOf, toBase64 } from "../_util.ts";
-import { ERR_TRANSPORT, type Fetch, RestProxyError } from "./_rest_http.ts";
+import { ERR__TRANSPORT } from "../_kafka_codes.ts";
+import { type Fetch, RestProxyError } from "./_rest_http.ts";
 
 /** Credentials of one context, as the driver read them from its config or options. */
 export type Credentials =
@@ -104,7 +105,7 @@ function oidcAuthorizer(credentials: Extract<Credentials, { kind: "oidc" }>, fet
       });
     } catch (error) {
       const reason = controller.signal.aborted ? `no answer within ${TOKEN_TIMEOUT_MS} ms` : redact(messageOf(error), secrets());
-      throw new RestProxyError(`${what}: ${reason}`, { code: ERR_TRANSPORT });
+      throw new RestProxyError(`${what}: ${reason}`, { code: ERR__TRANSPORT });
     } finally {
       clearTimeout(timer);
     }

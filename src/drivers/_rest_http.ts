@@ -13,14 +13,8 @@
  */
 import { redact } from "../errors.ts";
 import { messageOf } from "../_util.ts";
+import { ERR__TIMED_OUT, ERR__TRANSPORT } from "../_kafka_codes.ts";
 import type { Authorizer } from "./_rest_auth.ts";
-
-/** librdkafka's codes of the same conditions (`RD_KAFKA_RESP_ERR_*`), so that code mapping them (kshare/hono's) maps these. */
-export const ERR_MSG_TIMED_OUT = -192;
-/** See {@link ERR_MSG_TIMED_OUT}. */
-export const ERR_TRANSPORT = -195;
-/** See {@link ERR_MSG_TIMED_OUT}. */
-export const ERR_TIMED_OUT = -185;
 
 /** The `fetch` the driver calls: always with a URL string and an init. */
 export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -73,7 +67,7 @@ export function clean(endpoint: RestEndpoint, text: string): string {
 
 /**
  * Send one request with the context's credentials. Rejects with a
- * {@link RestProxyError} (`ERR_TRANSPORT`) when no answer came, or with the
+ * {@link RestProxyError} (`ERR__TRANSPORT`) when no answer came, or with the
  * signal's reason when `signal` aborted it.
  */
 export async function send(
@@ -91,7 +85,7 @@ export async function send(
     return await endpoint.fetch(url, { method, headers, signal, ...(body !== undefined && { body }) });
   } catch (error) {
     if (signal.aborted) throw signal.reason;
-    throw new RestProxyError(`Cannot reach the REST Proxy at ${url}: ${clean(endpoint, messageOf(error))}`, { code: ERR_TRANSPORT });
+    throw new RestProxyError(`Cannot reach the REST Proxy at ${url}: ${clean(endpoint, messageOf(error))}`, { code: ERR__TRANSPORT });
   }
 }
 
@@ -150,7 +144,7 @@ export async function ping(endpoint: RestEndpoint, timeoutMs: number): Promise<v
   const url = clusterUrl(endpoint);
   const controller = new AbortController();
   const timer = setTimeout(
-    () => controller.abort(new RestProxyError(`The REST Proxy at ${url} did not answer within ${timeoutMs} ms`, { code: ERR_TIMED_OUT })),
+    () => controller.abort(new RestProxyError(`The REST Proxy at ${url} did not answer within ${timeoutMs} ms`, { code: ERR__TIMED_OUT })),
     timeoutMs,
   );
   try {

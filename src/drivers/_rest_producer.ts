@@ -45,19 +45,9 @@
 import type { DeliveryReport, OutgoingRecord, ProducerClient, ProducerConfig } from "../driver.ts";
 import { ClosedError, QueueFullError } from "../errors.ts";
 import { backoff, delay, MAX_TIMER_MS, signal } from "../_util.ts";
+import { ERR__MSG_TIMED_OUT, ERR__TIMED_OUT } from "../_kafka_codes.ts";
 import { DEFAULT_MAX_WAITING_BYTES, DEFAULT_MAX_WAITING_RECORDS } from "./_waiting.ts";
-import {
-  answerError,
-  clean,
-  clusterUrl,
-  ERR_MSG_TIMED_OUT,
-  ERR_TIMED_OUT,
-  ping,
-  type RestEndpoint,
-  RestProxyError,
-  retryAfterMs,
-  send,
-} from "./_rest_http.ts";
+import { answerError, clean, clusterUrl, ping, type RestEndpoint, RestProxyError, retryAfterMs, send } from "./_rest_http.ts";
 import { encodeRecord, type ProduceRequestFormat } from "./_rest_produce_request.ts";
 
 /** One record produced and not yet settled. `resolve` and `reject` settle it once; later calls do nothing. */
@@ -181,7 +171,7 @@ class RestProducer implements ProducerClient {
     this.#idle ??= signal();
     await delay(timeoutMs, this.#idle.promise);
     if (this.#unsettled > 0) {
-      throw new RestProxyError(`Flush timed out with ${this.#unsettled} records undelivered`, { code: ERR_TIMED_OUT });
+      throw new RestProxyError(`Flush timed out with ${this.#unsettled} records undelivered`, { code: ERR__TIMED_OUT });
     }
   }
 
@@ -377,5 +367,5 @@ class RestProducer implements ProducerClient {
 
 /** A record's failure for a deadline that passed, or would pass before a retry. */
 function timedOut(topic: string, why: string): RestProxyError {
-  return new RestProxyError(`Publish to topic "${topic}" timed out: ${why}`, { code: ERR_MSG_TIMED_OUT });
+  return new RestProxyError(`Publish to topic "${topic}" timed out: ${why}`, { code: ERR__MSG_TIMED_OUT });
 }

@@ -68,7 +68,7 @@ interface Waiter {
 /** Bytes of a record held in JavaScript: key, value, header names and values (text: one per UTF-16 unit). */
 export function recordBytes(record: OutgoingRecord): number {
   let bytes = payloadBytes(record.key) + payloadBytes(record.value);
-  if (record.headers) for (const [name, value] of record.headers) bytes += name.length + value.length;
+  if (record.headers) { for (const [name, value] of record.headers) bytes += name.length + value.length; }
   return bytes;
 }
 

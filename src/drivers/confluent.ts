@@ -37,6 +37,15 @@ import type {
 } from "../driver.ts";
 import { ClosedError, redact } from "../errors.ts";
 import { delay, signal } from "../_util.ts";
+import {
+  ERR__ASSIGN_PARTITIONS,
+  ERR__FATAL,
+  ERR__PURGE_INFLIGHT,
+  ERR__PURGE_QUEUE,
+  ERR__QUEUE_FULL,
+  ERR__REVOKE_PARTITIONS,
+  ERR__TIMED_OUT,
+} from "../_kafka_codes.ts";
 import { requireInstalled } from "./_require.ts";
 import { type Done, type Handover, type Reject, type Resolve, SENT, WaitingRecords } from "./_waiting.ts";
 
@@ -44,14 +53,6 @@ type Binding = Confluent.ConfluentBinding;
 
 const PACKAGE = "@confluentinc/kafka-javascript";
 
-const ERR_QUEUE_FULL = -184;
-const ERR_TIMED_OUT = -185;
-const ERR_FATAL = -150;
-/** RD_KAFKA_RESP_ERR__PURGE_INFLIGHT and __PURGE_QUEUE: records a closing client gave up on. */
-const ERR_PURGE_INFLIGHT = -151;
-const ERR_PURGE_QUEUE = -152;
-const ERR_ASSIGN_PARTITIONS = -175;
-const ERR_REVOKE_PARTITIONS = -174;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Bound on a consumer's close when its config has none (the registry's default). */
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
@@ -98,7 +99,7 @@ function cleanError(error: unknown, config: ClientConfig): Error & { code?: numb
  * too, for a binding that passes it on.
  */
 function isFatal(error: Confluent.LibrdKafkaError): boolean {
-  return error.code === ERR_FATAL || error.isFatal === true;
+  return error.code === ERR__FATAL || error.isFatal === true;
 }
 
 /**
@@ -122,7 +123,7 @@ function watchErrors(
         // The error before it, with its code, is its cause: what it says (fenced) is all there is to know.
         const reason = previous === undefined ? "" : ` (the error reported before it: ${previous.message})`;
         const fatalError = new Error(`Fatal error: the client is unusable${reason}`, { cause: previous });
-        events.onFatal(Object.assign(fatalError, { code: ERR_FATAL, fatal: true }));
+        events.onFatal(Object.assign(fatalError, { code: ERR__FATAL, fatal: true }));
       }
       fatal = true;
     } else {
@@ -160,8 +161,7 @@ function connect(client: Confluent.Client, config: ClientConfig): Promise<void> 
   });
 }
 
-const toBuffer = (bytes: Payload) =>
-  typeof bytes === "string" ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const toBuffer = (bytes: Payload) => typeof bytes === "string" ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /** What a record hands the binding as its opaque; its delivery report brings it back. */
 interface Pending {
@@ -194,9 +194,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
     // connect() ends on a bootstrap connection's metadata; an idempotent producer
     // then waits for its 500 ms PID retry timer before the first publish. A
     // metadata request over a broker connection starts InitProducerId at once.
-    await new Promise<void>((resolve) =>
-      producer.getMetadata({ timeout: CONNECT_TIMEOUT_MS, allTopics: false }, () => resolve())
-    );
+    await new Promise<void>((resolve) => producer.getMetadata({ timeout: CONNECT_TIMEOUT_MS, allTopics: false }, () => resolve()));
   }
   producer.setPollInBackground(true);
 
@@ -229,10 +227,10 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
       );
     } catch (error) {
       const { code } = error as { code?: number };
-      if (code === ERR_QUEUE_FULL) return false;
+      if (code === ERR__QUEUE_FULL) return false;
       // After a fatal error produce() refuses every record with ERR__FATAL:
       // often the binding's only sign of it (see isFatal).
-      if (code === ERR_FATAL) route(error as Confluent.LibrdKafkaError);
+      if (code === ERR__FATAL) route(error as Confluent.LibrdKafkaError);
       return cleanError(error, config);
     }
     pending.add(opaque);
@@ -241,7 +239,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
   const waiting = new WaitingRecords(
     config,
     handover,
-    () => codedError(ERR_QUEUE_FULL, "Local: Queue full: no room before the record's deadline or the delivery timeout"),
+    () => codedError(ERR__QUEUE_FULL, "Local: Queue full: no room before the record's deadline or the delivery timeout"),
   );
   const drain = () => {
     draining = false;
@@ -260,8 +258,8 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
       // transactional producer: aborting a transaction purges its outstanding
       // records, and its reports may come after the abort returned; its fatal
       // errors are told by the transactional calls themselves.
-      const purged = error.code === ERR_PURGE_QUEUE || error.code === ERR_PURGE_INFLIGHT;
-      if (purged && !closed && !transactional) route(codedError(ERR_FATAL, "Local: Fatal error") as Confluent.LibrdKafkaError);
+      const purged = error.code === ERR__PURGE_QUEUE || error.code === ERR__PURGE_INFLIGHT;
+      if (purged && !closed && !transactional) route(codedError(ERR__FATAL, "Local: Fatal error") as Confluent.LibrdKafkaError);
       opaque.reject(purged && fatal !== undefined ? fatal : cleanError(error, config), opaque.topic);
     } else if (opaque.resolve === SENT) {
       (opaque.reject as Done)(undefined, opaque.topic);
@@ -315,7 +313,7 @@ async function createProducer(Kafka: Binding, config: ProducerConfig, events: Cl
     idle ??= signal();
     await delay(deadline - Date.now(), idle.promise);
     const left = pending.size + waiting.length;
-    if (left > 0) throw codedError(ERR_TIMED_OUT, `Flush timed out with ${left} records undelivered`);
+    if (left > 0) throw codedError(ERR__TIMED_OUT, `Flush timed out with ${left} records undelivered`);
   }
 
   return {
@@ -409,7 +407,7 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
   const rebalance = async (error: Confluent.LibrdKafkaError | undefined, assignment: Confluent.Assignment[]): Promise<void> => {
     const partitions = assignment.map(({ topic, partition }) => ({ topic, partition }));
     try {
-      if (error?.code === ERR_ASSIGN_PARTITIONS) {
+      if (error?.code === ERR__ASSIGN_PARTITIONS) {
         // Told first: what kshare pauses of them is paused before their fetchers start (see ConsumerEvents).
         // Its failure must not keep the assignment from being applied: the group would wait for it.
         try {
@@ -419,7 +417,7 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
         }
         if (consumer.rebalanceProtocol() === "COOPERATIVE") consumer.incrementalAssign(assignment);
         else consumer.assign(assignment);
-      } else if (error?.code === ERR_REVOKE_PARTITIONS) {
+      } else if (error?.code === ERR__REVOKE_PARTITIONS) {
         try {
           await events.onRevoke(partitions);
         } catch (e) {
@@ -455,7 +453,7 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
       consumer.setDefaultConsumeTimeout(timeoutMs);
       return new Promise((resolve, reject) => {
         consumer.consume(max, (error, messages) => {
-          if (error?.code === ERR_FATAL) {
+          if (error?.code === ERR__FATAL) {
             // The client is dead: its owner hears it once, as a fatal error, and replaces it.
             route(error);
             resolve([]);
@@ -495,7 +493,7 @@ async function createConsumer(Kafka: Binding, config: ConsumerConfig, events: Co
       await delay(timeoutMs, disconnected);
       if (!done) {
         throw codedError(
-          ERR_TIMED_OUT,
+          ERR__TIMED_OUT,
           `Leaving the group did not finish within ${timeoutMs} ms; the client is released when librdkafka's close returns`,
         );
       }

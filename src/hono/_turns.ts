@@ -63,6 +63,4 @@ const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }
  * immediates before polling again (a chain of them starves sockets), so there
  * a timer is the task that lets I/O in.
  */
-const later: (run: () => void) => void = immediate !== undefined && !("Deno" in globalThis)
-  ? (run) => immediate(run)
-  : (run) => setTimeout(run, 0);
+const later: (run: () => void) => void = immediate !== undefined && !("Deno" in globalThis) ? (run) => immediate(run) : (run) => setTimeout(run, 0);

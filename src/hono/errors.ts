@@ -13,6 +13,31 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { issuePath } from "../errors.ts";
 import type { Logger } from "../_util.ts";
+import {
+  ERR__ALL_BROKERS_DOWN,
+  ERR__FATAL,
+  ERR__MSG_TIMED_OUT,
+  ERR__PURGE_INFLIGHT,
+  ERR__PURGE_QUEUE,
+  ERR__QUEUE_FULL,
+  ERR__TIMED_OUT,
+  ERR__TRANSPORT,
+  ERR__UNKNOWN_PARTITION,
+  ERR__UNKNOWN_TOPIC,
+  ERR_BROKER_NOT_AVAILABLE,
+  ERR_CLUSTER_AUTHORIZATION_FAILED,
+  ERR_COORDINATOR_LOAD_IN_PROGRESS,
+  ERR_LEADER_NOT_AVAILABLE,
+  ERR_MSG_SIZE_TOO_LARGE,
+  ERR_NETWORK_EXCEPTION,
+  ERR_NOT_ENOUGH_REPLICAS,
+  ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+  ERR_NOT_LEADER_OR_FOLLOWER,
+  ERR_RECORD_LIST_TOO_LARGE,
+  ERR_REQUEST_TIMED_OUT,
+  ERR_TOPIC_AUTHORIZATION_FAILED,
+  ERR_UNKNOWN_TOPIC_OR_PART,
+} from "../_kafka_codes.ts";
 
 /**
  * The body of every error response, as Confluent REST Proxy v3 sends it.
@@ -71,6 +96,9 @@ export interface ErrorOutcome {
   readonly retryAfterSeconds?: number;
 }
 
+// REST Proxy's five-digit error codes (Confluent kafka-rest's Errors), by name.
+/** REST Proxy's code for "the caller is not authorized" (no or an invalid security context, a broker's authorization failure). */
+export const KAFKA_AUTHORIZATION = 40301;
 /** REST Proxy's code for "this server does not host this topic-partition". */
 export const UNKNOWN_TOPIC_PARTITION = 40403;
 /** REST Proxy's code for a retriable Kafka failure (broker unavailable, delivery timed out). */
@@ -108,33 +136,24 @@ export function errorResponse(outcome: ErrorOutcome): Response {
   return Response.json(outcome.body, { status: outcome.status, headers });
 }
 
-// librdkafka error codes (rd_kafka_resp_err_t) that decide the answer to a failed publish.
-const ERR_MSG_TIMED_OUT = -192;
-const ERR_UNKNOWN_PARTITION = -190;
-const ERR_UNKNOWN_TOPIC = -188;
-const ERR_UNKNOWN_TOPIC_OR_PART = 3;
-const ERR_MSG_SIZE_TOO_LARGE = 10;
-const ERR_RECORD_LIST_TOO_LARGE = 18;
-const ERR_TOPIC_AUTHORIZATION_FAILED = 29;
-const ERR_CLUSTER_AUTHORIZATION_FAILED = 31;
 /** Failures a later attempt can overcome: brokers down, timeouts, leader moves, full queues, retired clients. */
 const RETRIABLE = new Set([
-  ERR_MSG_TIMED_OUT,
-  -195, // __TRANSPORT
-  -187, // __ALL_BROKERS_DOWN
-  -185, // __TIMED_OUT
-  -184, // __QUEUE_FULL
-  -152, // __PURGE_QUEUE
-  -151, // __PURGE_INFLIGHT
-  -150, // __FATAL (the registry replaces the client; the next attempt gets a fresh one)
-  5, // LEADER_NOT_AVAILABLE
-  6, // NOT_LEADER_OR_FOLLOWER
-  7, // REQUEST_TIMED_OUT
-  8, // BROKER_NOT_AVAILABLE
-  13, // NETWORK_EXCEPTION
-  14, // COORDINATOR_LOAD_IN_PROGRESS
-  19, // NOT_ENOUGH_REPLICAS
-  20, // NOT_ENOUGH_REPLICAS_AFTER_APPEND
+  ERR__MSG_TIMED_OUT,
+  ERR__TRANSPORT,
+  ERR__ALL_BROKERS_DOWN,
+  ERR__TIMED_OUT,
+  ERR__QUEUE_FULL,
+  ERR__PURGE_QUEUE,
+  ERR__PURGE_INFLIGHT,
+  ERR__FATAL, // the registry replaces the client; the next attempt gets a fresh one
+  ERR_LEADER_NOT_AVAILABLE,
+  ERR_NOT_LEADER_OR_FOLLOWER,
+  ERR_REQUEST_TIMED_OUT,
+  ERR_BROKER_NOT_AVAILABLE,
+  ERR_NETWORK_EXCEPTION,
+  ERR_COORDINATOR_LOAD_IN_PROGRESS,
+  ERR_NOT_ENOUGH_REPLICAS,
+  ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
 ]);
 
 /**
@@ -189,13 +208,13 @@ export function publishFailure(
   if (name === "PublishTimeoutError") return unavailable("Delivery to Kafka timed out", retryAfterSeconds);
   if (name === "QueueFullError") return unavailable("Too many records are waiting to be sent to Kafka", retryAfterSeconds);
   if (name === "InvalidSecurityContextError") {
-    return { status: 403, body: { error_code: 40301, message: "The caller's Kafka security context is invalid" } };
+    return { status: 403, body: { error_code: KAFKA_AUTHORIZATION, message: "The caller's Kafka security context is invalid" } };
   }
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "number") {
-    if (code === ERR_MSG_TIMED_OUT) return unavailable("Delivery to Kafka timed out", retryAfterSeconds);
+    if (code === ERR__MSG_TIMED_OUT) return unavailable("Delivery to Kafka timed out", retryAfterSeconds);
     if (RETRIABLE.has(code)) return unavailable("Kafka is unavailable", retryAfterSeconds);
-    if (code === ERR_UNKNOWN_PARTITION || code === ERR_UNKNOWN_TOPIC || code === ERR_UNKNOWN_TOPIC_OR_PART) {
+    if (code === ERR__UNKNOWN_PARTITION || code === ERR__UNKNOWN_TOPIC || code === ERR_UNKNOWN_TOPIC_OR_PART) {
       return {
         status: 404,
         body: { error_code: UNKNOWN_TOPIC_PARTITION, message: "This server does not host this topic-partition." },
@@ -208,7 +227,7 @@ export function publishFailure(
       };
     }
     if (code === ERR_TOPIC_AUTHORIZATION_FAILED || code === ERR_CLUSTER_AUTHORIZATION_FAILED) {
-      return { status: 403, body: { error_code: 40301, message: "Not authorized to publish to this topic" } };
+      return { status: 403, body: { error_code: KAFKA_AUTHORIZATION, message: "Not authorized to publish to this topic" } };
     }
   }
   if (error instanceof TypeError || error instanceof RangeError) {

@@ -15,7 +15,7 @@ import { resolveSecurityContext, type SecurityContext } from "../security_contex
 import type { Topic } from "../topic.ts";
 import { TRACE_PARENT, type TraceContext, type Tracing, tracingOf } from "../tracing.ts";
 import type { Logger } from "../_util.ts";
-import { publishFailure, restProxyError } from "./errors.ts";
+import { KAFKA_AUTHORIZATION, publishFailure, restProxyError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
 
 /**
@@ -181,7 +181,7 @@ export function kafka<E extends Env = Env>(options: KafkaOptions<E>): Middleware
   return createMiddleware<E & KafkaEnv>(async function kafka(c, next) {
     const ctx = await options.resolveContext(c as unknown as Context<E>);
     if (ctx === null || ctx === undefined) {
-      throw restProxyError(403, 40301, "No Kafka security context for this caller");
+      throw restProxyError(403, KAFKA_AUTHORIZATION, "No Kafka security context for this caller");
     }
     let fingerprint: string;
     try {
@@ -189,7 +189,7 @@ export function kafka<E extends Env = Env>(options: KafkaOptions<E>): Middleware
     } catch (error) {
       const problems = (error as { problems?: readonly { path: string; message: string }[] }).problems ?? [];
       logger.warn("kshare/hono: resolveContext returned an invalid security context", { problems });
-      throw restProxyError(403, 40301, "The caller's Kafka security context is invalid");
+      throw restProxyError(403, KAFKA_AUTHORIZATION, "The caller's Kafka security context is invalid");
     }
     const bound = new RequestProducer(registry, ctx, fingerprint, metrics, tracing && { tracing, headers: c.req.raw.headers });
     c.set("kafka", bound);
@@ -307,10 +307,14 @@ class RequestProducer implements BoundProducer {
 
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, given?: PublishOptions): Promise<DeliveryReport> {
     const options = this.#withParent(given);
-    return this.#measure(topic.name, 1, () =>
-      options?.timeoutMs === undefined
-        ? this.producer().then((producer) => producer.publish(topic, value, options))
-        : publishWithin(this.producer(), topic, value, options, options.timeoutMs));
+    return this.#measure(
+      topic.name,
+      1,
+      () =>
+        options?.timeoutMs === undefined
+          ? this.producer().then((producer) => producer.publish(topic, value, options))
+          : publishWithin(this.producer(), topic, value, options, options.timeoutMs),
+    );
   }
 
   publishBatch<S extends v.GenericSchema>(
@@ -342,10 +346,9 @@ class RequestProducer implements BoundProducer {
       return result;
     }, (error: unknown) => {
       metrics.publishesInFlight(-1);
-      const results =
-        (error as { name?: unknown; results?: readonly PromiseSettledResult<unknown>[] }).name === "PublishBatchError"
-          ? (error as { results: readonly PromiseSettledResult<unknown>[] }).results
-          : Array.from({ length: count }, (): PromiseSettledResult<unknown> => ({ status: "rejected", reason: error }));
+      const results = (error as { name?: unknown; results?: readonly PromiseSettledResult<unknown>[] }).name === "PublishBatchError"
+        ? (error as { results: readonly PromiseSettledResult<unknown>[] }).results
+        : Array.from({ length: count }, (): PromiseSettledResult<unknown> => ({ status: "rejected", reason: error }));
       const seconds = (performance.now() - started) / 1000;
       for (const r of results) {
         metrics.published(topic, r.status === "fulfilled" ? 200 : publishFailure(r.reason).status);

@@ -113,9 +113,7 @@ export function createMetrics(): Metrics {
       }
       family("kshare_publish_duration_seconds", "histogram", "Time from publish to broker acknowledgement.");
       for (const [topic, h] of latency) {
-        LATENCY_BUCKETS.forEach((bound, i) =>
-          out.push(`kshare_publish_duration_seconds_bucket${labels({ topic, le: String(bound) })} ${h.buckets[i]}`)
-        );
+        LATENCY_BUCKETS.forEach((bound, i) => out.push(`kshare_publish_duration_seconds_bucket${labels({ topic, le: String(bound) })} ${h.buckets[i]}`));
         out.push(`kshare_publish_duration_seconds_bucket${labels({ topic, le: "+Inf" })} ${h.count}`);
         out.push(`kshare_publish_duration_seconds_sum${labels({ topic })} ${h.sum}`);
         out.push(`kshare_publish_duration_seconds_count${labels({ topic })} ${h.count}`);

@@ -6,7 +6,7 @@
  */
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
-import { RestProxyErrorBodySchema } from "./errors.ts";
+import { KAFKA_RETRIABLE, RestProxyErrorBodySchema, UNKNOWN_TOPIC_PARTITION } from "./errors.ts";
 import { DEFAULT_MAX_BATCH_ENTRIES } from "./publish_routes.ts";
 import { type AnyTopic, BatchResponseSchema, ProduceResponseSchema, topicBatchSchema, topicRecordSchema } from "./records.ts";
 
@@ -89,12 +89,12 @@ export function openApiDocument(options: OpenApiOptions): Record<string, unknown
     ),
     "401": error("Not authenticated"),
     "403": error("No Kafka security context for this caller, or not authorized"),
-    "404": error("Unknown cluster, or a topic or partition this server does not host (40403)"),
+    "404": error(`Unknown cluster, or a topic or partition this server does not host (${UNKNOWN_TOPIC_PARTITION})`),
     "413": error("The body or a record is too large"),
     "415": error("Content-Type is not application/json"),
     "422": error("The body is empty"),
     "503": {
-      ...error("Kafka unavailable or delivery timed out (50003); retry after Retry-After seconds"),
+      ...error(`Kafka unavailable or delivery timed out (${KAFKA_RETRIABLE}); retry after Retry-After seconds`),
       headers: { "Retry-After": { schema: { type: "integer" } } },
     },
   };
@@ -129,8 +129,7 @@ export function openApiDocument(options: OpenApiOptions): Record<string, unknown
       post: {
         operationId: `produce_${topic.name}`,
         summary: `Produce records to ${topic.name}`,
-        description:
-          "One record, or several concatenated JSON records (streaming mode: 200 with one result object per record, in order).",
+        description: "One record, or several concatenated JSON records (streaming mode: 200 with one result object per record, in order).",
         security,
         parameters: [clusterParameter],
         requestBody: {

@@ -79,8 +79,7 @@ export function opsRoutes(options: OpsRoutesOptions = {}): Hono {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
   app.get("/readyz", async (c) => {
-    const unready = (reason: string) =>
-      c.json({ status: "unavailable", reason }, 503, { "Retry-After": String(DEFAULT_RETRY_AFTER_SECONDS) });
+    const unready = (reason: string) => c.json({ status: "unavailable", reason }, 503, { "Retry-After": String(DEFAULT_RETRY_AFTER_SECONDS) });
     if (registry.closed) return unready("shutting down");
     const { readinessContext } = options;
     if (!readinessContext) return c.json({ status: "ready" });

@@ -17,6 +17,7 @@ import {
   type ErrorOutcome,
   errorResponse,
   invalid,
+  KAFKA_AUTHORIZATION,
   publishFailure,
   restProxyError,
   restProxyErrorHandler,
@@ -232,11 +233,13 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
   const maxRecordsInFlight = options.maxRecordsInFlightPerTenant ?? DEFAULT_MAX_RECORDS_IN_FLIGHT_PER_TENANT;
   const maxRecordsPerRequest = options.maxRecordsPerRequest ?? DEFAULT_MAX_RECORDS_PER_REQUEST;
   const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
-  for (const [name, value] of [
-    ["maxRequestsPerTenant", maxRequestsPerTenant],
-    ["maxRecordsInFlightPerTenant", maxRecordsInFlight],
-    ["maxRecordsPerRequest", maxRecordsPerRequest],
-  ] as const) {
+  for (
+    const [name, value] of [
+      ["maxRequestsPerTenant", maxRequestsPerTenant],
+      ["maxRecordsInFlightPerTenant", maxRecordsInFlight],
+      ["maxRecordsPerRequest", maxRecordsPerRequest],
+    ] as const
+  ) {
     if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer, got ${value}`);
   }
   if (!Number.isInteger(bodyTimeoutMs) || bodyTimeoutMs < 1 || bodyTimeoutMs > MAX_TIMER_MS) {
@@ -315,8 +318,7 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     });
     return within(read as Promise<void>, bodyTimeoutMs, bodyTimedOut, inside);
   }
-  const bodyTimedOut = () =>
-    restProxyError(408, 408, `The request body was not received within ${bodyTimeoutMs} ms`, { Connection: "close" });
+  const bodyTimedOut = () => restProxyError(408, 408, `The request body was not received within ${bodyTimeoutMs} ms`, { Connection: "close" });
   const limit = createMiddleware(async function limit(c, next) {
     if (lengthStated(c)) await next();
     else await limitedStream(c, next);
@@ -708,7 +710,7 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /** Fail closed: without kafka() in front there is no context to publish with. */
 function requireContext(c: Context<KafkaEnv>): void {
-  if (!c.get("kafka")) throw restProxyError(403, 40301, "No Kafka security context for this caller");
+  if (!c.get("kafka")) throw restProxyError(403, KAFKA_AUTHORIZATION, "No Kafka security context for this caller");
 }
 
 function cluster(c: Context, clusterId: string) {

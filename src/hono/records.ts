@@ -298,9 +298,7 @@ export function prepareRecord<S extends v.GenericSchema>(
   } else if (record.key?.type === "STRING") key = record.key.data;
   else if (record.key?.type === "BINARY") key = fromBase64(record.key.data);
 
-  const headers = record.headers && record.headers.length > 0
-    ? record.headers.map((h) => [h.name, fromBase64(h.value)] as const)
-    : undefined;
+  const headers = record.headers && record.headers.length > 0 ? record.headers.map((h) => [h.name, fromBase64(h.value)] as const) : undefined;
   const options: PublishOptions = {
     ...(key !== undefined && { key }),
     ...(headers && { headers }),

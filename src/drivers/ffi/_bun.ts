@@ -8,15 +8,7 @@
  *
  * @module
  */
-import type {
-  CallbackSpec,
-  NativeCallback,
-  NativeLibrary,
-  NativeRuntime,
-  NativeType,
-  Pointer,
-  SymbolTable,
-} from "./_native.ts";
+import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native.ts";
 import { LINUX_PIPE_FLAGS } from "./_libc.ts";
 
 /** Bun's pointer value: an address as a `number`; NULL may come back as `0` or `null`. */
@@ -54,7 +46,6 @@ interface BunProcess {
 interface BunGlobal {
   file(fd: number): { stream(): ReadableStream<Uint8Array> };
 }
-
 
 const TYPES: Record<NativeType, string> = {
   void: "void",

@@ -12,16 +12,13 @@
  */
 import type { ClientConfig, ClientEvents, TopicPartition } from "../../driver.ts";
 import { redact } from "../../errors.ts";
+import { ERR__ALL_BROKERS_DOWN, ERR__FATAL, ERR__NOENT, ERR__TIMED_OUT } from "../../_kafka_codes.ts";
 import { cString, fromCBuffer, type NativeRuntime, type NativeSymbols, outWord, type Pointer, readOutWord } from "./_native.ts";
 import { openEventQueue } from "./_queue.ts";
 import {
   ADMIN_OP_ANY,
   type CLIENT_SYMBOLS,
   type CORE_SYMBOLS,
-  ERR__ALL_BROKERS_DOWN,
-  ERR__FATAL,
-  ERR__NOENT,
-  ERR__TIMED_OUT,
   ERRSTR_SIZE,
   EVENT_DESCRIBETOPICS_RESULT,
   EVENT_LISTOFFSETS_RESULT,
@@ -334,9 +331,10 @@ async function ping(client: Client, timeoutMs: number, target: PingTarget): Prom
         // Copies sent later time out at the same deadline: report the last.
         if (code === ERR__TIMED_OUT && --pending > 0) continue;
         // The string belongs to the event: read before rd_kafka_event_destroy.
-        throw client.error(code, `No broker answered for ${client.config.label}: ${
-          native.readCString(c.rd_kafka_event_error_string(event)) ?? client.rdkafka.errorText(code)
-        }`);
+        throw client.error(
+          code,
+          `No broker answered for ${client.config.label}: ${native.readCString(c.rd_kafka_event_error_string(event)) ?? client.rdkafka.errorText(code)}`,
+        );
       } finally {
         c.rd_kafka_event_destroy(event);
       }

@@ -25,32 +25,13 @@
  *
  * @module
  */
-import type {
-  ConsumerClient,
-  ConsumerConfig,
-  ConsumerEvents,
-  IncomingMessage,
-  TopicPartition,
-  TopicPartitionOffset,
-} from "../../driver.ts";
+import type { ConsumerClient, ConsumerConfig, ConsumerEvents, IncomingMessage, TopicPartition, TopicPartitionOffset } from "../../driver.ts";
 import { ClosedError } from "../../errors.ts";
+import { ERR__ASSIGN_PARTITIONS, ERR__PARTITION_EOF, ERR__REVOKE_PARTITIONS, ERR__STATE, ERR__TIMED_OUT, ERR__UNKNOWN_PARTITION } from "../../_kafka_codes.ts";
 import { type Client, createClient, readPartitionList, withPartitionList } from "./_client.ts";
 import { getI64, getU64, type NativeRuntime, type Pointer, SIZES } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
-import {
-  DESTROY_F_NO_CONSUMER_CLOSE,
-  ERR__ASSIGN_PARTITIONS,
-  ERR__PARTITION_EOF,
-  ERR__REVOKE_PARTITIONS,
-  ERR__STATE,
-  ERR__TIMED_OUT,
-  ERR__UNKNOWN_PARTITION,
-  EVENT_ERROR,
-  EVENT_FETCH,
-  EVENT_REBALANCE,
-  MESSAGE,
-  RD_KAFKA_CONSUMER,
-} from "./_symbols.ts";
+import { DESTROY_F_NO_CONSUMER_CLOSE, EVENT_ERROR, EVENT_FETCH, EVENT_REBALANCE, MESSAGE, RD_KAFKA_CONSUMER } from "./_symbols.ts";
 import type { Librdkafka } from "./library.ts";
 
 /** How long a new consumer waits for a first broker answer. */
@@ -151,8 +132,7 @@ class FfiConsumer implements ConsumerClient {
     const err = topics.length === 0
       ? c.rd_kafka_unsubscribe(rk)
       // The list is copied by rd_kafka_subscribe; partition -1 (RD_KAFKA_PARTITION_UA).
-      : withPartitionList(this.#client, topics.map((topic) => ({ topic, partition: -1 })), (list) =>
-        c.rd_kafka_subscribe(rk, list));
+      : withPartitionList(this.#client, topics.map((topic) => ({ topic, partition: -1 })), (list) => c.rd_kafka_subscribe(rk, list));
     return err === 0 ? Promise.resolve() : Promise.reject(this.#client.error(err));
   }
 
@@ -335,8 +315,7 @@ class FfiConsumer implements ConsumerClient {
     if (partitions.length === 0 || this.#closing) return;
     const { c, rk } = this.#client;
     // Per-partition errors (e.g. no longer assigned) are left in the list and ignored.
-    const err = withPartitionList(this.#client, partitions, (list) =>
-      pause ? c.rd_kafka_pause_partitions(rk, list) : c.rd_kafka_resume_partitions(rk, list));
+    const err = withPartitionList(this.#client, partitions, (list) => pause ? c.rd_kafka_pause_partitions(rk, list) : c.rd_kafka_resume_partitions(rk, list));
     if (err !== 0) throw this.#client.error(err);
   }
 

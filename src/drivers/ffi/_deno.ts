@@ -9,15 +9,7 @@
  *
  * @module
  */
-import type {
-  CallbackSpec,
-  NativeCallback,
-  NativeLibrary,
-  NativeRuntime,
-  NativeType,
-  Pointer,
-  SymbolTable,
-} from "./_native.ts";
+import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native.ts";
 import { LINUX_PIPE_FLAGS } from "./_libc.ts";
 import { type PollerLibc, sharedPoller } from "./_deno_poller.ts";
 
@@ -118,9 +110,7 @@ function pollerLibc(): PollerLibc {
   // variadic: x86-64 reads it from the register of a third fixed argument;
   // Apple's arm64 from the first stack slot, where the ninth argument goes
   // once six unused ones fill the argument registers.
-  const fcntlArgs = Deno.build.arch === "aarch64"
-    ? ["i32", "i32", "i64", "i64", "i64", "i64", "i64", "i64", "i64"]
-    : ["i32", "i32", "i64"];
+  const fcntlArgs = Deno.build.arch === "aarch64" ? ["i32", "i32", "i64", "i64", "i64", "i64", "i64", "i64", "i64"] : ["i32", "i32", "i64"];
   // The handle is never closed: the poller, like librdkafka, stays for the life of the process.
   const { symbols: c } = Deno.dlopen(LIBC[Deno.build.os]!, {
     ...(linux
@@ -225,9 +215,7 @@ export function denoRuntime(): NativeRuntime {
       // Deno's threadSafe callbacks make the calling C thread wait for the
       // JavaScript thread, so capabilities.threadSafeCallbacks is false (see
       // NativeCapabilities); they remain available for C code that can wait.
-      const cb = options?.threadSafe
-        ? Deno.UnsafeCallback.threadSafe(definition(spec), fn)
-        : new Deno.UnsafeCallback(definition(spec), fn);
+      const cb = options?.threadSafe ? Deno.UnsafeCallback.threadSafe(definition(spec), fn) : new Deno.UnsafeCallback(definition(spec), fn);
       return { pointer: cb.pointer as unknown as Pointer, close: () => cb.close() };
     },
 
@@ -268,9 +256,7 @@ export function denoRuntime(): NativeRuntime {
     },
 
     // One poll(2) on one blocking-pool thread watches every pipe (see _deno_poller.ts).
-    ...(LIBC[Deno.build.os]
-      ? { wakePipe: (onWake: () => void) => (poller ??= sharedPoller(pollerLibc()))(onWake) }
-      : {}),
+    ...(LIBC[Deno.build.os] ? { wakePipe: (onWake: () => void) => (poller ??= sharedPoller(pollerLibc()))(onWake) } : {}),
 
     cwd: () => Deno.cwd(),
     env(name) {

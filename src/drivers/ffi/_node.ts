@@ -12,15 +12,7 @@
 import process from "node:process";
 import type { Koffi } from "./_koffi.ts";
 import { requireInstalled } from "../_require.ts";
-import type {
-  CallbackSpec,
-  NativeCallback,
-  NativeLibrary,
-  NativeRuntime,
-  NativeType,
-  Pointer,
-  SymbolTable,
-} from "./_native.ts";
+import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native.ts";
 
 const koffi = requireInstalled<Koffi>("koffi", "kshare's embedded broker on Node", "koffi@^3");
 
@@ -90,9 +82,7 @@ export function nodeRuntime(): NativeRuntime {
         const fn = lib.func(spec.symbol ?? name, TYPES[spec.ret], spec.args.map((t) => TYPES[t]));
         bound[name] = spec.nonblocking
           ? (...args: unknown[]) =>
-            new Promise((resolve, reject) =>
-              fn.async(...args, (error: unknown, result: unknown) => (error ? reject(error) : resolve(result)))
-            )
+            new Promise((resolve, reject) => fn.async(...args, (error: unknown, result: unknown) => (error ? reject(error) : resolve(result))))
           : fn;
       }
       return { path, symbols: bound as unknown as NativeLibrary<T>["symbols"], close: () => lib.unload() };

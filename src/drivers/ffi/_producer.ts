@@ -39,16 +39,13 @@ import type {
 } from "../../driver.ts";
 import { ClosedError } from "../../errors.ts";
 import { signal, yieldToEventLoop } from "../../_util.ts";
+import { ERR__PURGE_INFLIGHT, ERR__PURGE_QUEUE, ERR__QUEUE_FULL, ERR__TIMED_OUT } from "../../_kafka_codes.ts";
 import { type Done, type Reject, type Resolve, SENT, WaitingRecords } from "../_waiting.ts";
 import { type Client, createClient } from "./_client.ts";
 import { consumerGroupMetadata } from "./_consumer.ts";
 import { cString, getI64, getU64, type Pointer, setI64, SIZES } from "./_native.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
-  ERR__PURGE_INFLIGHT,
-  ERR__PURGE_QUEUE,
-  ERR__QUEUE_FULL,
-  ERR__TIMED_OUT,
   EVENT_DR,
   EVENT_ERROR,
   MESSAGE,
@@ -417,7 +414,7 @@ class FfiProducer implements ProducerClient {
     const count = 4 + (key != null ? 1 : 0) + (partition !== undefined ? 1 : 0) + (timestamp !== undefined ? 1 : 0) +
       (headers?.length ?? 0);
     let bound = count * VU_SIZE + (topic ? 0 : record.topic.length * 3 + 1) + payloadBound(key) + payloadBound(value);
-    if (headers) for (const [name, bytes] of headers) bound += name.length * 3 + 1 + bytes.length;
+    if (headers) { for (const [name, bytes] of headers) bound += name.length * 3 + 1 + bytes.length; }
     this.#reserve(bound);
 
     const view = this.#view;

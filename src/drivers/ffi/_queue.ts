@@ -92,7 +92,6 @@ type Client = NativeSymbols<typeof CLIENT_SYMBOLS>;
 /** How long a wait goes without looking at the queue, at most: the cost of a lost wake-up signal. */
 export const RECHECK_MS = 1_000;
 
-
 /**
  * Wait for a wake-up signal from C (pipe or callback), with `take()` on the
  * JavaScript thread. Shared by the pipe and callback strategies.

@@ -278,27 +278,6 @@ export const RD_KAFKA_CONSUMER = 1;
 /** `rd_kafka_conf_res_t`: RD_KAFKA_CONF_OK. */
 export const RD_KAFKA_CONF_OK = 0;
 
-/** `rd_kafka_resp_err_t` values kshare tests for. */
-export const ERR_NO_ERROR = 0;
-export const ERR__TIMED_OUT = -185;
-/** A transactional call made while another is under way (a resumed one, or a conflicting one). */
-export const ERR__CONFLICT = -173;
-export const ERR__PREV_IN_PROGRESS = -177;
-export const ERR__QUEUE_FULL = -184;
-export const ERR__FATAL = -150;
-/** Records a client gave up on when purged: in flight, and still queued. */
-export const ERR__PURGE_INFLIGHT = -151;
-export const ERR__PURGE_QUEUE = -152;
-export const ERR__ASSIGN_PARTITIONS = -175;
-export const ERR__REVOKE_PARTITIONS = -174;
-export const ERR__STATE = -172;
-export const ERR__UNKNOWN_PARTITION = -190;
-export const ERR__NOENT = -156;
-export const ERR__PARTITION_EOF = -191;
-export const ERR__DESTROY = -197;
-/** Every broker connection is down: said after each broker's own error, which is the one that explains it. */
-export const ERR__ALL_BROKERS_DOWN = -187;
-
 /** `RD_KAFKA_EVENT_*` types (bit flags for rd_kafka_conf_set_events). */
 export const EVENT_NONE = 0x0;
 export const EVENT_DR = 0x1;

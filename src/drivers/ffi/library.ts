@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { type NativeLibrary, type NativeRuntime, type NativeSymbols, nativeRuntime, type SymbolTable } from "./_native.ts";
+import { type NativeLibrary, type NativeRuntime, nativeRuntime, type NativeSymbols, type SymbolTable } from "./_native.ts";
 import { CLIENT_SYMBOLS, CORE_SYMBOLS, MOCK_SYMBOLS, NONBLOCKING_SYMBOLS, VERSION_SYMBOLS } from "./_symbols.ts";
 
 /** Where to load librdkafka from. */
@@ -286,8 +286,7 @@ function wrap(
       return bind(MOCK_SYMBOLS, "the mock cluster API kshare's embedded broker uses (rdkafka_mock.h)", minimum);
     },
     client: () => bind(CLIENT_SYMBOLS, client, MIN_LIBRDKAFKA_VERSION),
-    nonblocking: () =>
-      native.capabilities.nonblockingCalls ? bind(NONBLOCKING_SYMBOLS, client, MIN_LIBRDKAFKA_VERSION) : undefined,
+    nonblocking: () => native.capabilities.nonblockingCalls ? bind(NONBLOCKING_SYMBOLS, client, MIN_LIBRDKAFKA_VERSION) : undefined,
     // rd_kafka_err2str returns a static string: read, never freed.
     errorText: (code) => native.readCString(rd.rd_kafka_err2str(code)) ?? `error ${code}`,
   };
