@@ -19,10 +19,12 @@ after(() => esbuild.stop());
  * entry points was 38 KB before the REST Proxy driver and the seed library's
  * features (forget, header filters, defaults), 45 KB with them (Hono 24 KB,
  * valibot and @valibot/to-json-schema 26 KB, @noble/hashes 8 KB of the
- * minified code); a Worker that imports what it uses bundles less. The budget
- * leaves room for growth, not for a native driver or a new dependency.
+ * minified code), 50.1 KB (esbuild on Node; 50.6 KB on Deno) with tracing,
+ * transactions and the gateway's fairness bounds; a Worker that imports what
+ * it uses bundles less. The budget leaves room for growth, not for a native
+ * driver or a new dependency.
  */
-const GZIP_BUDGET_BYTES = 50_000;
+const GZIP_BUDGET_BYTES = 55_000;
 
 /** What a Worker importing everything of kshare and kshare/hono bundles: nothing can be tree-shaken away. */
 function bundle(format: "esm" | "iife"): Promise<esbuild.BuildResult & { outputFiles: esbuild.OutputFile[] }> {
