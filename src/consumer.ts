@@ -486,10 +486,9 @@ export class SharedConsumer implements Consumer {
     const starting: Array<[Subscription, PartitionQueue]> = [];
     // Pausing discards what librdkafka had fetched for a partition, so a topic paused before this
     // batch yields nothing unless a pause did not hold (librdkafka dropped it as outdated): such a
-    // partition is paused again.
+    // partition is paused again. Topics this batch pauses are told apart from those.
     let stray: Map<PartitionQueue, Subscription> | undefined;
-    const pausedBefore = new Set<Subscription>();
-    for (const sub of this.#subs.values()) if (sub.paused) pausedBefore.add(sub);
+    let pausedNow: Set<Subscription> | undefined;
     for (const message of batch) {
       const sub = this.#subs.get(message.topic);
       if (!sub) continue; // not ours (cannot happen: topics are never unregistered)
@@ -499,8 +498,12 @@ export class SharedConsumer implements Consumer {
       queue.messages.push(message);
       sub.buffered++;
       if (sub.buffered > sub.peak) sub.peak = sub.buffered;
-      if (!sub.paused && isFull(sub)) this.#pause(sub);
-      else if (pausedBefore.has(sub)) (stray ??= new Map()).set(queue, sub);
+      if (!sub.paused) {
+        if (isFull(sub)) {
+          this.#pause(sub);
+          (pausedNow ??= new Set()).add(sub);
+        }
+      } else if (!pausedNow?.has(sub)) (stray ??= new Map()).set(queue, sub);
       if (!queue.running) {
         queue.running = true;
         starting.push([sub, queue]);
@@ -806,12 +809,14 @@ export class SharedConsumer implements Consumer {
   #revoked(partitions: TopicPartition[]): Promise<void> | undefined {
     this.#markHandled();
     const running: Promise<void>[] = [];
-    const resumed: Array<[Subscription, number]> = [];
+    const revoked = new Map<Subscription, number[]>();
     for (const { topic, partition } of partitions) {
       const sub = this.#subs.get(topic);
       if (!sub) continue;
       sub.assigned.delete(partition);
-      if (sub.pausedPartitions.has(partition)) resumed.push([sub, partition]);
+      const mine = revoked.get(sub);
+      if (mine) mine.push(partition);
+      else revoked.set(sub, [partition]);
       const queue = queueOf(sub, partition);
       queue.owner.abort();
       dropUnstarted(sub, queue);
@@ -819,13 +824,13 @@ export class SharedConsumer implements Consumer {
     }
     // librdkafka keeps a partition's pause across its revocation: resumed now,
     // it cannot come back paused in a later assignment after its topic resumed.
-    for (const [sub, partition] of resumed) {
+    for (const [sub, mine] of revoked) {
       try {
-        this.#resumePartitions(sub, [partition]);
+        this.#resumePartitions(sub, mine);
       } catch (error) {
-        this.#owner.logger.warn("kshare: could not resume a revoked partition", {
+        this.#owner.logger.warn("kshare: could not resume revoked partitions", {
           group: this.groupId,
-          partition: `${sub.topic.name}[${partition}]`,
+          partitions: mine.map((partition) => `${sub.topic.name}[${partition}]`).join(", "),
           error: messageOf(error),
         });
       }
