@@ -59,7 +59,7 @@ test(
     assert.deepEqual(client.pauseCalls.at(-1), { call: "resume", partitions: ["orders[1]"] }, "the revoked partition is resumed at its revocation");
     assert.deepEqual([...client.paused], ["orders[0]"]);
 
-    const resumed = nextResume(client);
+    const resumed = nextCall(client, "resume");
     release.open();
     await handled.reached(2);
     await resumed;
@@ -82,7 +82,7 @@ test("a topic paused when a partition is assigned pauses that partition too, and
   client.events.onAssign([at(2)]);
   assert.deepEqual(client.pauseCalls.at(-1), { call: "pause", partitions: ["orders[2]"] });
   assert.deepEqual([...client.paused].sort(), ["orders[0]", "orders[2]"]);
-  const resumed = nextResume(client);
+  const resumed = nextCall(client, "resume");
   release.open();
   await handled.reached(2);
   await resumed;
@@ -97,7 +97,7 @@ test("a partition of a paused topic that still yields messages (its pause did no
   client.inbox.push(record(0, 0), record(0, 1));
   await started.reached(1);
   assert.deepEqual(client.pauseCalls, [{ call: "pause", partitions: ["orders[0]", "orders[1]"] }]);
-  const paused = nextPause(client);
+  const paused = nextCall(client, "pause");
   client.inbox.push(record(1, 0)); // as if librdkafka had dropped the pause of orders[1]
   await paused;
   assert.deepEqual(client.pauseCalls.at(-1), { call: "pause", partitions: ["orders[1]"] });
@@ -105,26 +105,14 @@ test("a partition of a paused topic that still yields messages (its pause did no
   await kafka.close();
 });
 
-/** Resolves at the client's next pause call. */
-function nextPause(client: FakeConsumer): Promise<void> {
-  const paused = gate();
-  const pause = client.pause;
-  client.pause = (partitions) => {
-    client.pause = pause;
-    pause(partitions);
-    paused.open();
+/** Resolves at the client's next `call` (the poll loop resumes a drained topic between polls). */
+function nextCall(client: FakeConsumer, call: "pause" | "resume"): Promise<void> {
+  const called = gate();
+  const original = client[call];
+  client[call] = (partitions) => {
+    client[call] = original;
+    original(partitions);
+    called.open();
   };
-  return paused.wait;
-}
-
-/** Resolves at the client's next resume call (the poll loop resumes a drained topic between polls). */
-function nextResume(client: FakeConsumer): Promise<void> {
-  const resumed = gate();
-  const resume = client.resume;
-  client.resume = (partitions) => {
-    client.resume = resume;
-    resume(partitions);
-    resumed.open();
-  };
-  return resumed.wait;
+  return called.wait;
 }
