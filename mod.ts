@@ -46,7 +46,8 @@ export { defineTopic, jsonSerializer } from "./src/topic.ts";
 export type { Bytes, Serializer, Topic, TopicConsumerSettings, TopicDefinition } from "./src/topic.ts";
 export type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "./src/producer.ts";
 export type { Transaction, TransactionalProducer, TransactionalProducerOptions } from "./src/transaction.ts";
-export type { Consumer, ConsumerStats, SubscribeOptions } from "./src/consumer.ts";
+export type { Consumer, ConsumerStats } from "./src/consumer.ts";
+export type { SubscribeOptions } from "./src/subscribe_options.ts";
 export type { ConsumedMessage, InvalidMessage, MessageHandler } from "./src/consumed_message.ts";
 export {
   ClosedError,

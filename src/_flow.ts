@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage } from "./driver.ts";
 import type { MessageHandler } from "./consumed_message.ts";
-import type { SubscribeOptions } from "./consumer.ts";
+import type { SubscribeOptions } from "./subscribe_options.ts";
 import type { Topic } from "./topic.ts";
 
 /** Most messages one poll may return. */

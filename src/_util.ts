@@ -109,3 +109,19 @@ export function toBase64(bytes: Uint8Array): string {
   }
   return btoa(binary);
 }
+
+/**
+ * Resolves once `promise` settled or `signal` aborted, whichever is first.
+ * Its listener on the (long-lived) signal is removed when it resolves.
+ */
+export function settledOrAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const end = (): void => {
+      signal.removeEventListener("abort", end);
+      resolve();
+    };
+    signal.addEventListener("abort", end, { once: true });
+    promise.then(end, end);
+  });
+}

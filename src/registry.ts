@@ -8,7 +8,8 @@
  */
 import type { KafkaDriver, ProducerClient, ProducerConfig } from "./driver.ts";
 import { ClosedError, ConnectError, redact } from "./errors.ts";
-import { type Consumer, type ConsumerOwner, SharedConsumer } from "./consumer.ts";
+import type { Consumer } from "./consumer.ts";
+import { type ConsumerOwner, SharedConsumer } from "./_shared_consumer.ts";
 import { type HandleClient, type Producer, ProducerHandle } from "./producer.ts";
 import {
   consumerConfig,
