@@ -28,9 +28,10 @@
  *
  * @module
  */
-export { createRegistry } from "./src/registry.ts";
+export { createRegistry } from "./src/create_registry.ts";
 export { registry } from "./src/default_registry.ts";
-export type { ContextStats, Registry, RegistryOptions, RegistryStats } from "./src/registry.ts";
+export type { ContextStats, Registry, RegistryStats } from "./src/registry.ts";
+export type { RegistryOptions } from "./src/registry_options.ts";
 export { resolveSecurityContext, SecurityContextSchema } from "./src/security_context.ts";
 export type {
   NormalizedSecurityContext,

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { createRegistry, type Registry } from "./registry.ts";
+import { createRegistry } from "./create_registry.ts";
+import type { Registry } from "./registry.ts";
 
 /** Created by the default registry's first use, never replaced: closing it closes the default for good. */
 let instance: Registry | undefined;
