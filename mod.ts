@@ -45,7 +45,8 @@ export type {
 } from "./src/security_context.ts";
 export { defineTopic, jsonSerializer } from "./src/topic.ts";
 export type { Bytes, Serializer, Topic, TopicConsumerSettings, TopicDefinition } from "./src/topic.ts";
-export type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "./src/producer.ts";
+export type { DeliveryReport, Producer } from "./src/producer.ts";
+export type { PublishOptions, PublishRecord } from "./src/publish_options.ts";
 export type { Transaction, TransactionalProducer, TransactionalProducerOptions } from "./src/transaction.ts";
 export type { Consumer, ConsumerStats } from "./src/consumer.ts";
 export type { SubscribeOptions } from "./src/subscribe_options.ts";

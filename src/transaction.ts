@@ -12,7 +12,8 @@
 import type * as v from "valibot";
 import type { DeliveryReport, OutgoingRecord, ProducerTransactions } from "./driver.ts";
 import { ClosedError, TransactionError } from "./errors.ts";
-import { type HandleClient, ProducerHandle, type PublishOptions, type PublishRecord } from "./producer.ts";
+import { type HandleClient, ProducerHandle } from "./producer.ts";
+import type { PublishOptions, PublishRecord } from "./publish_options.ts";
 import type { Topic } from "./topic.ts";
 import type { Tracing } from "./tracing.ts";
 import { type Logger, messageOf } from "./_util.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 import * as v from "valibot";
-import type { PublishOptions } from "../producer.ts";
+import type { PublishOptions } from "../publish_options.ts";
 import type { DeliveryReport } from "../driver.ts";
 import { type Bytes, serializeValue, type Topic } from "../topic.ts";
 import { describeIssues, type ErrorOutcome, invalid, type RestProxyErrorBody, RestProxyErrorBodySchema } from "./errors.ts";
