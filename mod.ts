@@ -46,6 +46,7 @@ export { defineTopic, jsonSerializer } from "./src/topic.ts";
 export type { Bytes, Serializer, Topic, TopicConsumerSettings, TopicDefinition } from "./src/topic.ts";
 export type { DeliveryReport, Producer, PublishOptions, PublishRecord } from "./src/producer.ts";
 export type { Transaction, TransactionalProducer, TransactionalProducerOptions } from "./src/transaction.ts";
+export { transactionalHandler, type TransactionalMessageHandler } from "./src/consume_transform_produce.ts";
 export type { Consumer, ConsumerStats, SubscribeOptions } from "./src/consumer.ts";
 export type { ConsumedMessage, InvalidMessage, MessageHandler } from "./src/consumed_message.ts";
 export {

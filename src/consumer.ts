@@ -28,6 +28,8 @@ import { compileHeaderFilter } from "./_header_filter.ts";
 import { type ConsumedMessage, decodeMessage, type Delivery, type InvalidMessage, type MessageHandler } from "./consumed_message.ts";
 import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue, queueOf, type Subscription } from "./_flow.ts";
 import type { TraceSpan, Tracing } from "./tracing.ts";
+import type { TransactionalProducer, TransactionalProducerOptions } from "./transaction.ts";
+import { bindTransactional } from "./consume_transform_produce.ts";
 
 /**
  * How one topic's messages are handled when something goes wrong.
@@ -206,6 +208,8 @@ export interface ConsumerOwner {
   readonly maxBufferedMessages: number;
   /** The registry's tracing; undefined without `RegistryOptions.tracing`. */
   readonly tracing: Tracing | undefined;
+  /** The transactional producer of an id in this consumer's security context, for a `transactionalHandler`. */
+  readonly transactionalProducer?: (options: TransactionalProducerOptions) => Promise<TransactionalProducer>;
 }
 
 /** Refuse options that would silently mean something else (a negative or NaN retry count, delay or timeout, a hook that is not a function, an onError that would never be called). */
@@ -282,7 +286,10 @@ export class SharedConsumer implements Consumer {
     const { headerFilter } = options;
     this.#subs.set(topic.name, {
       topic: topic as unknown as Topic,
-      handler: handler as MessageHandler<unknown>,
+      handler: bindTransactional(topic.name, handler as MessageHandler<unknown>, {
+        client: () => this.#client,
+        transactionalProducer: this.#owner.transactionalProducer,
+      }),
       options,
       maxBuffered: maxBufferedOf(topic as unknown as Topic, this.#owner.maxBufferedMessages),
       accepts: headerFilter === undefined ? undefined : compileHeaderFilter(topic.name, headerFilter),
