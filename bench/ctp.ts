@@ -5,9 +5,12 @@
  * at-least-once (a plain handler awaiting `producer.publish` on the shared
  * producer), on this runtime with its default driver.
  *
- *   node --import tsx bench/ctp.ts [--messages N] [--partitions N] [--repeat N]
+ *   node --import tsx bench/ctp.ts [--messages N] [--partitions N] [--repeat N] [--max-buffered N]
  *   npx deno run -A bench/ctp.ts
  *   npx bun bench/ctp.ts
+ *
+ * `--max-buffered N` sets the input topic's `maxBufferedMessages` (kshare's
+ * default: 1000; a backlog larger than it pauses and resumes the topic).
  *
  * Each run has an input topic filled beforehand and a new group. Timed from
  * the first handler's start (the group's join is not measured) until every
@@ -31,11 +34,14 @@ const { values } = parseArgs({
     messages: { type: "string", default: "5000" },
     partitions: { type: "string", default: "3" },
     repeat: { type: "string", default: "3" },
+    "max-buffered": { type: "string" },
   },
 });
 const messages = Number(values.messages);
 const partitions = Number(values.partitions);
 const repeat = Number(values.repeat);
+/** The input topic's `maxBufferedMessages`; kshare's default (1000) unless given. */
+const maxBuffered = values["max-buffered"] === undefined ? undefined : Number(values["max-buffered"]);
 
 const broker = await startEmbeddedBroker({ brokers: 3, groupInitialRebalanceDelayMs: 0 });
 const ctx = { bootstrapServers: broker.bootstrapServers, consumer: { "session.timeout.ms": 6000, "heartbeat.interval.ms": 500 } };
@@ -48,7 +54,7 @@ type Mode = "at-least-once" | "exactly-once";
 /** One run: records/s from the first handler's start until every output was acknowledged (committed). */
 async function run(mode: Mode): Promise<number> {
   const id = `ctp-bench-${++sequence}`;
-  const input = benchTopic(`${id}-in`);
+  const input = benchTopic(`${id}-in`, maxBuffered);
   const output = benchTopic(`${id}-out`);
   broker.createTopic(input.name, partitions, 1);
   broker.createTopic(output.name, partitions, 1);
@@ -115,7 +121,11 @@ const command = runtimeName() === "node"
   : runtimeName() === "deno"
   ? "npx deno run -A bench/ctp.ts"
   : "npx bun bench/ctp.ts";
-console.log(`- Command: \`${command} --messages ${messages} --partitions ${partitions} --repeat ${repeat}\``);
+console.log(
+  `- Command: \`${command} --messages ${messages} --partitions ${partitions} --repeat ${repeat}${
+    maxBuffered === undefined ? "" : ` --max-buffered ${maxBuffered}`
+  }\``,
+);
 console.log(`- ${runtimeName()} ${runtimeVersion()}, driver ${driver}; embedded broker (3 brokers) in this process; topics of ${partitions} partitions`);
 console.log(`- ${machine.cpu}, ${machine.cores} cores, ${machine.os}; load average before: ${loadBefore} (1, 5, 15 min)`);
 console.log("");
