@@ -117,7 +117,10 @@ export function bindTransactional(topic: string, handler: MessageHandler<unknown
    * committed (this process only). An attempt past its handlerTimeoutMs is
    * retried while its transaction may still commit: the retry's transaction
    * waits for it (one at a time per id), then finds its record done here
-   * and commits nothing.
+   * and commits nothing: it is set as soon as `transaction` resolved, before
+   * the next transaction's work runs (that one awaits its begin first). A
+   * record delivered again after a reassignment, before the consumer's own
+   * commit stored its offset, is skipped the same way: its outputs are in.
    */
   const committed = new Map<number, number>();
   const done = (message: ConsumedMessage<unknown>) => (committed.get(message.partition) ?? -1) > message.offset;
