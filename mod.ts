@@ -48,6 +48,7 @@ export type { Bytes, Serializer, Topic, TopicConsumerSettings, TopicDefinition }
 export type { DeliveryReport, Producer } from "./src/producer.ts";
 export type { PublishOptions, PublishRecord } from "./src/publish_options.ts";
 export type { Transaction, TransactionalProducer, TransactionalProducerOptions } from "./src/transaction.ts";
+export { transactionalHandler, type TransactionalMessageHandler } from "./src/consume_transform_produce.ts";
 export type { Consumer, ConsumerStats } from "./src/consumer.ts";
 export type { SubscribeOptions } from "./src/subscribe_options.ts";
 export type { ConsumedMessage, InvalidMessage, MessageHandler } from "./src/consumed_message.ts";

@@ -37,6 +37,8 @@ import { checkSubscribeOptions, type SubscribeOptions } from "./subscribe_option
 import { handleMessage, type Handling } from "./_handle_message.ts";
 import { batchLimit, drainedToResume, dropUnstarted, isFull, type PartitionQueue, queueOf, type Subscription } from "./_flow.ts";
 import type { Tracing } from "./tracing.ts";
+import type { TransactionalProducer, TransactionalProducerOptions } from "./transaction.ts";
+import { bindTransactional } from "./consume_transform_produce.ts";
 
 /** What the consumer needs from the registry entry that owns it. */
 export interface ConsumerOwner {
@@ -53,6 +55,8 @@ export interface ConsumerOwner {
   readonly maxBufferedMessages: number;
   /** The registry's tracing; undefined without `RegistryOptions.tracing`. */
   readonly tracing: Tracing | undefined;
+  /** The transactional producer of an id in this consumer's security context, for a `transactionalHandler`. */
+  readonly transactionalProducer?: (options: TransactionalProducerOptions) => Promise<TransactionalProducer>;
 }
 
 const POLL_TIMEOUT_MS = 100;
@@ -107,7 +111,10 @@ export class SharedConsumer implements Consumer {
     const { headerFilter } = options;
     this.#subs.set(topic.name, {
       topic: topic as unknown as Topic,
-      handler: handler as MessageHandler<unknown>,
+      handler: bindTransactional(topic.name, handler as MessageHandler<unknown>, {
+        client: () => this.#client,
+        transactionalProducer: this.#owner.transactionalProducer,
+      }),
       options,
       maxBuffered: maxBufferedOf(topic as unknown as Topic, this.#owner.maxBufferedMessages),
       accepts: headerFilter === undefined ? undefined : compileHeaderFilter(topic.name, headerFilter),

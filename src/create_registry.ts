@@ -486,6 +486,8 @@ class KafkaRegistry implements Registry {
       closeTimeoutMs: this.#closeTimeoutMs,
       maxBufferedMessages: this.#defaults.maxBufferedMessages,
       tracing: this.#tracing,
+      // The consumer's own context: a transactionalHandler's producer authenticates as its consumer does.
+      transactionalProducer: (options) => this.transactionalProducer(ctx, options),
       connect: async (events) => {
         const driver = await this.#loadDriver();
         await this.#admit(entry);

@@ -10,7 +10,7 @@
  * @module
  */
 import type * as v from "valibot";
-import type { DeliveryReport, OutgoingRecord, ProducerTransactions } from "./driver.ts";
+import type { ConsumerClient, DeliveryReport, OutgoingRecord, ProducerTransactions, TopicPartitionOffset } from "./driver.ts";
 import { ClosedError, TransactionError } from "./errors.ts";
 import { type HandleClient, ProducerHandle } from "./producer.ts";
 import type { PublishOptions, PublishRecord } from "./publish_options.ts";
@@ -212,6 +212,20 @@ export class TransactionalProducerHandle implements TransactionalProducer {
   /** Called by the registry (a fatal error): later transactions are refused. */
   retire(error: Error): void {
     this.#retiredBy ??= error;
+  }
+
+  /**
+   * Put `offsets` (the next offsets to read) of `consumer`'s group into the
+   * transaction under way: they commit with it, or not at all. Called from
+   * inside a `transaction`'s work only (consume-transform-produce); not on
+   * the public {@link TransactionalProducer}, whose callers hold no client.
+   */
+  sendOffsets(offsets: readonly TopicPartitionOffset[], consumer: ConsumerClient): Promise<void> {
+    if (this.#current === undefined) return Promise.reject(new TransactionError(this.transactionalId, "has no transaction under way to send offsets to"));
+    if (this.#transactions.sendOffsets === undefined) {
+      return Promise.reject(new TransactionError(this.transactionalId, "cannot send a consumer's offsets: its driver does not support it"));
+    }
+    return this.#transactions.sendOffsets(offsets, consumer, TRANSACTION_TIMEOUT_MS);
   }
 
   /** Settles once no transaction runs or waits (the last one queued ended). */
