@@ -31,7 +31,8 @@
 export { createRegistry } from "./src/registry.ts";
 export { registry } from "./src/default_registry.ts";
 export type { ContextStats, Registry, RegistryOptions, RegistryStats } from "./src/registry.ts";
-export { resolveSecurityContext, SecurityContextSchema } from "./src/security_context.ts";
+export { SecurityContextSchema } from "./src/security_context.ts";
+export { resolveSecurityContext } from "./src/resolve_security_context.ts";
 export type {
   NormalizedSecurityContext,
   OAuthBearerSasl,

@@ -10,14 +10,9 @@ import type { KafkaDriver, ProducerClient, ProducerConfig } from "./driver.ts";
 import { ClosedError, ConnectError, redact } from "./errors.ts";
 import { type Consumer, type ConsumerOwner, SharedConsumer } from "./consumer.ts";
 import { type HandleClient, type Producer, ProducerHandle } from "./producer.ts";
-import {
-  consumerConfig,
-  producerConfig,
-  type ResolvedSecurityContext,
-  resolveSecurityContext,
-  type SecurityContext,
-  type TuningProperties,
-} from "./security_context.ts";
+import type { ResolvedSecurityContext, SecurityContext, TuningProperties } from "./security_context.ts";
+import { resolveSecurityContext } from "./resolve_security_context.ts";
+import { consumerConfig, producerConfig } from "./_client_config.ts";
 import type { TopicConsumerSettings } from "./topic.ts";
 import { contextKey, type Defaults, effectiveTuning, parseDefaults } from "./_defaults.ts";
 import { backoff, delay, type Logger, messageOf, signal, yieldToEventLoop } from "./_util.ts";
