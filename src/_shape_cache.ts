@@ -84,12 +84,15 @@ function pushServers(path: Step[], value: unknown): boolean {
   return true;
 }
 
+/** An optional field left out. */
+function pushAbsent(path: Step[]): true {
+  path.push(undefined);
+  return true;
+}
+
 /** Tuning as written: name, value (string, number or boolean) per property. */
 function pushTuning(path: Step[], value: unknown): boolean {
-  if (value === undefined) {
-    path.push(undefined);
-    return true;
-  }
+  if (value === undefined) return pushAbsent(path);
   if (!isPlainObject(value)) return false;
   path.push(OBJECT);
   for (const name in value) {
@@ -103,10 +106,7 @@ function pushTuning(path: Step[], value: unknown): boolean {
 
 /** SASL: the names written (secrets' too, not their values), then the non-secret values. */
 function pushSasl(path: Step[], value: unknown): boolean {
-  if (value === undefined) {
-    path.push(undefined);
-    return true;
-  }
+  if (value === undefined) return pushAbsent(path);
   if (!isPlainObject(value)) return false;
   path.push(OBJECT);
   for (const name in value) {
@@ -131,10 +131,7 @@ function pushSasl(path: Step[], value: unknown): boolean {
 
 /** TLS: the non-secret values; the private key and its passphrase are compared apart. */
 function pushTls(path: Step[], value: unknown): boolean {
-  if (value === undefined) {
-    path.push(undefined);
-    return true;
-  }
+  if (value === undefined) return pushAbsent(path);
   if (!isPlainObject(value)) return false;
   for (const name in value) {
     if (name !== "ca" && name !== "cert" && name !== "key" && name !== "keyPassword" && name !== "verifyHostname") return false;
