@@ -32,7 +32,8 @@ export { createRegistry } from "./src/create_registry.ts";
 export { registry } from "./src/default_registry.ts";
 export type { ContextStats, Registry, RegistryStats } from "./src/registry.ts";
 export type { RegistryOptions } from "./src/registry_options.ts";
-export { resolveSecurityContext, SecurityContextSchema } from "./src/security_context.ts";
+export { SecurityContextSchema } from "./src/security_context.ts";
+export { resolveSecurityContext } from "./src/resolve_security_context.ts";
 export type {
   NormalizedSecurityContext,
   OAuthBearerSasl,

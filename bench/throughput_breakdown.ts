@@ -36,7 +36,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { createRegistry, type DeliveryReport, type KafkaDriver, type OutgoingRecord, resolveSecurityContext } from "../mod.ts";
-import { producerConfig } from "../src/security_context.ts";
+import { producerConfig } from "../src/_client_config.ts";
 import { createClient } from "../src/drivers/ffi/_client.ts";
 import { openEventQueue } from "../src/drivers/ffi/_queue.ts";
 import { loadLibrdkafka } from "../src/drivers/ffi/library.ts";

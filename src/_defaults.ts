@@ -16,15 +16,9 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
-import {
-  CONSUMER_DEFAULTS,
-  parseTuning,
-  PRODUCER_DEFAULTS,
-  type ResolvedSecurityContext,
-  spelledOutDefaults,
-  type TuningProperties,
-  withDefaults,
-} from "./security_context.ts";
+import type { ResolvedSecurityContext, TuningProperties } from "./security_context.ts";
+import { spelledOutDefaults } from "./resolve_security_context.ts";
+import { CONSUMER_DEFAULTS, parseTuning, PRODUCER_DEFAULTS, withDefaults } from "./_tuning.ts";
 import { DEFAULT_MAX_BUFFERED_MESSAGES, type TopicConsumerSettings } from "./topic.ts";
 import { isPlainObject } from "./_util.ts";
 

@@ -1,44 +1,13 @@
 /**
- * Security contexts: what identifies a Kafka connection.
- *
- * Two contexts share connections exactly when they normalise to the same
- * fingerprint. The fingerprint is a hash over the normalised context in which
- * each secret is first replaced by an HMAC under a random per-process key, so
- * it never contains a secret and cannot be used to guess one offline.
+ * Security contexts: what identifies a Kafka connection, as the application
+ * writes it ({@link SecurityContext}), and the valibot schema that validates
+ * and normalises it. Resolving one (its fingerprint, the caches) is
+ * `resolve_security_context.ts`; its librdkafka properties `_client_config.ts`.
  *
  * @module
  */
 import * as v from "valibot";
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
-import { type ContextProblem, InvalidSecurityContextError, issuePath } from "./errors.ts";
-import type { ClientConfig, ConsumerConfig } from "./driver.ts";
-import { isPlainObject } from "./_util.ts";
-
-/**
- * Properties owned by the context's own fields (and `transactional.id` by
- * `transactionalProducer()`: in tuning it would make the shared producer
- * transactional, refusing every publish made outside a transaction); tuning
- * may not set them.
- */
-const RESERVED =
-  /^(bootstrap\.servers|metadata\.broker\.list|security\.protocol|sasl\..*|ssl\..*|ssl_.*|client\.id|group\.id|transactional\.id|enable\.auto\.offset\.store|.*_cb)$/;
-
-/**
- * kshare's producer defaults: durable and ordered (`acks=all`, idempotence),
- * and no linger: a publish is awaited by its caller, so librdkafka's default
- * 5 ms linger would be 5 ms added to every lone publish. Records still batch
- * whenever they accumulate while a request is in flight. Tuning overrides them.
- */
-export const PRODUCER_DEFAULTS: Readonly<Record<string, string>> = { "acks": "all", "enable.idempotence": "true", "linger.ms": "0" };
-
-/**
- * kshare's consumer defaults. Offsets are stored only after a handler
- * succeeded (`enable.auto.offset.store=false`) and committed by librdkafka's
- * auto-commit and on close: at-least-once. A new group starts at the earliest offset.
- */
-export const CONSUMER_DEFAULTS: Readonly<Record<string, string>> = { "auto.offset.reset": "earliest" };
+import { CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, Tuning, withDefaults } from "./_tuning.ts";
 
 const SECURITY_PROTOCOLS = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] as const;
 
@@ -94,40 +63,33 @@ const TlsSchema = v.strictObject({
   verifyHostname: v.optional(v.boolean("expected true or false"), true),
 });
 
-const Tuning = v.pipe(
-  v.record(
-    v.string(),
-    v.union([v.string(), v.number(), v.boolean()], "expected a string, number or boolean librdkafka value"),
-    "expected an object of librdkafka properties",
+/** The fields of a context as written; the schema's input type is valibot's inference from it. */
+const SecurityContextObject = v.strictObject({
+  /** `host:port` list, as an array or a comma-separated string. */
+  bootstrapServers: BootstrapServers,
+  /** Default: SASL_SSL with `sasl`, SSL with `tls`, else PLAINTEXT. */
+  securityProtocol: v.optional(
+    v.picklist(SECURITY_PROTOCOLS, `expected one of ${SECURITY_PROTOCOLS.join(", ")}`),
   ),
-  v.check(
-    (props) => Object.keys(props).every((k) => !RESERVED.test(k)),
-    "security, client.id and group.id are set through the context's own fields, transactional.id through transactionalProducer(), not tuning",
-  ),
-  v.transform((props) => Object.fromEntries(Object.entries(props).map(([k, val]) => [k, String(val)]))),
-);
+  sasl: v.optional(v.variant("mechanism", [PasswordSaslSchema, OAuthBearerSaslSchema], "expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER")),
+  tls: v.optional(TlsSchema),
+  /** A failure domain: contexts with different labels never share a connection. */
+  isolation: v.optional(text("an isolation label")),
+  /** librdkafka `client.id` (default `kshare`); part of the identity. */
+  clientId: v.optional(text("a client id"), "kshare"),
+  /** librdkafka producer properties, e.g. `{ "linger.ms": 5 }`. */
+  producer: v.optional(Tuning, {}),
+  /** librdkafka consumer properties, e.g. `{ "fetch.min.bytes": 1 }`. */
+  consumer: v.optional(Tuning, {}),
+}, "expected a security context object");
 
 /**
- * librdkafka tuning given outside a context (a registry's defaults),
- * normalised as a context's is (values as strings); a `TypeError` naming
- * `path` and what was wrong, never a value.
+ * The input of {@link SecurityContextSchema} as valibot infers it. The
+ * schema's declared type uses the hand-written {@link SecurityContext}
+ * (explicit types keep JSR's type check fast, and carry the docs);
+ * `tests/security_context_types.test.ts` holds the two equal.
  */
-export function parseTuning(path: string, input: unknown): Record<string, string> {
-  const result = v.safeParse(Tuning, input ?? {});
-  if (result.success) return result.output;
-  const problems = result.issues.map((issue) => {
-    const at = issuePath(issue);
-    return `${at ? `${path}.${at}` : path}: ${issue.message.replace(/ but received .*$/s, "")}`;
-  });
-  throw new TypeError(problems.join("; "));
-}
-
-/** Defaults spelled out and keys sorted, so equal tuning is equal however it was written. */
-export function withDefaults(defaults: Readonly<Record<string, string>>, props: Record<string, string>): Record<string, string> {
-  const merged: Record<string, string> = { ...defaults, ...props };
-  if (merged["acks"] === "-1") merged["acks"] = "all";
-  return Object.fromEntries(Object.entries(merged).sort(([a], [b]) => a < b ? -1 : 1));
-}
+export type InferredSecurityContext = v.InferInput<typeof SecurityContextObject>;
 
 /**
  * valibot schema of a security context: everything that identifies a
@@ -143,24 +105,7 @@ export function withDefaults(defaults: Readonly<Record<string, string>>, props: 
  * ```
  */
 export const SecurityContextSchema: v.GenericSchema<SecurityContext, NormalizedSecurityContext> = v.pipe(
-  v.strictObject({
-    /** `host:port` list, as an array or a comma-separated string. */
-    bootstrapServers: BootstrapServers,
-    /** Default: SASL_SSL with `sasl`, SSL with `tls`, else PLAINTEXT. */
-    securityProtocol: v.optional(
-      v.picklist(SECURITY_PROTOCOLS, `expected one of ${SECURITY_PROTOCOLS.join(", ")}`),
-    ),
-    sasl: v.optional(v.variant("mechanism", [PasswordSaslSchema, OAuthBearerSaslSchema], "expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER")),
-    tls: v.optional(TlsSchema),
-    /** A failure domain: contexts with different labels never share a connection. */
-    isolation: v.optional(text("an isolation label")),
-    /** librdkafka `client.id` (default `kshare`); part of the identity. */
-    clientId: v.optional(text("a client id"), "kshare"),
-    /** librdkafka producer properties, e.g. `{ "linger.ms": 5 }`. */
-    producer: v.optional(Tuning, {}),
-    /** librdkafka consumer properties, e.g. `{ "fetch.min.bytes": 1 }`. */
-    consumer: v.optional(Tuning, {}),
-  }, "expected a security context object"),
+  SecurityContextObject,
   v.transform((ctx) => ({
     ...ctx,
     securityProtocol: ctx.securityProtocol ?? (ctx.sasl ? "SASL_SSL" : ctx.tls ? "SSL" : "PLAINTEXT"),
@@ -382,427 +327,4 @@ export interface ResolvedSecurityContext {
   readonly description: string;
   /** The normalised context (holds secrets: do not log it). */
   readonly context: NormalizedSecurityContext;
-}
-
-/**
- * Per-process HMAC key for secrets in fingerprints. Never leaves this module.
- * Drawn on first use, not at import: edge runtimes (Cloudflare Workers) refuse
- * random values at a module's top level.
- */
-let secretKey: Uint8Array | undefined;
-const maskSecret = (value: string) =>
-  "hmac:" + bytesToHex(hmac(sha256, secretKey ??= crypto.getRandomValues(new Uint8Array(32)), utf8ToBytes(value))).slice(0, 32);
-const digest = (value: string) => "sha256:" + bytesToHex(sha256(utf8ToBytes(value))).slice(0, 32);
-
-/**
- * Identity cache: the common case passes the same context object again and
- * again. Only objects that were parsed are added; an equal object found in the
- * shape cache is not (a context built per request would add an entry per
- * request, for the garbage collector to sweep). Context objects are treated as
- * immutable: whether a change made in place after first use is seen is undefined.
- */
-const resolved = new WeakMap<object, ResolvedSecurityContext>();
-
-/** One context resolved under a shape, with the secrets it was written with. */
-interface ShapeEntry {
-  readonly password: string | undefined;
-  readonly clientSecret: string | undefined;
-  readonly tlsKey: string | undefined;
-  readonly tlsKeyPassword: string | undefined;
-  readonly resolved: ResolvedSecurityContext;
-}
-
-/**
- * A step of a shape path: a value as written (a `Map` key keeps its type, so
- * `"5"` and `5` differ), a field name, or a marker.
- */
-type Step = string | number | boolean | symbol | undefined;
-/** Markers in a shape path: symbols, so no value written in a context can equal one. */
-const LIST = Symbol("list"), OBJECT = Symbol("object"), END = Symbol("end");
-
-interface ShapeNode {
-  next?: Map<Step, ShapeNode>;
-  entries?: ShapeEntry[];
-}
-
-/**
- * Shape cache, for equal contexts built anew per call (e.g. per request): a
- * trie of `Map`s over the context's {@link shapePath}, every non-secret field
- * as written. No key string is built: a field's string is a key as it is, so
- * a string passed again (from configuration, a literal) is found by the hash
- * the engine keeps on it. Secrets are never part of a path: the entries at
- * one path are told apart by comparing secrets. Bounded: at most
- * `MAX_PER_SHAPE` entries per path (the oldest goes); cleared when it would
- * hold more than `MAX_SHAPE_ENTRIES` entries or `MAX_SHAPE_NODES` nodes.
- */
-let shapes: ShapeNode = {};
-let shapeNodes = 0;
-let shapeEntries = 0;
-const MAX_SHAPE_NODES = 16_384;
-const MAX_SHAPE_ENTRIES = 1024;
-const MAX_PER_SHAPE = 16;
-
-type AnySasl = Partial<PasswordSasl> & Partial<Omit<OAuthBearerSasl, "mechanism">>;
-
-/*
- * Shape paths: a context's non-secret fields, in a fixed order, each value
- * as written. A list is a marker and its length, an object a marker, its
- * entries and an end marker, so a path is read back one way only: two paths are equal only when every field was written
- * the same way, with the same types. Fields are read by name, as the schema
- * reads them; enumeration only rejects names the schema does not know, and,
- * in SASL, records which names are present (that decides which mechanism's
- * schema accepts it). Anything a path does not cover (an unknown field, a
- * class instance, a value of an unexpected type) makes `shapePath` return
- * `undefined`: that context is parsed instead, and the schema says what is wrong.
- */
-
-/** A string field or its absence. */
-function pushText(path: Step[], value: unknown): boolean {
-  if (typeof value !== "string" && value !== undefined) return false;
-  path.push(value);
-  return true;
-}
-
-function pushServers(path: Step[], value: unknown): boolean {
-  if (typeof value === "string") {
-    path.push(value);
-    return true;
-  }
-  if (!Array.isArray(value)) return false;
-  path.push(LIST, value.length);
-  for (let i = 0; i < value.length; i++) {
-    const server: unknown = value[i];
-    if (typeof server !== "string") return false;
-    path.push(server);
-  }
-  return true;
-}
-
-/** Tuning as written: name, value (string, number or boolean) per property. */
-function pushTuning(path: Step[], value: unknown): boolean {
-  if (value === undefined) {
-    path.push(undefined);
-    return true;
-  }
-  if (!isPlainObject(value)) return false;
-  path.push(OBJECT);
-  for (const name in value) {
-    const v = value[name];
-    if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") return false;
-    path.push(name, v);
-  }
-  path.push(END);
-  return true;
-}
-
-/** SASL: the names written (secrets' too, not their values), then the non-secret values. */
-function pushSasl(path: Step[], value: unknown): boolean {
-  if (value === undefined) {
-    path.push(undefined);
-    return true;
-  }
-  if (!isPlainObject(value)) return false;
-  path.push(OBJECT);
-  for (const name in value) {
-    switch (name) {
-      case "mechanism":
-      case "username":
-      case "password":
-      case "clientId":
-      case "clientSecret":
-      case "tokenEndpointUrl":
-      case "scope":
-        path.push(name);
-        break;
-      default:
-        return false;
-    }
-  }
-  path.push(END);
-  return pushText(path, value.mechanism) && pushText(path, value.username) && pushText(path, value.clientId) &&
-    pushText(path, value.tokenEndpointUrl) && pushText(path, value.scope);
-}
-
-/** TLS: the non-secret values; the private key and its passphrase are compared apart. */
-function pushTls(path: Step[], value: unknown): boolean {
-  if (value === undefined) {
-    path.push(undefined);
-    return true;
-  }
-  if (!isPlainObject(value)) return false;
-  for (const name in value) {
-    if (name !== "ca" && name !== "cert" && name !== "key" && name !== "keyPassword" && name !== "verifyHostname") return false;
-  }
-  const verify = value.verifyHostname;
-  if (typeof verify !== "boolean" && verify !== undefined) return false;
-  path.push(OBJECT, verify);
-  return pushText(path, value.ca) && pushText(path, value.cert);
-}
-
-/** The shape path of a context as written, without its secrets; `undefined` when it must be parsed. */
-function shapePath(c: object): Step[] | undefined {
-  if (!isPlainObject(c)) return undefined;
-  for (const name in c) {
-    switch (name) {
-      case "bootstrapServers":
-      case "securityProtocol":
-      case "sasl":
-      case "tls":
-      case "isolation":
-      case "clientId":
-      case "producer":
-      case "consumer":
-        break;
-      default:
-        return undefined;
-    }
-  }
-  const path: Step[] = [];
-  const ok = pushServers(path, c.bootstrapServers) && pushText(path, c.securityProtocol) && pushText(path, c.isolation) &&
-    pushText(path, c.clientId) && pushSasl(path, c.sasl) && pushTls(path, c.tls) && pushTuning(path, c.producer) &&
-    pushTuning(path, c.consumer);
-  return ok ? path : undefined;
-}
-
-function findShape(path: readonly Step[]): ShapeEntry[] | undefined {
-  let node: ShapeNode | undefined = shapes;
-  for (let i = 0; i < path.length && node; i++) node = node.next?.get(path[i]);
-  return node?.entries;
-}
-
-function addShape(path: readonly Step[], entry: ShapeEntry): void {
-  if (shapeEntries >= MAX_SHAPE_ENTRIES || shapeNodes + path.length > MAX_SHAPE_NODES) {
-    shapes = {};
-    shapeNodes = 0;
-    shapeEntries = 0;
-  }
-  let node = shapes;
-  for (const step of path) {
-    node.next ??= new Map();
-    let child = node.next.get(step);
-    if (!child) {
-      node.next.set(step, child = {});
-      shapeNodes++;
-    }
-    node = child;
-  }
-  const entries = node.entries ??= [];
-  if (entries.length >= MAX_PER_SHAPE) {
-    entries.shift();
-    shapeEntries--;
-  }
-  entries.push(entry);
-  shapeEntries++;
-}
-
-/**
- * Validate and normalise a security context, computing its fingerprint and a
- * redacted description. Throws {@link InvalidSecurityContextError} naming
- * every bad field (never a received value).
- *
- * @example
- * ```ts
- * import { resolveSecurityContext } from "@kshare/kshare";
- * const a = resolveSecurityContext({ bootstrapServers: "b:9092,a:9092" });
- * const b = resolveSecurityContext({ bootstrapServers: ["a:9092", "b:9092"], securityProtocol: "PLAINTEXT" });
- * console.log(a.fingerprint === b.fingerprint); // true
- * console.log(a.description); // "PLAINTEXT a:9092,b:9092 client=kshare"
- * ```
- */
-export function resolveSecurityContext(input: SecurityContext): ResolvedSecurityContext {
-  // Kept this small so engines inline it: a `WeakMap` hit is the common case (`get` of a non-object is `undefined`).
-  return resolved.get(input) ?? resolveUncached(input);
-}
-
-function resolveUncached(input: SecurityContext): ResolvedSecurityContext {
-  if (typeof input !== "object" || input === null) return parse(input);
-  const path = shapePath(input);
-  // Read only when there is a path: then `sasl` and `tls` are plain objects or absent.
-  const sasl = path === undefined ? undefined : input.sasl as AnySasl | undefined;
-  const tls = path === undefined ? undefined : input.tls;
-  const password = sasl?.password, clientSecret = sasl?.clientSecret, tlsKey = tls?.key, tlsKeyPassword = tls?.keyPassword;
-  const shape = path === undefined ? undefined : findShape(path);
-  if (shape) {
-    for (let i = 0; i < shape.length; i++) {
-      const entry = shape[i]!;
-      if (
-        (sameSecret(entry.password, password) & sameSecret(entry.clientSecret, clientSecret) &
-          sameSecret(entry.tlsKey, tlsKey) & sameSecret(entry.tlsKeyPassword, tlsKeyPassword)) === 1
-      ) return entry.resolved;
-    }
-  }
-  const out = parse(input);
-  resolved.set(input, out);
-  if (path !== undefined) addShape(path, { password, clientSecret, tlsKey, tlsKeyPassword, resolved: out });
-  return out;
-}
-
-/**
- * 1 when two secrets are equal, else 0, in time that depends on their length
- * only: contexts may be built from a caller's credentials, and `===` stops
- * at the first differing character, which would let timing tell how much of
- * a cached secret a guess got right. Absent is only equal to absent.
- */
-function sameSecret(a: string | undefined, b: string | undefined): number {
-  if (a === undefined || b === undefined) return a === b ? 1 : 0;
-  if (a.length !== b.length) return 0;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0 ? 1 : 0;
-}
-
-function parse(input: unknown): ResolvedSecurityContext {
-  const result = v.safeParse(SecurityContextSchema, input);
-  if (!result.success) throw new InvalidSecurityContextError(result.issues.map(toProblem));
-  const ctx = result.output;
-  const out: ResolvedSecurityContext = Object.freeze({
-    fingerprint: computeFingerprint(ctx),
-    description: describe(ctx),
-    context: ctx,
-  });
-  const written = input as SecurityContext;
-  const producer = Object.keys(written.producer ?? {}).filter((name) => name in PRODUCER_DEFAULTS);
-  const consumer = Object.keys(written.consumer ?? {}).filter((name) => name in CONSUMER_DEFAULTS);
-  if (producer.length > 0 || consumer.length > 0) spelledOut.set(out, { producer, consumer });
-  return out;
-}
-
-/**
- * Per resolved context that wrote any: the properties with a kshare default
- * it set itself, whatever their value. The fingerprint cannot tell a
- * property written with kshare's default value from one left out; a
- * registry's defaults can (see `_defaults.ts`).
- */
-const spelledOut = new WeakMap<ResolvedSecurityContext, SpelledOut>();
-
-/** Names of the properties with a kshare default a context wrote itself. */
-export interface SpelledOut {
-  readonly producer: readonly string[];
-  readonly consumer: readonly string[];
-}
-
-/** The properties with a kshare default that `resolved`'s context wrote itself; undefined when none. */
-export function spelledOutDefaults(resolved: ResolvedSecurityContext): SpelledOut | undefined {
-  return spelledOut.get(resolved);
-}
-
-/** A problem without the received value: valibot's type messages quote it, so they are rebuilt here. */
-function toProblem(issue: v.BaseIssue<unknown>): ContextProblem {
-  const path = issuePath(issue) || "(context)";
-  if (issue.kind === "schema" && issue.expected === "never") return { path, message: "unknown field" };
-  return { path, message: issue.message.replace(/ but received .*$/s, "") };
-}
-
-function computeFingerprint(ctx: NormalizedSecurityContext): string {
-  const canonical = [
-    ctx.bootstrapServers,
-    ctx.securityProtocol,
-    ctx.sasl?.mechanism === "OAUTHBEARER"
-      ? [ctx.sasl.mechanism, ctx.sasl.clientId, maskSecret(ctx.sasl.clientSecret), ctx.sasl.tokenEndpointUrl, ctx.sasl.scope ?? null]
-      : ctx.sasl
-      ? [ctx.sasl.mechanism, ctx.sasl.username, maskSecret(ctx.sasl.password)]
-      : null,
-    ctx.tls
-      ? [
-        ctx.tls.ca ? digest(ctx.tls.ca) : null,
-        ctx.tls.cert ? digest(ctx.tls.cert) : null,
-        ctx.tls.key ? maskSecret(ctx.tls.key) : null,
-        ctx.tls.keyPassword ? maskSecret(ctx.tls.keyPassword) : null,
-        ctx.tls.verifyHostname,
-      ]
-      : null,
-    ctx.isolation ?? null,
-    ctx.clientId,
-    Object.entries(ctx.producer),
-    Object.entries(ctx.consumer),
-  ];
-  return bytesToHex(sha256(utf8ToBytes(JSON.stringify(canonical)))).slice(0, 32);
-}
-
-function describe(ctx: NormalizedSecurityContext): string {
-  const parts: string[] = [ctx.securityProtocol, ctx.bootstrapServers.join(",")];
-  if (ctx.sasl?.mechanism === "OAUTHBEARER") {
-    parts.push(`sasl=OAUTHBEARER client=${ctx.sasl.clientId} secret=[redacted]`);
-  } else if (ctx.sasl) {
-    parts.push(`sasl=${ctx.sasl.mechanism} user=${ctx.sasl.username} password=[redacted]`);
-  }
-  if (ctx.tls) {
-    parts.push(
-      `tls(ca=${ctx.tls.ca ? "pem" : "system"}${ctx.tls.cert ? " cert=pem" : ""}${ctx.tls.key ? " key=[redacted]" : ""}` +
-        `${ctx.tls.verifyHostname ? "" : " verifyHostname=false"})`,
-    );
-  }
-  if (ctx.isolation) parts.push(`isolation=${ctx.isolation}`);
-  parts.push(`client=${ctx.clientId}`);
-  return parts.join(" ");
-}
-
-/** librdkafka properties for the security part of a context, with the names of the secret ones. */
-function securityProperties(ctx: NormalizedSecurityContext): { props: Record<string, string>; secrets: string[] } {
-  const props: Record<string, string> = {
-    "bootstrap.servers": ctx.bootstrapServers.join(","),
-    "security.protocol": ctx.securityProtocol.toLowerCase(),
-    "client.id": ctx.clientId,
-  };
-  const secrets: string[] = [];
-  if (ctx.sasl?.mechanism === "OAUTHBEARER") {
-    Object.assign(props, {
-      "sasl.mechanisms": "OAUTHBEARER",
-      "sasl.oauthbearer.method": "oidc",
-      "sasl.oauthbearer.client.id": ctx.sasl.clientId,
-      "sasl.oauthbearer.client.secret": ctx.sasl.clientSecret,
-      "sasl.oauthbearer.token.endpoint.url": ctx.sasl.tokenEndpointUrl,
-    });
-    if (ctx.sasl.scope) props["sasl.oauthbearer.scope"] = ctx.sasl.scope;
-    secrets.push("sasl.oauthbearer.client.secret");
-  } else if (ctx.sasl) {
-    Object.assign(props, {
-      "sasl.mechanisms": ctx.sasl.mechanism,
-      "sasl.username": ctx.sasl.username,
-      "sasl.password": ctx.sasl.password,
-    });
-    secrets.push("sasl.password");
-  }
-  if (ctx.tls) {
-    if (ctx.tls.ca) props["ssl.ca.pem"] = ctx.tls.ca;
-    if (ctx.tls.cert) props["ssl.certificate.pem"] = ctx.tls.cert;
-    if (ctx.tls.key) props["ssl.key.pem"] = ctx.tls.key;
-    if (ctx.tls.keyPassword) props["ssl.key.password"] = ctx.tls.keyPassword;
-    props["ssl.endpoint.identification.algorithm"] = ctx.tls.verifyHostname ? "https" : "none";
-    secrets.push("ssl.key.pem", "ssl.key.password");
-  }
-  return { props, secrets };
-}
-
-/** The producer client configuration of a resolved context, with its tuning (default: the context's own, over kshare's defaults). */
-export function producerConfig(
-  resolved: ResolvedSecurityContext,
-  tuning: Readonly<Record<string, string>> = resolved.context.producer,
-): ClientConfig {
-  const { props, secrets } = securityProperties(resolved.context);
-  return {
-    properties: { ...tuning, ...props },
-    label: resolved.description,
-    secretProperties: secrets,
-  };
-}
-
-/** The consumer client configuration of a resolved context for one group, with its tuning (default as for {@link producerConfig}). */
-export function consumerConfig(
-  resolved: ResolvedSecurityContext,
-  groupId: string,
-  tuning: Readonly<Record<string, string>> = resolved.context.consumer,
-): ConsumerConfig {
-  const { props, secrets } = securityProperties(resolved.context);
-  return {
-    properties: {
-      ...tuning,
-      ...props,
-      "group.id": groupId,
-      "enable.auto.offset.store": "false",
-    },
-    label: `${resolved.description} group=${groupId}`,
-    secretProperties: secrets,
-    groupId,
-  };
 }

@@ -21,7 +21,7 @@ import {
   ValidationError,
 } from "../mod.ts";
 import { startEmbeddedBroker } from "../testing.ts";
-import { producerConfig } from "../src/security_context.ts";
+import { producerConfig } from "../src/_client_config.ts";
 import { type RunningServer, serve } from "../gateway/serve.ts";
 import { Countdown, denoBinary, gate, kcatRead, quietLogger } from "./_helpers.ts";
 import { basic, startGateway } from "./_gateway.ts";

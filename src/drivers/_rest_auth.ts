@@ -20,7 +20,7 @@
 import { redact } from "../errors.ts";
 import { messageOf, toBase64 } from "../_util.ts";
 import { ERR__TRANSPORT } from "../_kafka_codes.ts";
-import { type Fetch, RestProxyError } from "./_rest_http.ts";
+import { type Authorizer, type Fetch, RestProxyError } from "./_rest_http.ts";
 
 /** Credentials of one context, as the driver read them from its config or options. */
 export type Credentials =
@@ -34,16 +34,6 @@ export type Credentials =
     readonly tokenEndpointUrl: string;
     readonly scope?: string;
   };
-
-/** The `Authorization` header of one context's requests. */
-export interface Authorizer {
-  /** The header's value for the next request; `undefined` without credentials. Rejects when no token could be had. */
-  header(): Promise<string | undefined>;
-  /** The REST Proxy answered 401: a token fetched here is fetched anew for the next request. */
-  refused(): void;
-  /** Every secret value held (passwords, tokens, the Basic header's base64), to redact messages with. */
-  secrets(): readonly string[];
-}
 
 /** Bound on one token request. */
 const TOKEN_TIMEOUT_MS = 10_000;

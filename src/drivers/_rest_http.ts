@@ -14,7 +14,6 @@
 import { redact } from "../errors.ts";
 import { messageOf } from "../_util.ts";
 import { ERR__TIMED_OUT, ERR__TRANSPORT } from "../_kafka_codes.ts";
-import type { Authorizer } from "./_rest_auth.ts";
 
 /** The `fetch` the driver calls: always with a URL string and an init. */
 export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -41,6 +40,19 @@ export class RestProxyError extends Error {
     if (details.errorCode !== undefined) this.errorCode = details.errorCode;
     if (details.code !== undefined) this.code = details.code;
   }
+}
+
+/**
+ * The `Authorization` header of one context's requests: what a request needs
+ * of the context's credentials. `_rest_auth.ts` makes one per kind of credentials.
+ */
+export interface Authorizer {
+  /** The header's value for the next request; `undefined` without credentials. Rejects when no token could be had. */
+  header(): Promise<string | undefined>;
+  /** The REST Proxy answered 401: a token it fetched is fetched anew for the next request. */
+  refused(): void;
+  /** Every secret value held (passwords, tokens, the Basic header's base64), to redact messages with. */
+  secrets(): readonly string[];
 }
 
 /** Where one context's requests go and how they authenticate. Owned by its producer client. */
