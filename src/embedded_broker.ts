@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { cString, fromCBuffer, outWord, type Pointer, readOutWord, readPointerArray } from "./drivers/ffi/_native.ts";
+import { cString, fromCBuffer, outWord, readOutWord, readPointerArray } from "./drivers/ffi/_c_memory.ts";
+import type { Pointer } from "./drivers/ffi/_native_types.ts";
 import { API_KEY_API_VERSIONS, ERRSTR_SIZE, RD_KAFKA_CONF_OK, RD_KAFKA_PRODUCER } from "./drivers/ffi/_symbols.ts";
 import { ERR_NO_ERROR } from "./_kafka_codes.ts";
 import { loadLibrdkafka } from "./drivers/ffi/library.ts";

@@ -13,7 +13,8 @@
 import type { ClientConfig, ClientEvents, TopicPartition } from "../../driver.ts";
 import { redact } from "../../errors.ts";
 import { ERR__ALL_BROKERS_DOWN, ERR__FATAL, ERR__NOENT, ERR__TIMED_OUT } from "../../_kafka_codes.ts";
-import { cString, fromCBuffer, type NativeRuntime, type NativeSymbols, outWord, type Pointer, readOutWord } from "./_native.ts";
+import { cString, fromCBuffer, outWord, readOutWord } from "./_c_memory.ts";
+import type { NativeRuntime, NativeSymbols, Pointer } from "./_native_types.ts";
 import { openEventQueue } from "./_queue.ts";
 import {
   ADMIN_OP_ANY,

@@ -29,7 +29,8 @@ import type { ConsumerClient, ConsumerConfig, ConsumerEvents, IncomingMessage, T
 import { ClosedError } from "../../errors.ts";
 import { ERR__ASSIGN_PARTITIONS, ERR__PARTITION_EOF, ERR__REVOKE_PARTITIONS, ERR__STATE, ERR__TIMED_OUT, ERR__UNKNOWN_PARTITION } from "../../_kafka_codes.ts";
 import { type Client, createClient, readPartitionList, withPartitionList } from "./_client.ts";
-import { getI64, getU64, type NativeRuntime, type Pointer, SIZES } from "./_native.ts";
+import { getI64, getU64, SIZES } from "./_c_memory.ts";
+import type { NativeRuntime, Pointer } from "./_native_types.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import { DESTROY_F_NO_CONSUMER_CLOSE, EVENT_ERROR, EVENT_FETCH, EVENT_REBALANCE, MESSAGE, RD_KAFKA_CONSUMER } from "./_symbols.ts";
 import type { Librdkafka } from "./library.ts";

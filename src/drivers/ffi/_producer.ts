@@ -43,7 +43,8 @@ import { ERR__PURGE_INFLIGHT, ERR__PURGE_QUEUE, ERR__QUEUE_FULL, ERR__TIMED_OUT 
 import { type Done, type Reject, type Resolve, SENT, WaitingRecords } from "../_waiting.ts";
 import { type Client, createClient } from "./_client.ts";
 import { consumerGroupMetadata } from "./_consumer.ts";
-import { cString, getI64, getU64, type Pointer, setI64, SIZES } from "./_native.ts";
+import { cString, getI64, getU64, setI64, SIZES } from "./_c_memory.ts";
+import type { Pointer } from "./_native_types.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import {
   EVENT_DR,

@@ -1,6 +1,6 @@
 /**
  * librdkafka's C prototypes (from `rdkafka.h` and `rdkafka_mock.h`), in the
- * neutral format of `_native.ts`, and the constants kshare uses.
+ * neutral format of `_native_types.ts`, and the constants kshare uses.
  *
  * No variadic function appears here: FFIs cannot call them portably, so the
  * array forms are used instead (`rd_kafka_produceva`,
@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { SymbolTable } from "./_native.ts";
+import type { SymbolTable } from "./_native_types.ts";
 
 /**
  * librdkafka's version, in every librdkafka there is: opened alone first, so
