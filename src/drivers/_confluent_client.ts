@@ -9,6 +9,7 @@ import type * as Confluent from "./_confluent_binding.ts";
 import type { ClientConfig, ClientEvents } from "../driver.ts";
 import { redact } from "../errors.ts";
 import { ERR__FATAL } from "../_kafka_codes.ts";
+import type { KafkaError } from "../kafka_error.ts";
 
 /** How long a new client waits for its connect. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -97,6 +98,6 @@ export function connect(client: Confluent.Client, config: ClientConfig): Promise
 }
 
 /** An Error with a librdkafka code, as the binding's errors carry one. */
-export function codedError(code: number, message: string): Error & { code: number } {
+export function codedError(code: number, message: string): KafkaError {
   return Object.assign(new Error(message), { code });
 }

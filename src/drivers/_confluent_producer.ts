@@ -19,6 +19,7 @@ import { Buffer } from "node:buffer";
 import type * as Confluent from "./_confluent_binding.ts";
 import type { ClientConfig, ClientEvents, DeliveryReport, OutgoingRecord, Payload, ProducerClient, ProducerConfig, ProducerTransactions } from "../driver.ts";
 import { ClosedError } from "../errors.ts";
+import { isKafkaError } from "../kafka_error.ts";
 import { delay, signal } from "../_util.ts";
 import { ERR__FATAL, ERR__PURGE_INFLIGHT, ERR__PURGE_QUEUE, ERR__QUEUE_FULL, ERR__TIMED_OUT } from "../_kafka_codes.ts";
 import { cleanError, codedError, connect, CONNECT_TIMEOUT_MS, watchErrors } from "./_confluent_client.ts";
@@ -86,11 +87,10 @@ export async function createProducer(Kafka: Confluent.ConfluentBinding, config: 
         record.headers?.map(([name, value]) => ({ [name]: toBuffer(value) })),
       );
     } catch (error) {
-      const { code } = error as { code?: number };
-      if (code === ERR__QUEUE_FULL) return false;
+      if (isKafkaError(error, ERR__QUEUE_FULL)) return false;
       // After a fatal error produce() refuses every record with ERR__FATAL:
       // often the binding's only sign of it (see isFatal).
-      if (code === ERR__FATAL) route(error as Confluent.LibrdKafkaError);
+      if (isKafkaError(error, ERR__FATAL)) route(error as Confluent.LibrdKafkaError);
       return cleanError(error, config);
     }
     pending.add(opaque);

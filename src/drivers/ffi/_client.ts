@@ -12,15 +12,13 @@
  */
 import type { ClientConfig, ClientEvents } from "../../driver.ts";
 import { redact } from "../../errors.ts";
+import type { KafkaError } from "../../kafka_error.ts";
 import { ERR__ALL_BROKERS_DOWN, ERR__FATAL } from "../../_kafka_codes.ts";
 import { cString, fromCBuffer, outWord } from "./_c_memory.ts";
 import type { NativeRuntime, NativeSymbols, Pointer } from "./_native_types.ts";
 import { ping, pingTarget } from "./_ping.ts";
 import { type CLIENT_SYMBOLS, type CORE_SYMBOLS, ERRSTR_SIZE, RD_KAFKA_CONF_OK } from "./_symbols.ts";
 import type { Librdkafka } from "./library.ts";
-
-/** An error from librdkafka: its message (secrets redacted) and its `rd_kafka_resp_err_t` code. */
-export type KafkaError = Error & { code: number; fatal?: boolean; retriable?: boolean; abortable?: boolean };
 
 /** One `rd_kafka_t` and the means to talk about it. */
 export interface Client {
