@@ -9,6 +9,7 @@
  * @module
  */
 import { ERR__NOENT, ERR__TIMED_OUT } from "../../_kafka_codes.ts";
+import type { KafkaError } from "../../kafka_error.ts";
 import { cString, fromCBuffer, outWord, readOutWord } from "./_c_memory.ts";
 import type { NativeRuntime, NativeSymbols, Pointer } from "./_native_types.ts";
 import { withPartitionList } from "./_partition_list.ts";
@@ -31,7 +32,7 @@ export interface PingClient {
   readonly c: NativeSymbols<typeof CLIENT_SYMBOLS>;
   readonly rk: Pointer;
   readonly config: { readonly label: string };
-  error(code: number, message?: string | null): Error;
+  error(code: number, message?: string | null): KafkaError;
 }
 
 /**
