@@ -64,6 +64,7 @@ export {
   ValidationError,
 } from "./src/errors.ts";
 export type { ContextProblem, WaitingLimit } from "./src/errors.ts";
+export { isKafkaError, type KafkaError } from "./src/kafka_error.ts";
 export type { Logger } from "./src/_util.ts";
 export type { TraceContext, TraceSpan, TracingApi } from "./src/tracing.ts";
 export type {

@@ -10,6 +10,11 @@
  * a driver are borrowed for the duration of the call only: a driver that needs
  * them longer (until a delivery report) copies them.
  *
+ * Errors: a driver reports a condition librdkafka names as a `KafkaError`
+ * (`src/kafka_error.ts`: an `Error` with librdkafka's `code`, and its
+ * `fatal`, `retriable` and `abortable` flags where librdkafka gives them);
+ * the core tells them apart with `isKafkaError` only.
+ *
  * @module
  */
 
@@ -197,8 +202,8 @@ export interface DeliveryReport {
  * one at a time, in the order init, then begin / commit or abort for each
  * transaction, and produces only between a begin and its commit or abort.
  *
- * A rejection is an `Error` with librdkafka's `code` and the flags librdkafka
- * gives its transactional errors: `fatal` (the producer is unusable: it was
+ * A rejection is a `KafkaError` (`src/kafka_error.ts`): librdkafka's `code` and the flags
+ * librdkafka gives its transactional errors: `fatal` (the producer is unusable: it was
  * fenced by a newer producer with the same transactional id, or hit another
  * fatal error), `abortable` (this transaction failed and must be aborted;
  * the producer is fine) and `retriable`. A driver never waits on the
@@ -207,7 +212,7 @@ export interface DeliveryReport {
  *
  * @example How the core runs one transaction
  * ```ts
- * import type { OutgoingRecord, ProducerClient } from "@kshare/kshare";
+ * import { isKafkaError, type OutgoingRecord, type ProducerClient } from "@kshare/kshare";
  * declare const client: ProducerClient; // created with "transactional.id" in its properties
  * declare const records: OutgoingRecord[];
  *
@@ -218,7 +223,7 @@ export interface DeliveryReport {
  *   await Promise.all(records.map((record) => client.produce(record))); // every record acknowledged first
  *   await transactions.commit(30_000);
  * } catch (error) {
- *   if ((error as { fatal?: boolean }).fatal) throw error; // unusable: the owner replaces the client
+ *   if (isKafkaError(error) && error.fatal) throw error; // unusable: the owner replaces the client
  *   await transactions.abort(30_000);
  *   throw error;
  * }

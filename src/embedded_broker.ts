@@ -12,13 +12,13 @@
  *
  * @module
  */
-import { cString, fromCBuffer, outWord, type Pointer, readOutWord, readPointerArray } from "./drivers/ffi/_native.ts";
-import { API_KEY_API_VERSIONS, ERRSTR_SIZE, RD_KAFKA_CONF_OK, RD_KAFKA_PRODUCER } from "./drivers/ffi/_symbols.ts";
 import { ERR_NO_ERROR } from "./_kafka_codes.ts";
-import { loadLibrdkafka } from "./drivers/ffi/library.ts";
+import { type MockCluster, openMockCluster } from "./drivers/ffi/mock_cluster.ts";
 
 /** The controller id of a Metadata response naming no controller (Kafka's `MetadataResponse.NO_CONTROLLER_ID`). */
 const NO_CONTROLLER = -1;
+/** Kafka protocol ApiKey of ApiVersionsRequest, the first request on every librdkafka connection. */
+const API_KEY_API_VERSIONS = 18;
 
 /**
  * Options of {@link startEmbeddedBroker}.
@@ -205,39 +205,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   if (!Number.isInteger(brokerCount) || brokerCount < 1) {
     throw new RangeError(`brokers must be a positive integer, got ${brokerCount}`);
   }
-  const rdkafka = await loadLibrdkafka(options.library === undefined ? {} : { library: options.library });
-  const { native, symbols: rd } = rdkafka;
-  const mock = rdkafka.mock();
-
-  // conf: owned here until rd_kafka_new succeeds, which takes it over (and
-  // frees it with the handle); on failure it is still ours to destroy.
-  const conf = rd.rd_kafka_conf_new();
-  if (conf === null) throw new Error("rd_kafka_conf_new failed");
-  const errstr = new Uint8Array(ERRSTR_SIZE);
-  const settings: Record<string, string> = {
-    "client.id": "kshare-embedded-broker",
-    // The handle only hosts the cluster: keep its own logging to errors.
-    "log_level": "3",
-  };
-  for (const [name, value] of Object.entries(settings)) {
-    if (rd.rd_kafka_conf_set(conf, cString(name), cString(value), errstr, ERRSTR_SIZE) !== RD_KAFKA_CONF_OK) {
-      rd.rd_kafka_conf_destroy(conf);
-      throw new Error(`embedded broker: ${name}: ${fromCBuffer(errstr)}`);
-    }
-  }
-  // rk: owned by the returned broker, freed by rd_kafka_destroy in stop().
-  const rk = rd.rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, ERRSTR_SIZE);
-  if (rk === null) {
-    rd.rd_kafka_conf_destroy(conf);
-    throw new Error(`embedded broker: rd_kafka_new failed: ${fromCBuffer(errstr)}`);
-  }
-  // mcluster: owned by the returned broker, freed by
-  // rd_kafka_mock_cluster_destroy in stop(), before rk (it runs on rk).
-  const mcluster = mock.rd_kafka_mock_cluster_new(rk, brokerCount);
-  if (mcluster === null) {
-    rd.rd_kafka_destroy(rk);
-    throw new Error(`embedded broker: rd_kafka_mock_cluster_new(${brokerCount}) failed (could not listen?)`);
-  }
+  const cluster = await openMockCluster({
+    brokers: brokerCount,
+    ...(options.library === undefined ? {} : { library: options.library }),
+    ...(options.groupInitialRebalanceDelayMs === undefined ? {} : { groupInitialRebalanceDelayMs: options.groupInitialRebalanceDelayMs }),
+  });
   // A fresh mock cluster advertises controller id 0, which no broker has
   // (rdkafka_mock.c: the cluster is calloc'ed, and only
   // rd_kafka_mock_set_controller_id sets it), so requests librdkafka sends to
@@ -246,86 +218,58 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   // controller, say so as Kafka does: -1.
   let controller = options.controller === false ? NO_CONTROLLER : 1;
   const down = new Set<number>();
-  mock.rd_kafka_mock_set_controller_id(mcluster, controller);
-  if (options.groupInitialRebalanceDelayMs !== undefined) {
-    mock.rd_kafka_mock_group_initial_rebalance_delay_ms(mcluster, options.groupInitialRebalanceDelayMs);
-  }
-  // The bootstraps string is owned by mcluster: copied here, never freed.
-  const bootstrapServers = native.readCString(mock.rd_kafka_mock_cluster_bootstraps(mcluster)) ?? "";
+  cluster.setControllerId(controller);
   const brokerIds = Object.freeze(Array.from({ length: brokerCount }, (_, i) => i + 1));
 
   let stopped: Promise<void> | undefined;
-  const live = (): Pointer => {
+  /** The cluster, while it runs: no call may reach a destroyed one. */
+  const live = (): MockCluster => {
     if (stopped) throw new Error("embedded broker is stopped");
-    return mcluster;
+    return cluster;
   };
   const check = (code: number, what: string): void => {
-    if (code !== ERR_NO_ERROR) throw new Error(`embedded broker: ${what}: ${rdkafka.errorText(code)}`);
+    if (code !== ERR_NO_ERROR) throw new Error(`embedded broker: ${what}: ${cluster.errorText(code)}`);
   };
   const checkBroker = (brokerId: number, allowAll: boolean): void => {
     if (!(brokerIds.includes(brokerId) || (allowAll && brokerId === -1))) {
       throw new RangeError(`unknown broker id ${brokerId} (brokers: ${brokerIds.join(", ")}${allowAll ? ", or -1 for all" : ""})`);
     }
   };
-
-  const requests = (): TrackedRequest[] => {
-    const count = outWord();
-    // array: an rd_kafka_mock_request_t *[count] of copies, owned by us and
-    // freed (elements and array) by rd_kafka_mock_request_destroy_array.
-    // NULL when count is 0.
-    const array = mock.rd_kafka_mock_get_requests(live(), count);
-    const n = readOutWord(count);
-    if (array === null) return [];
-    try {
-      return readPointerArray(native, array, n).map((request) => ({
-        // rdkafka_mock.c records the receiving broker's id as the request id.
-        brokerId: mock.rd_kafka_mock_request_id(request),
-        apiKey: mock.rd_kafka_mock_request_api_key(request),
-      }));
-    } finally {
-      mock.rd_kafka_mock_request_destroy_array(array, n);
-    }
-  };
-
+  const requests = (): TrackedRequest[] => live().requests();
   const stop = (): Promise<void> => {
-    stopped ??= Promise.resolve().then(() => {
-      // Joins the mock broker thread and closes every client connection.
-      mock.rd_kafka_mock_cluster_destroy(mcluster);
-      // rk has never produced: nothing to flush, destroy returns promptly.
-      rd.rd_kafka_destroy(rk);
-    });
+    stopped ??= Promise.resolve().then(() => cluster.destroy());
     return stopped;
   };
 
   return {
-    bootstrapServers,
+    bootstrapServers: cluster.bootstrapServers,
     brokerIds,
     createTopic(name, partitions, replicationFactor = Math.min(brokerCount, 3)) {
       if (!Number.isInteger(partitions) || partitions < 1) {
         throw new RangeError(`topic "${name}": partitions must be a positive integer, got ${partitions}`);
       }
-      const code = mock.rd_kafka_mock_topic_create(live(), cString(name), partitions, replicationFactor);
+      const code = live().createTopic(name, partitions, replicationFactor);
       if (code !== ERR_NO_ERROR) {
-        throw new Error(`embedded broker: could not create topic "${name}": ${rdkafka.errorText(code)}`);
+        throw new Error(`embedded broker: could not create topic "${name}": ${cluster.errorText(code)}`);
       }
     },
     brokerDown(brokerId) {
       checkBroker(brokerId, false);
-      check(mock.rd_kafka_mock_broker_set_down(live(), brokerId), `broker ${brokerId} down`);
+      check(live().brokerDown(brokerId), `broker ${brokerId} down`);
       down.add(brokerId);
       const next = brokerIds.find((id) => !down.has(id));
       if (controller !== NO_CONTROLLER && brokerId === controller && next !== undefined) {
         controller = next;
-        mock.rd_kafka_mock_set_controller_id(mcluster, controller);
+        cluster.setControllerId(controller);
       }
     },
     brokerUp(brokerId) {
       checkBroker(brokerId, false);
-      check(mock.rd_kafka_mock_broker_set_up(live(), brokerId), `broker ${brokerId} up`);
+      check(live().brokerUp(brokerId), `broker ${brokerId} up`);
       down.delete(brokerId);
       if (controller !== NO_CONTROLLER && down.has(controller)) {
         controller = brokerId;
-        mock.rd_kafka_mock_set_controller_id(mcluster, controller);
+        cluster.setControllerId(controller);
       }
     },
     setAdvertisedAddress(brokerId, host, port) {
@@ -334,31 +278,21 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
       if (!Number.isInteger(port) || port < 1 || port > 65535) {
         throw new RangeError(`broker ${brokerId}: port must be an integer in 1..65535, got ${port}`);
       }
-      // The host is copied by librdkafka during the call.
-      check(mock.rd_kafka_mock_broker_set_host_port(live(), brokerId, cString(host), port), `broker ${brokerId} address`);
+      check(live().setBrokerAddress(brokerId, host, port), `broker ${brokerId} address`);
     },
     setRtt(brokerId, rttMs) {
       checkBroker(brokerId, true);
-      check(mock.rd_kafka_mock_broker_set_rtt(live(), brokerId, rttMs), `broker ${brokerId} rtt`);
+      check(live().setRtt(brokerId, rttMs), `broker ${brokerId} rtt`);
     },
     pushRequestErrors(apiKey, errors) {
-      live();
-      if (errors.length === 0) return;
-      // The codes are copied by librdkafka during the call; the buffer is ours.
-      const codes = Int32Array.from(errors);
-      mock.rd_kafka_mock_push_request_errors_array(
-        live(),
-        apiKey,
-        codes.length,
-        new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength),
-      );
+      live().pushRequestErrors(apiKey, errors);
     },
     startRequestTracking() {
-      mock.rd_kafka_mock_start_request_tracking(live());
+      live().startRequestTracking();
     },
     requests,
     clearRequests() {
-      mock.rd_kafka_mock_clear_requests(live());
+      live().clearRequests();
     },
     connectionsOpened() {
       return Math.ceil(requests().filter((r) => r.apiKey === API_KEY_API_VERSIONS).length / 2);

@@ -18,6 +18,7 @@ import type { Topic } from "./topic.ts";
 import type { Tracing } from "./tracing.ts";
 import { type Logger, messageOf } from "./_util.ts";
 import { ERR__FENCED, ERR_INVALID_PRODUCER_EPOCH, ERR_PRODUCER_FENCED } from "./_kafka_codes.ts";
+import { isKafkaError } from "./kafka_error.ts";
 
 /**
  * Options of `registry.transactionalProducer`.
@@ -142,13 +143,12 @@ export interface TransactionalOwner {
 export const TRANSACTION_TIMEOUT_MS = 30_000;
 
 /** librdkafka's codes for a producer fenced by a newer one with the same transactional id. */
-const FENCED_CODES = new Set([ERR__FENCED, ERR_INVALID_PRODUCER_EPOCH, ERR_PRODUCER_FENCED]);
+const FENCED_CODES = [ERR__FENCED, ERR_INVALID_PRODUCER_EPOCH, ERR_PRODUCER_FENCED];
 
 /** Whether `error` (or an error it was caused by) says the producer was fenced. */
 function isFenced(error: unknown): boolean {
   for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "number" && FENCED_CODES.has(code)) return true;
+    if (isKafkaError(e, ...FENCED_CODES)) return true;
   }
   return false;
 }

@@ -15,7 +15,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createFfiConsumer } from "../src/drivers/ffi/_consumer.ts";
 import { createFfiProducer } from "../src/drivers/ffi/_producer.ts";
-import type { NativeRuntime } from "../src/drivers/ffi/_native.ts";
+import type { NativeRuntime } from "../src/drivers/ffi/_native_types.ts";
 import { type Librdkafka, loadLibrdkafka } from "../src/drivers/ffi/library.ts";
 import type { IncomingMessage } from "../src/driver.ts";
 import { startEmbeddedBroker } from "../testing.ts";

@@ -12,6 +12,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { issuePath } from "../errors.ts";
+import { isKafkaError } from "../kafka_error.ts";
 import type { Logger } from "../_util.ts";
 import {
   ERR__ALL_BROKERS_DOWN,
@@ -210,8 +211,8 @@ export function publishFailure(
   if (name === "InvalidSecurityContextError") {
     return { status: 403, body: { error_code: KAFKA_AUTHORIZATION, message: "The caller's Kafka security context is invalid" } };
   }
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "number") {
+  if (isKafkaError(error)) {
+    const { code } = error;
     if (code === ERR__MSG_TIMED_OUT) return unavailable("Delivery to Kafka timed out", retryAfterSeconds);
     if (RETRIABLE.has(code)) return unavailable("Kafka is unavailable", retryAfterSeconds);
     if (code === ERR__UNKNOWN_PARTITION || code === ERR__UNKNOWN_TOPIC || code === ERR_UNKNOWN_TOPIC_OR_PART) {

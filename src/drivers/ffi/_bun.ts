@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native.ts";
+import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native_types.ts";
 import { LINUX_PIPE_FLAGS } from "./_libc.ts";
 
 /** Bun's pointer value: an address as a `number`; NULL may come back as `0` or `null`. */
@@ -58,7 +58,7 @@ const TYPES: Record<NativeType, string> = {
   u32: "u32",
   i64: "i64",
   u64: "u64",
-  usize: "u64", // 64-bit platforms only (see _native.ts)
+  usize: "u64", // 64-bit platforms only (see _native_types.ts)
   isize: "i64",
   f32: "f32",
   f64: "f64",

@@ -28,9 +28,12 @@
 import type { ConsumerClient, ConsumerConfig, ConsumerEvents, IncomingMessage, TopicPartition, TopicPartitionOffset } from "../../driver.ts";
 import { ClosedError } from "../../errors.ts";
 import { ERR__ASSIGN_PARTITIONS, ERR__PARTITION_EOF, ERR__REVOKE_PARTITIONS, ERR__STATE, ERR__TIMED_OUT, ERR__UNKNOWN_PARTITION } from "../../_kafka_codes.ts";
-import { type Client, createClient, readPartitionList, withPartitionList } from "./_client.ts";
-import { getI64, getU64, type NativeRuntime, type Pointer, SIZES } from "./_native.ts";
+import { type Client, createClient } from "./_client.ts";
+import { readPartitionList, withPartitionList } from "./_partition_list.ts";
+import { getI64, getU64, SIZES } from "./_c_memory.ts";
+import type { Pointer } from "./_native_types.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
+import { Slabs } from "./_slabs.ts";
 import { DESTROY_F_NO_CONSUMER_CLOSE, EVENT_ERROR, EVENT_FETCH, EVENT_REBALANCE, MESSAGE, RD_KAFKA_CONSUMER } from "./_symbols.ts";
 import type { Librdkafka } from "./library.ts";
 
@@ -370,46 +373,6 @@ function outParameter(): { readonly bytes: Uint8Array; readonly view: DataView }
   const bytes = new Uint8Array(8);
   return { bytes, view: new DataView(bytes.buffer) };
 }
-
-/**
- * Copies of fetched bytes (keys, values, header values), the small ones
- * carved out of shared 8 KiB slabs, as Node's `Buffer` pool does: one
- * allocation per slab instead of one off-heap buffer per field, which kept
- * the allocator and the collector busy (and Deno's RSS climbing) at a few
- * hundred thousand messages a second. A view keeps its slab alive until it
- * is collected, so only fields under half a slab share one.
- */
-class Slabs {
-  readonly #native: NativeRuntime;
-  #slab = new Uint8Array(0);
-  #used = 0;
-
-  constructor(native: NativeRuntime) {
-    this.#native = native;
-  }
-
-  /** A copy of the `length` bytes at `pointer` (owned by C). */
-  copy(pointer: Pointer, length: number): Uint8Array {
-    if (length >= SLAB_BYTES / 2) return this.#native.copyBytes(pointer, length);
-    if (this.#used + length > this.#slab.length) {
-      this.#slab = new Uint8Array(SLAB_BYTES);
-      this.#used = 0;
-    }
-    const view = this.#slab.subarray(this.#used, this.#used + length);
-    // Keep views 8-byte aligned, as separate buffers would be.
-    this.#used += (length + 7) & ~7;
-    if (length > 0) this.#native.copyInto(pointer, view);
-    return view;
-  }
-
-  /** A copy of the bytes a message struct points to at `at` (length at `lengthAt`); null for NULL. */
-  at(fields: DataView, at: number, lengthAt: number): Uint8Array | null {
-    if (getU64(fields, at) === 0) return null;
-    return this.copy(this.#native.pointerAt(getU64(fields, at))!, getU64(fields, lengthAt));
-  }
-}
-
-const SLAB_BYTES = 8 * 1024;
 
 /** The headers of every message without any: one shared, frozen array. */
 const NO_HEADERS: ReadonlyArray<readonly [string, Uint8Array]> = Object.freeze([]);

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native.ts";
+import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native_types.ts";
 import { LINUX_PIPE_FLAGS } from "./_libc.ts";
 import { type PollerLibc, sharedPoller } from "./_deno_poller.ts";
 

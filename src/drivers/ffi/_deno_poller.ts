@@ -24,7 +24,7 @@
  *
  * @module
  */
-import type { NativeRuntime, WakePipe } from "./_native.ts";
+import type { NativeRuntime, WakePipe } from "./_native_types.ts";
 
 /** The libc calls the poller makes, bound by `_deno.ts`. */
 export interface PollerLibc {

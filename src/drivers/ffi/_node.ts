@@ -12,7 +12,7 @@
 import process from "node:process";
 import type { Koffi } from "./_koffi.ts";
 import { requireInstalled } from "../_require.ts";
-import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native.ts";
+import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native_types.ts";
 
 const koffi = requireInstalled<Koffi>("koffi", "kshare's embedded broker on Node", "koffi@^3");
 

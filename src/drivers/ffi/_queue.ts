@@ -48,7 +48,7 @@
  * @module
  */
 import type { CLIENT_SYMBOLS } from "./_symbols.ts";
-import type { NativeRuntime, NativeSymbols, Pointer } from "./_native.ts";
+import type { NativeRuntime, NativeSymbols, Pointer } from "./_native_types.ts";
 import type { Librdkafka } from "./library.ts";
 
 /** One librdkafka queue, read on the JavaScript thread. */

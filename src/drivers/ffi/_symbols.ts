@@ -1,6 +1,6 @@
 /**
  * librdkafka's C prototypes (from `rdkafka.h` and `rdkafka_mock.h`), in the
- * neutral format of `_native.ts`, and the constants kshare uses.
+ * neutral format of `_native_types.ts`, and the constants kshare uses.
  *
  * No variadic function appears here: FFIs cannot call them portably, so the
  * array forms are used instead (`rd_kafka_produceva`,
@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { SymbolTable } from "./_native.ts";
+import type { SymbolTable } from "./_native_types.ts";
 
 /**
  * librdkafka's version, in every librdkafka there is: opened alone first, so
@@ -231,7 +231,7 @@ export const NONBLOCKING_SYMBOLS = {
   },
 } as const satisfies SymbolTable;
 
-/** The mock cluster API (`rdkafka_mock.h`), used by the embedded broker only. */
+/** The mock cluster API (`rdkafka_mock.h`), used by `mock_cluster.ts` only. */
 export const MOCK_SYMBOLS = {
   // rd_kafka_mock_cluster_t *rd_kafka_mock_cluster_new(rd_kafka_t *rk, int broker_cnt)
   rd_kafka_mock_cluster_new: { args: ["ptr", "i32"], ret: "ptr" },
@@ -332,9 +332,6 @@ export const MESSAGE = {
 export const PARTITION_LIST = { cnt: 0, elems: 8 } as const;
 /** Field offsets of `rd_kafka_topic_partition_t` (64 bytes): topic, partition, offset, …, err. */
 export const TOPIC_PARTITION = { size: 64, topic: 0, partition: 8, offset: 16, err: 48 } as const;
-
-/** Kafka protocol ApiKey of ApiVersionsRequest, the first request on every librdkafka connection. */
-export const API_KEY_API_VERSIONS = 18;
 
 /** Size of the `errstr` buffers handed to librdkafka. */
 export const ERRSTR_SIZE = 512;

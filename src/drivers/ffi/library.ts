@@ -16,7 +16,8 @@
  *
  * @module
  */
-import { type NativeLibrary, type NativeRuntime, nativeRuntime, type NativeSymbols, type SymbolTable } from "./_native.ts";
+import { nativeRuntime } from "./_native.ts";
+import type { NativeLibrary, NativeRuntime, NativeSymbols, SymbolTable } from "./_native_types.ts";
 import { CLIENT_SYMBOLS, CORE_SYMBOLS, MOCK_SYMBOLS, NONBLOCKING_SYMBOLS, VERSION_SYMBOLS } from "./_symbols.ts";
 
 /** Where to load librdkafka from. */
