@@ -21,7 +21,8 @@ import {
   verifyUsers,
 } from "../hono.ts";
 import { serve } from "../gateway/serve.ts";
-import { commonRecord, ProduceRecordSchema, utf8Length } from "../src/hono/records.ts";
+import { commonRecord, ProduceRecordSchema } from "../src/hono/records.ts";
+import { utf8Length } from "../src/hono/responses.ts";
 import { kcatRead, quietLogger } from "./_helpers.ts";
 
 const brokerA = await startEmbeddedBroker({ brokers: 1 });

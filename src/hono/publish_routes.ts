@@ -27,18 +27,8 @@ import { isBlank, type JsonChunk, splitJsonObjects } from "../_json_stream.ts";
 import { type BoundProducer, inFlightUntil, type KafkaEnv } from "./kafka.ts";
 import { TenantLimits } from "./_tenant_limits.ts";
 import { Turns } from "./_turns.ts";
-import {
-  type AnyTopic,
-  BatchEntrySchema,
-  type BatchResponse,
-  EntryIdSchema,
-  isErrorOutcome,
-  pendingResponse,
-  prepareRecord,
-  type ProduceRecord,
-  type ProduceResponse,
-  produceResponse,
-} from "./records.ts";
+import { type AnyTopic, BatchEntrySchema, EntryIdSchema, isErrorOutcome, prepareRecord, type ProduceRecord } from "./records.ts";
+import { type BatchResponse, pendingResponse, produceResponse, type RecordOutcome } from "./responses.ts";
 
 /**
  * Options of {@link publishRoutes}.
@@ -602,7 +592,7 @@ interface RecordAnswer {
 }
 
 /** What became of one record. */
-type Outcome = ProduceResponse | ErrorOutcome;
+type Outcome = RecordOutcome;
 
 /**
  * What a bound refused: the record at it and every one `rest` still frames
