@@ -43,8 +43,9 @@
  */
 export { kafka } from "./src/hono/kafka.ts";
 export type { BoundProducer, KafkaEnv, KafkaOptions, ResolvedContext } from "./src/hono/kafka.ts";
-export { DEFAULT_MAX_BATCH_ENTRIES, DEFAULT_MAX_BODY_BYTES, DEFAULT_PUBLISH_TIMEOUT_MS, MAX_BATCH_ENTRIES, publishRoutes } from "./src/hono/publish_routes.ts";
-export type { PublishRoutesOptions } from "./src/hono/publish_routes.ts";
+export { publishRoutes } from "./src/hono/publish_routes.ts";
+export { DEFAULT_MAX_BATCH_ENTRIES, DEFAULT_MAX_BODY_BYTES, DEFAULT_PUBLISH_TIMEOUT_MS, MAX_BATCH_ENTRIES } from "./src/hono/publish_options.ts";
+export type { PublishRoutesOptions } from "./src/hono/publish_options.ts";
 export type { AnyTopic, PayloadType } from "./src/hono/records.ts";
 export type { BatchResponse, PayloadInfo, ProduceResponse } from "./src/hono/responses.ts";
 export { opsRoutes } from "./src/hono/ops_routes.ts";
