@@ -56,5 +56,14 @@ export { openApiDocument } from "./src/hono/openapi.ts";
 export type { OpenApiOptions } from "./src/hono/openapi.ts";
 export { verifyUsers } from "./src/hono/verify_users.ts";
 export type { BasicUser } from "./src/hono/verify_users.ts";
-export { publishFailure, restProxyError, restProxyErrorHandler, restProxyNotFound } from "./src/hono/errors.ts";
+export {
+  KAFKA_AUTHORIZATION,
+  KAFKA_ERROR,
+  KAFKA_RETRIABLE,
+  publishFailure,
+  restProxyError,
+  restProxyErrorHandler,
+  restProxyNotFound,
+  UNKNOWN_TOPIC_PARTITION,
+} from "./src/hono/errors.ts";
 export type { ErrorHandlerOptions, ErrorOutcome, RestProxyErrorBody } from "./src/hono/errors.ts";
