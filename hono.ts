@@ -56,14 +56,6 @@ export { openApiDocument } from "./src/hono/openapi.ts";
 export type { OpenApiOptions } from "./src/hono/openapi.ts";
 export { verifyUsers } from "./src/hono/verify_users.ts";
 export type { BasicUser } from "./src/hono/verify_users.ts";
-export {
-  KAFKA_AUTHORIZATION,
-  KAFKA_ERROR,
-  KAFKA_RETRIABLE,
-  publishFailure,
-  restProxyError,
-  restProxyErrorHandler,
-  restProxyNotFound,
-  UNKNOWN_TOPIC_PARTITION,
-} from "./src/hono/errors.ts";
+export { publishFailure, restProxyError, restProxyErrorHandler, restProxyNotFound } from "./src/hono/errors.ts";
+export { KAFKA_AUTHORIZATION, KAFKA_ERROR, KAFKA_RETRIABLE, UNKNOWN_TOPIC_PARTITION } from "./src/hono/error_codes.ts";
 export type { ErrorHandlerOptions, ErrorOutcome, RestProxyErrorBody } from "./src/hono/errors.ts";

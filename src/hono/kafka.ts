@@ -15,7 +15,8 @@ import { resolveSecurityContext, type SecurityContext } from "../security_contex
 import type { Topic } from "../topic.ts";
 import { TRACE_PARENT, type TraceContext, type Tracing, tracingOf } from "../tracing.ts";
 import type { Logger } from "../_util.ts";
-import { KAFKA_AUTHORIZATION, publishFailure, restProxyError } from "./errors.ts";
+import { KAFKA_AUTHORIZATION } from "./error_codes.ts";
+import { publishFailure, restProxyError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
 
 /**

@@ -9,7 +9,8 @@
  */
 import { type Context, Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import { KAFKA_AUTHORIZATION, restProxyError, restProxyErrorHandler, UNKNOWN_TOPIC_PARTITION } from "./errors.ts";
+import { KAFKA_AUTHORIZATION, UNKNOWN_TOPIC_PARTITION } from "./error_codes.ts";
+import { restProxyError, restProxyErrorHandler } from "./errors.ts";
 import type { KafkaEnv } from "./kafka.ts";
 import type { PublishRoutesOptions } from "./publish_options.ts";
 import type { AnyTopic } from "./records.ts";
