@@ -43,9 +43,11 @@
  */
 export { kafka } from "./src/hono/kafka.ts";
 export type { BoundProducer, KafkaEnv, KafkaOptions, ResolvedContext } from "./src/hono/kafka.ts";
-export { DEFAULT_MAX_BATCH_ENTRIES, DEFAULT_MAX_BODY_BYTES, DEFAULT_PUBLISH_TIMEOUT_MS, MAX_BATCH_ENTRIES, publishRoutes } from "./src/hono/publish_routes.ts";
-export type { PublishRoutesOptions } from "./src/hono/publish_routes.ts";
-export type { AnyTopic, BatchResponse, PayloadInfo, PayloadType, ProduceResponse } from "./src/hono/records.ts";
+export { publishRoutes } from "./src/hono/publish_routes.ts";
+export { DEFAULT_MAX_BATCH_ENTRIES, DEFAULT_MAX_BODY_BYTES, DEFAULT_PUBLISH_TIMEOUT_MS, MAX_BATCH_ENTRIES } from "./src/hono/publish_routes_options.ts";
+export type { PublishRoutesOptions } from "./src/hono/publish_routes_options.ts";
+export type { AnyTopic, PayloadType } from "./src/hono/records.ts";
+export type { BatchResponse, PayloadInfo, ProduceResponse } from "./src/hono/responses.ts";
 export { opsRoutes } from "./src/hono/ops_routes.ts";
 export type { OpsRoutesOptions } from "./src/hono/ops_routes.ts";
 export { createMetrics } from "./src/hono/metrics.ts";
@@ -55,4 +57,5 @@ export type { OpenApiOptions } from "./src/hono/openapi.ts";
 export { verifyUsers } from "./src/hono/verify_users.ts";
 export type { BasicUser } from "./src/hono/verify_users.ts";
 export { publishFailure, restProxyError, restProxyErrorHandler, restProxyNotFound } from "./src/hono/errors.ts";
+export { KAFKA_AUTHORIZATION, KAFKA_ERROR, KAFKA_RETRIABLE, UNKNOWN_TOPIC_PARTITION } from "./src/hono/error_codes.ts";
 export type { ErrorHandlerOptions, ErrorOutcome, RestProxyErrorBody } from "./src/hono/errors.ts";

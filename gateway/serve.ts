@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { KAFKA_RETRIABLE } from "../src/hono/errors.ts";
+import { KAFKA_RETRIABLE } from "../hono.ts";
 
 /** A request handler, e.g. `app.fetch`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;

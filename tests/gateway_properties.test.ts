@@ -14,7 +14,7 @@ import { startEmbeddedBroker } from "../testing.ts";
 import { createGatewayApp } from "../gateway/app.ts";
 import { DEMO_USER } from "../gateway/config.ts";
 import { EMBEDDED_PARTITIONS, topics } from "../gateway/topics.ts";
-import { ProduceResponseSchema } from "../src/hono/records.ts";
+import { ProduceResponseSchema } from "../src/hono/responses.ts";
 import { kcatRead, quietLogger } from "./_helpers.ts";
 import { startGateway } from "./_gateway.ts";
 import { anyCase, CLUSTER, type GatewayCase, MAX_BODY_BYTES, type RecordExpectation, USER } from "./_rest_v3_requests.ts";

@@ -39,6 +39,7 @@ import {
   ERR_TOPIC_AUTHORIZATION_FAILED,
   ERR_UNKNOWN_TOPIC_OR_PART,
 } from "../_kafka_codes.ts";
+import { KAFKA_AUTHORIZATION, KAFKA_ERROR, KAFKA_RETRIABLE, UNKNOWN_TOPIC_PARTITION } from "./error_codes.ts";
 
 /**
  * The body of every error response, as Confluent REST Proxy v3 sends it.
@@ -96,16 +97,6 @@ export interface ErrorOutcome {
   /** Set for 503: when the client should try again. */
   readonly retryAfterSeconds?: number;
 }
-
-// REST Proxy's five-digit error codes (Confluent kafka-rest's Errors), by name.
-/** REST Proxy's code for "the caller is not authorized" (no or an invalid security context, a broker's authorization failure). */
-export const KAFKA_AUTHORIZATION = 40301;
-/** REST Proxy's code for "this server does not host this topic-partition". */
-export const UNKNOWN_TOPIC_PARTITION = 40403;
-/** REST Proxy's code for a retriable Kafka failure (broker unavailable, delivery timed out). */
-export const KAFKA_RETRIABLE = 50003;
-/** REST Proxy's code for a Kafka failure that retrying will not fix. */
-export const KAFKA_ERROR = 50002;
 
 /** Default `Retry-After` of a 503, in seconds. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;

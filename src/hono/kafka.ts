@@ -17,7 +17,8 @@ import { resolveSecurityContext } from "../resolve_security_context.ts";
 import type { Topic } from "../topic.ts";
 import { TRACE_PARENT, type TraceContext, type Tracing, tracingOf } from "../tracing.ts";
 import type { Logger } from "../_util.ts";
-import { KAFKA_AUTHORIZATION, publishFailure, restProxyError } from "./errors.ts";
+import { KAFKA_AUTHORIZATION } from "./error_codes.ts";
+import { publishFailure, restProxyError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
 
 /**

@@ -6,9 +6,11 @@
  */
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
-import { KAFKA_RETRIABLE, RestProxyErrorBodySchema, UNKNOWN_TOPIC_PARTITION } from "./errors.ts";
-import { DEFAULT_MAX_BATCH_ENTRIES } from "./publish_routes.ts";
-import { type AnyTopic, BatchResponseSchema, ProduceResponseSchema, topicBatchSchema, topicRecordSchema } from "./records.ts";
+import { KAFKA_RETRIABLE, UNKNOWN_TOPIC_PARTITION } from "./error_codes.ts";
+import { RestProxyErrorBodySchema } from "./errors.ts";
+import { DEFAULT_MAX_BATCH_ENTRIES } from "./publish_routes_options.ts";
+import { type AnyTopic, topicBatchSchema, topicRecordSchema } from "./records.ts";
+import { BatchResponseSchema, ProduceResponseSchema } from "./responses.ts";
 
 /**
  * Options of {@link openApiDocument}.

@@ -1,0 +1,101 @@
+/**
+ * How a `publishRoutes` app reads a produce request's body: at most
+ * `maxBodyBytes` (413 otherwise), received within `bodyTimeoutMs` (408
+ * otherwise: a slow body holds its tenant's request slot no longer), not
+ * blank (422).
+ *
+ * @module
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { HTTPException } from "hono/http-exception";
+import { isBlank } from "../_json_stream.ts";
+import { restProxyError } from "./errors.ts";
+
+/** The body bounds of one app; made once by {@link bodyLimits}, shared by all its requests. */
+export interface BodyLimits {
+  /** Largest body in bytes. */
+  readonly maxBodyBytes: number;
+  /** Time to receive a body, from the start of reading it, in ms. */
+  readonly bodyTimeoutMs: number;
+  /** Hono's `bodyLimit` at `maxBodyBytes`: counts a body without a stated length (chunked) as it is read. */
+  readonly streamLimit: MiddlewareHandler;
+}
+
+/** The {@link BodyLimits} of an app whose options were checked. */
+export function bodyLimits(maxBodyBytes: number, bodyTimeoutMs: number): BodyLimits {
+  return { maxBodyBytes, bodyTimeoutMs, streamLimit: bodyLimit({ maxSize: maxBodyBytes, onError: () => tooLarge(maxBodyBytes) }) };
+}
+
+/**
+ * Whether the headers state the body's length, which is then judged here
+ * (413 when over the limit) the way `bodyLimit` would judge it, but without
+ * touching `c.req.raw.body`: on Deno that turns the body into a stream,
+ * several µs slower to read. False for a body `streamLimit` must count.
+ */
+export function lengthStated(c: Context, limits: BodyLimits): boolean {
+  const length = c.req.header("content-length");
+  if (length === undefined || c.req.header("transfer-encoding") !== undefined) return false;
+  if (parseInt(length, 10) > limits.maxBodyBytes) tooLarge(limits.maxBodyBytes);
+  return true;
+}
+
+/**
+ * `streamLimit` with the body timeout over its read: Hono's `bodyLimit`
+ * reads a body of unstated length whole before `next` runs, which stops the timer.
+ */
+export function limitedStream(c: Context, limits: BodyLimits, next: () => Promise<void>): Promise<void> {
+  let received!: () => void;
+  const inside = new Promise<void>((resolve) => (received = resolve));
+  const read = limits.streamLimit(c, () => {
+    received();
+    return next();
+  });
+  return within(read as Promise<void>, limits.bodyTimeoutMs, () => bodyTimedOut(limits.bodyTimeoutMs), inside);
+}
+
+/** A middleware holding a request to `limits` before the handlers after it read its body. */
+export function limitBody(limits: BodyLimits): MiddlewareHandler {
+  return async function limit(c, next) {
+    if (lengthStated(c, limits)) await next();
+    else await limitedStream(c, limits, next);
+  };
+}
+
+/**
+ * The request body, at most `maxBodyBytes` (behind {@link limitBody} or
+ * {@link limitedStream}), received within `bodyTimeoutMs`; 422 when it holds
+ * nothing but whitespace.
+ */
+export async function nonEmptyBody(c: Context, limits: BodyLimits): Promise<Uint8Array> {
+  const body = new Uint8Array(await within(c.req.arrayBuffer(), limits.bodyTimeoutMs, () => bodyTimedOut(limits.bodyTimeoutMs)));
+  if (isBlank(body)) throw restProxyError(422, 422, "Payload error. Request body is empty. Data is required.");
+  return body;
+}
+
+function tooLarge(maxBodyBytes: number): never {
+  throw restProxyError(413, 413, `The request body is larger than ${maxBodyBytes} bytes`);
+}
+
+function bodyTimedOut(bodyTimeoutMs: number): HTTPException {
+  return restProxyError(408, 408, `The request body was not received within ${bodyTimeoutMs} ms`, { Connection: "close" });
+}
+
+/**
+ * `promise`, or the error `onTimeout` makes once `ms` passed first, unless
+ * `stop` resolved before (the timed part is over; `promise` goes on). A late
+ * rejection of `promise` (the client gone after the timeout) is ignored.
+ */
+function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error, stop?: Promise<void>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    stop?.then(() => clearTimeout(timer));
+    promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (error: unknown) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
