@@ -15,6 +15,10 @@
  * `fatal`, `retriable` and `abortable` flags where librdkafka gives them);
  * the core tells them apart with `isKafkaError` only.
  *
+ * Why one file over 400 lines: it is one contract, which a driver's author
+ * reads whole; most of its lines are the type-checked example every
+ * interface carries.
+ *
  * @module
  */
 
