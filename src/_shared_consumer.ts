@@ -78,6 +78,8 @@ export class SharedConsumer implements Consumer {
   /** Attempts whose handler promise is pending: their signals are aborted at close. */
   #attempts = new Set<Delivery>();
   #resubscribePending = false;
+  /** Most messages the poll in flight may return; 0 between polls. */
+  #polling = 0;
   #subscriptions = 0;
   #active = new Set<Promise<void>>();
   /** Partitions with a handled offset not yet marked for commit ({@link PartitionQueue.handled}). */
@@ -284,16 +286,18 @@ export class SharedConsumer implements Consumer {
       // up its group's rebalance and is evicted. A paused partition yields nothing (pausing
       // discards what librdkafka had fetched for it), so asking for one message then takes
       // nothing beyond the bounds; a poll for none would not run at all in every driver.
-      // A topic that drains meanwhile resumes after this poll, at most POLL_TIMEOUT_MS
-      // later, while its handlers still work through the half of the buffer left.
+      // A topic that drains meanwhile resumes at once if this poll cannot overfill it (see #drained).
       const max = Math.max(1, this.#batchLimit());
       let batch: IncomingMessage[];
+      this.#polling = max;
       try {
         batch = await client.poll(max, POLL_TIMEOUT_MS);
       } catch (error) {
         this.#owner.logger.warn("kshare: poll failed", { group: this.groupId, error: messageOf(error) });
         await delay(POLL_TIMEOUT_MS, this.#stop.signal);
         continue;
+      } finally {
+        this.#polling = 0;
       }
       if (batch.length > 0 && this.#client === client) {
         this.#dispatch(batch);
@@ -382,9 +386,21 @@ export class SharedConsumer implements Consumer {
   }
 
   /**
-   * Resuming is deferred to the poll loop: a poll already in flight was sized
-   * without this topic, so its messages could overfill it if it resumed now.
+   * A paused topic drained to half its bound. It resumes now unless the poll
+   * in flight, sized without it, could return more of its messages than it
+   * has room for; then the loop resumes it after that poll. With every topic
+   * paused the poll in flight asks for one message, so a drained topic
+   * resumes at once rather than up to POLL_TIMEOUT_MS later, while its
+   * handlers still have half a buffer to work through.
    */
+  #drained(sub: Subscription): void {
+    if (this.#polling > sub.maxBuffered - sub.buffered) return this.#resumeSoon(sub);
+    sub.resumePending = false;
+    sub.paused = false;
+    this.#resumePartitions(sub, [...sub.pausedPartitions]);
+  }
+
+  /** Resume `sub` from the poll loop, between two polls. */
   #resumeSoon(sub: Subscription): void {
     sub.resumePending = true;
     this.#wake.resolve();
@@ -413,8 +429,7 @@ export class SharedConsumer implements Consumer {
         queue.handled = message.offset + 1;
         this.#unmarked.add(queue);
       }
-      // Only a resume can end the loop's wait: it waits when every topic is paused.
-      if (drainedToResume(sub)) this.#resumeSoon(sub);
+      if (drainedToResume(sub)) this.#drained(sub);
     }
     queue.running = false;
   }

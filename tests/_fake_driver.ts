@@ -93,6 +93,8 @@ export class FakeDriver implements KafkaDriver {
       poll: (max) =>
         consumer.inbox.length > 0
           ? Promise.resolve(consumer.inbox.splice(0, max))
+          : consumer.pollsHeld
+          ? consumer.pollsHeld.then(() => consumer.inbox.splice(0, max))
           : new Promise((resolve) => setTimeout(() => resolve(consumer.inbox.splice(0, max)), 5)),
       pauseCalls: [],
       paused: new Set(),
@@ -146,4 +148,6 @@ export interface FakeConsumer extends ConsumerClient {
    * the partition's revocation, only a resume ends it.
    */
   readonly paused: Set<string>;
+  /** While set, a poll that finds the inbox empty waits for it (a poll in flight as long as a test wants). */
+  pollsHeld?: Promise<void>;
 }

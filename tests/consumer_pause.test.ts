@@ -105,7 +105,31 @@ test("a partition of a paused topic that still yields messages (its pause did no
   await kafka.close();
 });
 
-/** Resolves at the client's next `call` (the poll loop resumes a drained topic between polls). */
+test("a topic that drains resumes while the poll in flight (every topic paused: a poll for one message) still waits", { timeout: 10_000 }, async () => {
+  const { kafka, consumer, client, release, started, handled } = await heldConsumer();
+  client.events.onAssign([at(0)]);
+  client.inbox.push(record(0, 0), record(0, 1)); // the topic's bound: it pauses
+  const polls = gate();
+  client.pollsHeld = polls.wait; // the poll in flight takes the records; the next stays in flight until the end of the test
+  const held = gate();
+  const poll = client.poll.bind(client);
+  client.poll = (max, timeoutMs) => {
+    if (client.inbox.length === 0) held.open();
+    return poll(max, timeoutMs);
+  };
+  await started.reached(1);
+  await held.wait;
+  const resumed = nextCall(client, "resume");
+  release.open();
+  await handled.reached(2);
+  await resumed; // before, the resume waited for the poll in flight to return
+  assert.deepEqual(client.pauseCalls.at(-1), { call: "resume", partitions: ["orders[0]"] });
+  assert.deepEqual(consumer.stats().paused, []);
+  polls.open();
+  await kafka.close();
+});
+
+/** Resolves at the client's next `call`. */
 function nextCall(client: FakeConsumer, call: "pause" | "resume"): Promise<void> {
   const called = gate();
   const original = client[call];

@@ -137,6 +137,8 @@ export interface KafkaConsumer extends Client {
   pause(partitions: TopicPartition[]): void;
   resume(partitions: TopicPartition[]): void;
   offsetsStore(offsets: TopicPartitionOffset[]): void;
+  /** Asks the partition's leader on a libuv worker thread; a `timeoutMs` of 0 means 1000. */
+  queryWatermarkOffsets(topic: string, partition: number, timeoutMs: number, callback: (error: MaybeError) => void): void;
   disconnect(callback: () => void): this;
   // The binding has these; the package's declarations (1.10) omit them.
   rebalanceProtocol(): "EAGER" | "COOPERATIVE" | "NONE";

@@ -41,6 +41,9 @@ function toIncoming(m: Confluent.Message): IncomingMessage {
   };
 }
 
+/** How long a wake-up query may wait for its answer: librdkafka's default request timeout (`socket.timeout.ms`). */
+const WAKE_TIMEOUT_MS = 60_000;
+
 /** A group member over the binding (not yet subscribed), resolving once connected. */
 export async function createConsumer(Kafka: Confluent.ConfluentBinding, config: ConsumerConfig, events: ConsumerEvents): Promise<ConsumerClient> {
   /**
@@ -50,6 +53,36 @@ export async function createConsumer(Kafka: Confluent.ConfluentBinding, config: 
    * `onRevoke` before unassigning, and the next rebalance waits behind it.
    */
   let rebalancing = Promise.resolve();
+  /**
+   * librdkafka's resume only clears the partitions' pause: a leader's broker
+   * thread, idle while all it fetched for was paused, notices on its next
+   * wakeup, up to 1 s later, and the partition fetches nothing until then.
+   * Any request queued for that broker wakes its thread, which then starts
+   * the partition's fetch: a watermark query (ListOffsets to the partition's
+   * leader), its answer ignored. The binding waits for each on a libuv worker
+   * thread, so they go one after the other, never holding more than one of
+   * those threads. Their timeout is the default request timeout: one timed
+   * out in flight would count as a failure of the connection.
+   */
+  const toWake = new Map<string, TopicPartition>();
+  let waking = false;
+  const wakeNext = (): void => {
+    const next = toWake.values().next();
+    if (next.done || closed) {
+      waking = false;
+      return;
+    }
+    const { topic, partition } = next.value;
+    toWake.delete(`${topic}[${partition}]`);
+    consumer.queryWatermarkOffsets(topic, partition, WAKE_TIMEOUT_MS, wakeNext);
+  };
+  const wakeFetchers = (partitions: readonly TopicPartition[]): void => {
+    for (const p of partitions) toWake.set(`${p.topic}[${p.partition}]`, p);
+    if (waking) return;
+    waking = true;
+    wakeNext();
+  };
+
   const rebalance = async (error: Confluent.LibrdKafkaError | undefined, assignment: Confluent.Assignment[]): Promise<void> => {
     const partitions = assignment.map(({ topic, partition }) => ({ topic, partition }));
     try {
@@ -112,7 +145,9 @@ export async function createConsumer(Kafka: Confluent.ConfluentBinding, config: 
       if (partitions.length > 0) consumer.pause(partitions.map(({ topic, partition }) => ({ topic, partition })));
     },
     resume(partitions: readonly TopicPartition[]) {
-      if (partitions.length > 0) consumer.resume(partitions.map(({ topic, partition }) => ({ topic, partition })));
+      if (partitions.length === 0) return;
+      consumer.resume(partitions.map(({ topic, partition }) => ({ topic, partition })));
+      wakeFetchers(partitions);
     },
     commit(offsets: readonly TopicPartitionOffset[]) {
       consumer.offsetsStore(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));

@@ -34,7 +34,7 @@ import { getI64, getU64, SIZES } from "./_c_memory.ts";
 import type { Pointer } from "./_native_types.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import { Slabs } from "./_slabs.ts";
-import { DESTROY_F_NO_CONSUMER_CLOSE, EVENT_ERROR, EVENT_FETCH, EVENT_REBALANCE, MESSAGE, RD_KAFKA_CONSUMER } from "./_symbols.ts";
+import { DESTROY_F_NO_CONSUMER_CLOSE, EVENT_ERROR, EVENT_FETCH, EVENT_REBALANCE, MESSAGE, OFFSET_SPEC_LATEST, RD_KAFKA_CONSUMER } from "./_symbols.ts";
 import type { Librdkafka } from "./library.ts";
 
 /** How long a new consumer waits for a first broker answer. */
@@ -312,6 +312,32 @@ class FfiConsumer implements ConsumerClient {
 
   resume(partitions: readonly TopicPartition[]): void {
     this.#pauseResume(partitions, false);
+    if (partitions.length > 0 && !this.#closing) this.#wakeFetchers(partitions);
+  }
+
+  /**
+   * librdkafka's resume only clears the partitions' pause: a leader's broker
+   * thread, idle while all it fetched for was paused, notices on its next
+   * wakeup, up to 1 s later (its longest sleep), and the partition fetches
+   * nothing until then. Any request queued for that broker wakes its thread,
+   * which then starts the partition's fetch: a ListOffsets of the resumed
+   * partitions goes to each one's leader. Its result is not waited for: the
+   * queue it would arrive on is destroyed at once, and librdkafka drops it.
+   * The request keeps librdkafka's default timeout (`socket.timeout.ms`): one
+   * timed out in flight would count as a failure of the connection.
+   */
+  #wakeFetchers(partitions: readonly TopicPartition[]): void {
+    const { c, rk } = this.#client;
+    // queue: ours; the request holds a reference of its own, so destroying ours only drops the result.
+    const queue = c.rd_kafka_queue_new(rk);
+    if (queue === null) return;
+    try {
+      // The list is copied by ListOffsets; no options: librdkafka's defaults.
+      const latest = partitions.map(({ topic, partition }) => ({ topic, partition, offset: OFFSET_SPEC_LATEST }));
+      withPartitionList(this.#client, latest, (list) => c.rd_kafka_ListOffsets(rk, list, null, queue));
+    } finally {
+      c.rd_kafka_queue_destroy(queue);
+    }
   }
 
   #pauseResume(partitions: readonly TopicPartition[], pause: boolean): void {
