@@ -23,7 +23,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { startEmbeddedBroker } from "../testing.ts";
 import { type FaultName, type FaultResult, faults } from "./scenarios/faults.ts";
-import { runtimeName, runtimeVersion } from "./_util.ts";
+import { runtimeName, runtimeVersion } from "./_child.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

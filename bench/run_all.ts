@@ -35,7 +35,8 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { startEmbeddedBroker } from "../testing.ts";
 import { wrkLoad, wrkVersion } from "./http_load.ts";
-import { int, machineInfo, ROOT, runChild, runtimeCommand, type RuntimeName, runtimeName, runtimeVersion } from "./_util.ts";
+import { int, machineInfo } from "./_util.ts";
+import { ROOT, runChild, runJson, runtimeCommand, type RuntimeName, runtimeName, runtimeVersion } from "./_child.ts";
 import { checkCounters } from "./scenarios/_checks.ts";
 import { renderChart } from "./scenarios/_chart.ts";
 import { runScenario } from "./scenarios/_host.ts";
@@ -500,15 +501,10 @@ try {
     if (plan.http.layerSeconds > 0) {
       for (const runtime of runtimes) {
         await attempt(`http layers ${runtime}`, async () => {
-          const [cmd, args] = runtimeCommand(runtime, "bench/http_layers.ts", [
-            "--json",
+          const { results: layers } = await runJson<{ results: Array<{ layer: string; requestsPerSecond: number }> }>(runtime, "bench/http_layers.ts", [
             `--bootstrap=${broker.bootstrapServers}`,
             `--seconds=${plan.http.layerSeconds}`,
-          ]);
-          const run = await runChild(cmd, args, { timeoutMs: 120_000 });
-          const line = run.stdout.trim().split("\n").at(-1) ?? "";
-          if (run.code !== 0 || !line.startsWith("{")) throw new Error(`exited ${run.code}: ${run.stderr.trim().slice(0, 500)}`);
-          const { results: layers } = JSON.parse(line) as { results: Array<{ layer: string; requestsPerSecond: number }> };
+          ], 120_000);
           results.httpLayers.push({ runtime, layers });
           log(`http layers ${runtime}: ${layers.map((l) => `${l.layer} ${l.requestsPerSecond.toFixed(0)}`).join(", ")} req/s`);
         });

@@ -26,7 +26,8 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { createRegistry, defineTopic } from "../mod.ts";
-import { cpuSeconds, int, machineInfo, mib, rssBytes, runChild, runtimeCommand, runtimeName, runtimeVersion, spawnBroker, threadCount } from "./_util.ts";
+import { cpuSeconds, int, machineInfo, mib, rssBytes, spawnBroker, threadCount } from "./_util.ts";
+import { runJson, runtimeName, runtimeVersion } from "./_child.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -119,16 +120,14 @@ async function runOne(): Promise<Row> {
 }
 
 if (values.all) {
-  const args = ["--json", `--contexts=${values.contexts}`, `--concurrency=${values.concurrency}`, `--idle-seconds=${values["idle-seconds"]}`];
+  const args = [`--contexts=${values.contexts}`, `--concurrency=${values.concurrency}`, `--idle-seconds=${values["idle-seconds"]}`];
   const rows: string[] = [];
   for (const runtime of ["deno", "bun", "node"] as const) {
-    const [command, commandArgs] = runtimeCommand(runtime, "bench/scale.ts", args);
-    const run = await runChild(command, commandArgs, { timeoutMs: 15 * 60_000 });
-    const line = run.stdout.split("\n").find((l) => l.startsWith("{"));
     rows.push(
-      run.code === 0 && line
-        ? markdownRow(JSON.parse(line) as Row)
-        : `| ${runtime} | failed (exit ${run.code}): ${run.stderr.trim().split("\n").slice(-3).join(" ").replaceAll("|", "/")} |`,
+      await runJson<Row>(runtime, "bench/scale.ts", args, 15 * 60_000).then(
+        markdownRow,
+        (error: Error) => `| ${runtime} | failed: ${error.message.replaceAll("|", "/")} |`,
+      ),
     );
     console.error(rows.at(-1));
   }

@@ -108,21 +108,8 @@ import v8 from "node:v8";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createRegistry } from "../mod.ts";
-import {
-  benchTopic,
-  cpuSeconds,
-  int,
-  machineInfo,
-  mib,
-  peakRssBytes,
-  publishAll,
-  rssBytes,
-  runtimeName,
-  runtimeVersion,
-  spawnBroker,
-  threadCount,
-  threadCpuSeconds,
-} from "./_util.ts";
+import { benchTopic, cpuSeconds, int, machineInfo, mib, peakRssBytes, publishAll, rssBytes, spawnBroker, threadCount, threadCpuSeconds } from "./_util.ts";
+import { runtimeName, runtimeVersion } from "./_child.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

@@ -46,7 +46,8 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../testing.ts";
 import type { ThroughputResult } from "./_throughput.ts";
-import { type ChildRun, int, machineInfo, MESSAGE_BYTES, MESSAGE_LINE, mib, ROOT, runChild, runtimeCommand, runtimeName, runtimeVersion } from "./_util.ts";
+import { int, machineInfo, MESSAGE_BYTES, MESSAGE_LINE, mib } from "./_util.ts";
+import { type ChildRun, ROOT, runChild, runJson, runtimeCommand, runtimeName, runtimeVersion } from "./_child.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -125,8 +126,7 @@ function kshareRow(
     lingerMs,
     mode: forget ? "forget" : "awaited",
     async run(topic, broker) {
-      const [cmd, args] = runtimeCommand(runtime, "bench/throughput.ts", [
-        "--json",
+      const result = await runJson<ThroughputResult>(runtime, "bench/throughput.ts", [
         `--bootstrap=${broker.bootstrapServers}`,
         `--topic=${topic}`,
         `--partitions=${partitions}`,
@@ -135,16 +135,11 @@ function kshareRow(
         `--driver=${driver}`,
         `--linger-ms=${lingerMs}`,
         ...(forget ? ["--forget"] : []),
-      ]);
-      const run = await runChild(cmd, args, { timeoutMs: CHILD_TIMEOUT_MS });
-      const line = run.stdout.trim().split("\n").at(-1) ?? "";
-      if (run.code !== 0 || !line.startsWith("{")) throw failure(`${runtime} throughput.ts`, run);
-      const result = JSON.parse(line) as ThroughputResult;
+      ], CHILD_TIMEOUT_MS);
       return {
         messagesPerSecond: result.messagesPerSecond,
         seconds: result.seconds,
-        // The child's own high-water mark: exact, where the sampled one may lag the last 20 ms.
-        peakRssBytes: Math.max(result.peakRssBytes, run.peakRssBytes),
+        peakRssBytes: result.peakRssBytes,
         cpuSeconds: result.cpuSeconds,
         librdkafkaVersion: result.librdkafkaVersion,
         extra: result.warmup,

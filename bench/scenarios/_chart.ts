@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { RuntimeName } from "../_util.ts";
+import type { RuntimeName } from "../_child.ts";
 import { type PublishPair, publishPairs } from "./_report.ts";
 import type { Results } from "./_results.ts";
 

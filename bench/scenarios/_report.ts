@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { int, mib, type RuntimeName } from "../_util.ts";
+import { int, mib } from "../_util.ts";
+import { type RuntimeName } from "../_child.ts";
 import type { Check } from "./_checks.ts";
 import type { ConsumeRow, HttpRow, PublishRow, PublishVariant, Results } from "./_results.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { RuntimeName } from "../_util.ts";
+import type { RuntimeName } from "../_child.ts";
 import type { LoadResult } from "../http_load.ts";
 import type { BrokerCounters } from "./_probe.ts";
 import type { ConsumeResult } from "./consume.ts";
