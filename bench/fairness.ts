@@ -22,7 +22,7 @@ import { startEmbeddedBroker } from "../testing.ts";
 import { runtimeCommand, runtimeName, runtimeVersion, startServer } from "./_child.ts";
 
 const { values } = parseArgs({
-  options: { seconds: { type: "string", default: "10" }, flood: { type: "string", default: "4" } },
+  options: { seconds: { type: "string", default: "10" }, flood: { type: "string", default: "4" }, json: { type: "boolean", default: false } },
 });
 const seconds = Number(values.seconds);
 const floodConnections = Number(values.flood);
@@ -137,3 +137,14 @@ console.log(`# Fairness: quiet tenant's single publishes, alone and beside a flo
   flooding.statuses.size ? `: ${[...flooding.statuses].join(", ")}` : ""
 }), ${flooding.counts.answered} records answered, ${flooding.counts.delivered} delivered.
 - p99 with the flood ÷ p99 alone: ${ratio.toFixed(1)}× (issue 15's target: at most 3×: ${ratio <= 3 ? "met" : "not met"}).`);
+if (values.json) {
+  const phase = (name: string, s: ReturnType<typeof summary>, failed: number) => ({
+    [`${name} requests`]: s.n,
+    [`${name} p50 ms`]: s.p50,
+    [`${name} p99 ms`]: s.p99,
+    [`${name} failed`]: failed,
+  });
+  const { requests, refused, delivered } = flooding.counts;
+  const flood = { "flood connections": floodConnections, "flood requests": requests, "flood refused": refused, "flood records delivered": delivered };
+  console.log(JSON.stringify({ runtime, ...phase("alone", a, alone.failed), ...phase("flooded", f, underFlood.failed), ...flood, "p99 ratio": ratio }));
+}

@@ -29,6 +29,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "4" },
     runtime: { type: "string", default: runtimeName() },
     "max-growth-mib": { type: "string", default: "64" },
+    json: { type: "boolean", default: false },
   },
 });
 const requests = Number(values.requests);
@@ -88,4 +89,18 @@ console.log(`RSS by requests: ${samples.map((s) => `${int(s.requests)}: ${mib(s.
 const bounded = end - afterWarmup <= maxGrowth;
 console.log(`bounded (end at most ${mib(maxGrowth)} above warm-up): ${bounded ? "yes" : "NO"}`);
 console.log(`command: node --import tsx bench/gateway_rss.ts --requests ${requests} --warmup ${warmup} --concurrency ${concurrency} --runtime ${runtime}`);
+if (values.json) {
+  const rows = {
+    runtime,
+    requests: sent,
+    seconds,
+    statuses: Object.fromEntries(statuses),
+    lost,
+    rssStartBytes: samples[0]!.rss,
+    rssAfterWarmupBytes: afterWarmup,
+    rssEndBytes: end,
+    bounded,
+  };
+  console.log(JSON.stringify(rows));
+}
 process.exit(bounded && serverErrors === 0 && lost === 0 ? 0 : 1);
