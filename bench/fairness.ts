@@ -20,6 +20,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { startEmbeddedBroker } from "../testing.ts";
 import { runtimeCommand, runtimeName, runtimeVersion, startServer } from "./_child.ts";
+import { summarize } from "./scenarios/_stats.ts";
 
 const { values } = parseArgs({
   options: { seconds: { type: "string", default: "10" }, flood: { type: "string", default: "4" }, json: { type: "boolean", default: false } },
@@ -95,10 +96,9 @@ function flood(connections: number, stop: { stopped: boolean }) {
   return { counts, statuses, done: Promise.all(loops) };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
 function summary(latencies: number[]) {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return { n: sorted.length, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1]! };
+  const s = summarize(Float64Array.from(latencies), 0);
+  return { n: s.ops, p50: s.p50Ms, p99: s.p99Ms, max: s.maxMs };
 }
 
 await quiet(1000); // warm-up: the quiet tenant's producer connects
