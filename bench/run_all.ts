@@ -3,29 +3,13 @@
  * process of its own with its runtime's default driver, against an embedded
  * broker hosted here. It writes what it measured as JSON and renders it
  * (`_render.ts`: Markdown tables and the chart); what the figures mean is
- * written by hand in the RESULTS files.
+ * written by hand in the RESULTS files. Steps, options and what each counts:
+ * bench/README.md.
  *
  *   npx deno task bench:all                   # = deno run -A bench/run_all.ts: the default steps, full size
  *   npm run bench:all -- --smoke              # tiny N; exits 1 if a counter check or a child fails
- *   node --import tsx bench/run_all.ts --only throughput --repeat 3
  *   node --import tsx bench/run_all.ts --only faults,soak,scale,fairness,gateway-rss
  *   node --import tsx bench/run_all.ts --render bench/out/results.json   # render a saved run again
- *
- * Steps: `publish` (shared producer vs a producer per message, at emulated
- * RTTs), `lookup` (warm `registry.producer(ctx)` vs a module variable, idle
- * CPU), `consume` (one consumer for N topics vs N consumers), `http` (the
- * gateway vs a producer per request vs a bare Hono handler under `wrk`, and
- * `http_layers.ts` in-process), `throughput` (`throughput.ts` per runtime and
- * driver, awaited, forgotten and at linger.ms 0, beside `kcat -P`; each
- * topic's end offsets checked by kcat) — these by default; and by `--only`
- * the scripts `faults` (`reliability.ts`), `soak`, `scale`, `fairness` and
- * `gateway-rss`, each run per runtime with `--json`.
- *
- * Options: --smoke  --runtimes deno,bun,node  --only STEP,…  --rows ID,…
- * (throughput rows)  --repeat N (throughput rounds, interleaved; the table
- * shows each row's median)  --out FILE (the JSON; default
- * bench/out/results.json, smoke: results-smoke.json; the Markdown and the
- * chart go beside it)  --render FILE
  *
  * @module
  */
@@ -84,6 +68,8 @@ const { values } = parseArgs({
     only: { type: "string", default: DEFAULT_STEPS },
     rows: { type: "string", default: Object.keys(THROUGHPUT_ROWS).join(",") },
     repeat: { type: "string", default: "1" },
+    "in-flight": { type: "string", default: "10000" },
+    messages: { type: "string" },
     out: { type: "string" },
     render: { type: "string" },
   },
@@ -133,7 +119,7 @@ const plan: Plan = {
   lookup: smoke ? { iterations: 2_000, batches: 3, idleSeconds: 0.2 } : { iterations: 100_000, batches: 11, idleSeconds: 3 },
   consume: smoke ? { rtts: [0], topicCounts: [1, 3], timeoutMs: 30_000, consumer } : { rtts: [0, 20], topicCounts: [1, 10, 50], timeoutMs: 60_000, consumer },
   http: smoke ? { rtts: [0], connections: [4], seconds: 1, layerSeconds: 0.2 } : { rtts: [0], connections: [32, 256], seconds: 4, layerSeconds: 2 },
-  throughput: { messages: smoke ? 2_000 : 1_000_000, repeat: Number(values.repeat), inFlight: 10_000, rows },
+  throughput: { messages: Number(values.messages ?? (smoke ? 2_000 : 1_000_000)), repeat: Number(values.repeat), inFlight: Number(values["in-flight"]), rows },
   scripts: Object.fromEntries(Object.entries(SCRIPTS).map(([step, s]) => [step, smoke ? s.smoke : s.full])),
 };
 
