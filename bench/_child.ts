@@ -46,8 +46,8 @@ export function runtimeCommand(runtime: RuntimeName, script: string, args: reado
   }
 }
 
-/** A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`), or undefined off Linux or once the process is gone. */
-export function statusBytes(field: "VmRSS" | "VmHWM", pid: number | "self" = "self"): number | undefined {
+/** A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`, `RssAnon`, `RssFile`), or undefined off Linux or once the process is gone. */
+export function statusBytes(field: "VmRSS" | "VmHWM" | "RssAnon" | "RssFile", pid: number | "self" = "self"): number | undefined {
   try {
     const match = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
     return match ? Number(match[1]) * 1024 : undefined;

@@ -25,11 +25,10 @@
  */
 import process from "node:process";
 import v8 from "node:v8";
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createRegistry } from "../mod.ts";
 import { benchTopic, cpuSeconds, int, machineInfo, mib, peakRssBytes, publishAll, rssBytes, spawnBroker, threadCount, threadCpuSeconds } from "./_util.ts";
-import { runtimeName, runtimeVersion } from "./_child.ts";
+import { runtimeName, runtimeVersion, statusBytes } from "./_child.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -155,22 +154,13 @@ function readMemory(): Memory {
   const m = process.memoryUsage();
   return {
     rss: rssBytes(),
-    anon: statusKiB("RssAnon") * 1024,
-    file: statusKiB("RssFile") * 1024,
+    anon: statusBytes("RssAnon") ?? 0,
+    file: statusBytes("RssFile") ?? 0,
     heap: m.heapTotal,
     heapUsed: m.heapUsed,
     external: m.external,
     young: youngGenerationBytes(),
   };
-}
-
-/** A field of `/proc/self/status` in KiB; 0 where there is none. */
-function statusKiB(field: string): number {
-  try {
-    return Number(readFileSync("/proc/self/status", "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
 }
 
 /**
