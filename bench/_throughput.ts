@@ -8,7 +8,8 @@
  * @module
  */
 import { createRegistry, type KafkaDriver } from "../mod.ts";
-import { benchTopic, cpuSeconds, forgetAll, MESSAGE_BYTES, peakRssBytes, publishAll, rssBytes, runtimeName, runtimeVersion } from "./_util.ts";
+import { benchTopic, cpuSeconds, forgetAll, MESSAGE_BYTES, peakRssBytes, publishAll, rssBytes } from "./_util.ts";
+import { runtimeName, runtimeVersion } from "./_child.ts";
 
 /** Which driver the registry gets: the runtime's default, or one named. */
 export type DriverChoice = "default" | "ffi" | "confluent";

@@ -9,42 +9,12 @@
  *
  * @module
  */
-import { spawn, type SpawnOptions } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import * as v from "valibot";
 import { defineTopic, type Producer, QueueFullError, type Topic } from "../mod.ts";
-
-/** The repository root (this file is bench/_util.ts). */
-export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
-
-/** The runtime executing this script. */
-export type RuntimeName = "deno" | "bun" | "node";
-
-/** Which runtime this is, by its global. */
-export function runtimeName(): RuntimeName {
-  if ("Deno" in globalThis) return "deno";
-  if ("Bun" in globalThis) return "bun";
-  return "node";
-}
-
-/** The runtime's version, e.g. `2.9.6`. */
-export function runtimeVersion(): string {
-  const versions = process.versions as Record<string, string | undefined>;
-  return versions[runtimeName()] ?? process.version;
-}
-
-/** A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`), or undefined off Linux. */
-function statusBytes(field: "VmRSS" | "VmHWM", pid: number | "self" = "self"): number | undefined {
-  try {
-    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { runtimeCommand, runtimeName, startServer, statusBytes } from "./_child.ts";
 
 /** Resident set size of this process now, in bytes. */
 export function rssBytes(): number {
@@ -57,11 +27,6 @@ export function rssBytes(): number {
  */
 export function peakRssBytes(): number {
   return statusBytes("VmHWM") ?? rssBytes();
-}
-
-/** Peak RSS of another process (`pid`), while it runs; undefined once it is gone. */
-export function peakRssOf(pid: number): number | undefined {
-  return statusBytes("VmHWM", pid);
 }
 
 /** Resident set size of another process (`pid`) now; undefined once it is gone. */
@@ -248,76 +213,6 @@ export async function forgetAll(
 /** Bound of {@link forgetAll}'s waits for delivery. */
 const FORGET_FLUSH_TIMEOUT_MS = 120_000;
 
-/** How to run a bench script on `runtime` from the repository root: command and arguments. */
-export function runtimeCommand(runtime: RuntimeName, script: string, args: readonly string[]): [string, string[]] {
-  const bin = (name: string) => `${ROOT}node_modules/.bin/${name}`;
-  switch (runtime) {
-    case "deno":
-      return [bin("deno"), ["run", "-A", script, ...args]];
-    case "bun":
-      return [bin("bun"), [script, ...args]];
-    case "node":
-      return [nodeExecutable(), ["--import", "tsx", script, ...args]];
-  }
-}
-
-/** Node's executable: this process's own when it is Node, else `node` on PATH. */
-function nodeExecutable(): string {
-  return runtimeName() === "node" ? process.execPath : "node";
-}
-
-/** What a finished child process left. */
-export interface ChildRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** Wall-clock time from spawn to exit, in seconds. */
-  readonly seconds: number;
-  /** `performance.now()` when the child exited. */
-  readonly endedAt: number;
-  /** Peak RSS of the child, sampled from `/proc/<pid>/status` while it ran (0 where unknown). */
-  readonly peakRssBytes: number;
-}
-
-/**
- * Run a command to completion and capture its output. Its peak RSS is the
- * last high-water mark read before it exited (sampled every 20 ms: the
- * high-water mark only grows, so a late sample is as good as the last).
- * A child still running after `timeoutMs` is killed (SIGKILL) and reported
- * with a null code.
- */
-export function runChild(
-  command: string,
-  args: readonly string[],
-  options: SpawnOptions & { input?: string; timeoutMs?: number } = {},
-): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(command, args, { cwd: ROOT, ...options, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let peak = 0;
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const sampler = setInterval(() => (peak = Math.max(peak, child.pid ? peakRssOf(child.pid) ?? 0 : 0)), 20);
-    const killer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;
-    child.on("error", (error) => {
-      clearInterval(sampler);
-      clearTimeout(killer);
-      reject(error);
-    });
-    child.on("close", (code) => {
-      clearInterval(sampler);
-      clearTimeout(killer);
-      const endedAt = performance.now();
-      resolve({ code, stdout, stderr, seconds: (endedAt - started) / 1000, endedAt, peakRssBytes: peak });
-    });
-    // A child that exits without reading its input (e.g. `--version`) must not fail the run with EPIPE.
-    child.stdin!.on("error", () => {});
-    child.stdin!.end(options.input ?? "");
-  });
-}
-
 /** A broker process started by {@link spawnBroker}. */
 export interface BrokerProcess {
   readonly bootstrapServers: string;
@@ -330,29 +225,9 @@ export interface BrokerProcess {
  * topics (`name → partitions`) and resolve once it listens. The child ends
  * when this process closes its standard input, so it never outlives us.
  */
-export function spawnBroker(options: { brokers: number; topics: Readonly<Record<string, number>> }): Promise<BrokerProcess> {
+export async function spawnBroker(options: { brokers: number; topics: Readonly<Record<string, number>> }): Promise<BrokerProcess> {
   const topics = Object.entries(options.topics).map(([name, partitions]) => `--topic=${name}:${partitions}`);
   const [command, args] = runtimeCommand(runtimeName(), "bench/broker.ts", [`--brokers=${options.brokers}`, ...topics]);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
-    const exited = new Promise<void>((done) => child.once("exit", () => done()));
-    let out = "";
-    const onData = (chunk: string) => {
-      out += chunk;
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (!line) return;
-      child.stdout!.off("data", onData);
-      child.stdout!.resume(); // keep draining, so the child never blocks on a full pipe
-      resolve({
-        bootstrapServers: (JSON.parse(line) as { bootstrapServers: string }).bootstrapServers,
-        async stop() {
-          child.stdin!.end();
-          await exited;
-        },
-      });
-    };
-    child.stdout!.setEncoding("utf8").on("data", onData);
-    child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`bench/broker.ts exited (${code}) before it was ready: ${out.trim()}`)));
-  });
+  const server = await startServer(command, args, /^\{/);
+  return { bootstrapServers: (JSON.parse(server.ready) as { bootstrapServers: string }).bootstrapServers, stop: server.stop };
 }

@@ -26,7 +26,8 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { createRegistry, transactionalHandler } from "../mod.ts";
 import { startEmbeddedBroker } from "../testing.ts";
-import { benchTopic, int, machineInfo, publishAll, runtimeName, runtimeVersion } from "./_util.ts";
+import { benchTopic, int, machineInfo, publishAll } from "./_util.ts";
+import { runtimeName, runtimeVersion } from "./_child.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

@@ -15,44 +15,31 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import os from "node:os";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startEmbeddedBroker } from "../testing.ts";
+import { runtimeCommand, runtimeName, runtimeVersion, startServer } from "./_child.ts";
+import { summarize } from "./scenarios/_stats.ts";
 
 const { values } = parseArgs({
-  options: { seconds: { type: "string", default: "10" }, flood: { type: "string", default: "4" } },
+  options: { seconds: { type: "string", default: "10" }, flood: { type: "string", default: "4" }, json: { type: "boolean", default: false } },
 });
 const seconds = Number(values.seconds);
 const floodConnections = Number(values.flood);
 
-const runtime = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
-const runtimeName = runtime.Deno ? `deno ${runtime.Deno.version.deno}` : runtime.Bun ? `bun ${runtime.Bun.version}` : `node ${process.version}`;
-const [command, args]: [string, string[]] = runtime.Deno
-  ? [process.execPath, ["run", "--allow-net", "--allow-env", "--allow-ffi", "--allow-read", "gateway/main.ts"]]
-  : runtime.Bun
-  ? [process.execPath, ["gateway/main.ts"]]
-  : [process.execPath, ["--import", "tsx", "gateway/main.ts"]];
-
+const runtime = `${runtimeName()} ${runtimeVersion()}`;
 const broker = await startEmbeddedBroker({ brokers: 1 });
 broker.createTopic("orders", 3);
 const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(KAFKA_|GATEWAY_|PORT$|HOST$)/.test(k)));
-const gateway = spawn(command, args, {
-  cwd: fileURLToPath(new URL("..", import.meta.url)),
-  env: { ...base, NO_COLOR: "1", PORT: "0", KAFKA_BOOTSTRAP_SERVERS: broker.bootstrapServers, GATEWAY_USERS: "quiet:q-pw,flood:f-pw" },
-  stdio: ["ignore", "pipe", "inherit"],
+const gateway = await startServer(...runtimeCommand(runtimeName(), "gateway/main.ts", []), /listening on http:\/\//, {
+  ...base,
+  NO_COLOR: "1",
+  PORT: "0",
+  KAFKA_BOOTSTRAP_SERVERS: broker.bootstrapServers,
+  GATEWAY_USERS: "quiet:q-pw,flood:f-pw",
 });
-const url = await new Promise<string>((resolve, reject) => {
-  let out = "";
-  gateway.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-    out += chunk;
-    const match = out.match(/listening on (http:\/\/\S+)/);
-    if (match) resolve(match[1]!);
-  });
-  gateway.on("exit", () => reject(new Error(`gateway exited:\n${out}`)));
-});
+const url = gateway.ready.match(/listening on (http:\/\/\S+)/)![1]!;
 const path = `${url}/v3/clusters/kshare/topics/orders/records`;
 const headers = (user: string, pw: string) => ({ Authorization: `Basic ${btoa(`${user}:${pw}`)}`, "Content-Type": "application/json" });
 
@@ -109,10 +96,9 @@ function flood(connections: number, stop: { stopped: boolean }) {
   return { counts, statuses, done: Promise.all(loops) };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
 function summary(latencies: number[]) {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return { n: sorted.length, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1]! };
+  const s = summarize(Float64Array.from(latencies), 0);
+  return { n: s.ops, p50: s.p50Ms, p99: s.p99Ms, max: s.maxMs };
 }
 
 await quiet(1000); // warm-up: the quiet tenant's producer connects
@@ -122,8 +108,7 @@ const flooding = flood(floodConnections, stop);
 const underFlood = await quiet(seconds * 1000);
 stop.stopped = true;
 await flooding.done;
-gateway.kill("SIGTERM");
-await new Promise((resolve) => gateway.on("exit", resolve));
+await gateway.stop();
 await broker.stop();
 
 const a = summary(alone.latencies);
@@ -133,9 +118,9 @@ const ratio = f.p99 / a.p99;
 console.log(`# Fairness: quiet tenant's single publishes, alone and beside a flooding tenant
 
 - Command: \`${
-  runtime.Deno ? "npx deno run -A bench/fairness.ts" : runtime.Bun ? "npx bun bench/fairness.ts" : "node --import tsx bench/fairness.ts"
-} --seconds ${seconds} --flood ${floodConnections}\`
-- Gateway on ${runtimeName}, its own process, gateway defaults; embedded broker (1 broker, topic orders with 3 partitions) in the bench's process.
+  { deno: "npx deno run -A", bun: "npx bun", node: "node --import tsx" }[runtimeName()]
+} bench/fairness.ts --seconds ${seconds} --flood ${floodConnections}\`
+- Gateway on ${runtime}, its own process, gateway defaults; embedded broker (1 broker, topic orders with 3 partitions) in the bench's process.
 - Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}; load average before: ${
   os.loadavg().map((l) => l.toFixed(2)).join(", ")
 }.
@@ -152,3 +137,14 @@ console.log(`# Fairness: quiet tenant's single publishes, alone and beside a flo
   flooding.statuses.size ? `: ${[...flooding.statuses].join(", ")}` : ""
 }), ${flooding.counts.answered} records answered, ${flooding.counts.delivered} delivered.
 - p99 with the flood ÷ p99 alone: ${ratio.toFixed(1)}× (issue 15's target: at most 3×: ${ratio <= 3 ? "met" : "not met"}).`);
+if (values.json) {
+  const phase = (name: string, s: ReturnType<typeof summary>, failed: number) => ({
+    [`${name} requests`]: s.n,
+    [`${name} p50 ms`]: s.p50,
+    [`${name} p99 ms`]: s.p99,
+    [`${name} failed`]: failed,
+  });
+  const { requests, refused, delivered } = flooding.counts;
+  const flood = { "flood connections": floodConnections, "flood requests": requests, "flood refused": refused, "flood records delivered": delivered };
+  console.log(JSON.stringify({ runtime, ...phase("alone", a, alone.failed), ...phase("flooded", f, underFlood.failed), ...flood, "p99 ratio": ratio }));
+}

@@ -16,7 +16,8 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { createRegistry } from "../mod.ts";
 import { startEmbeddedBroker } from "../testing.ts";
-import { benchTopic, MESSAGE_VALUE, runtimeName } from "./_util.ts";
+import { benchTopic, MESSAGE_VALUE } from "./_util.ts";
+import { runtimeName } from "./_child.ts";
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { driver: { type: "string", default: "default" } } });
 const CALLS = 5_000;

@@ -15,12 +15,12 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import fc from "fast-check";
 import { anyCase, type GatewayCase } from "../tests/_rest_v3_requests.ts";
-import { int, mib, ROOT, rssOf, runtimeCommand, type RuntimeName, runtimeName } from "./_util.ts";
+import { int, mib, rssOf } from "./_util.ts";
+import { runtimeCommand, type RuntimeName, runtimeName, startServer } from "./_child.ts";
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "4" },
     runtime: { type: "string", default: runtimeName() },
     "max-growth-mib": { type: "string", default: "64" },
+    json: { type: "boolean", default: false },
   },
 });
 const requests = Number(values.requests);
@@ -38,18 +39,9 @@ const runtime = values.runtime as RuntimeName;
 const maxGrowth = Number(values["max-growth-mib"]) * 1024 * 1024;
 
 // The gateway as `npm start` runs it, on the chosen runtime, listening on a free port.
-const [command, args] = runtimeCommand(runtime, "gateway/main.ts", []);
-const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, PORT: "0", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "inherit"] });
-const url = await new Promise<string>((resolve, reject) => {
-  let out = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-    out += chunk;
-    const match = out.match(/listening on (http:\/\/\S+)/);
-    if (match) resolve(match[1]!);
-  });
-  child.on("exit", (code) => reject(new Error(`the gateway exited (${code}) before listening:\n${out}`)));
-});
-const rss = () => rssOf(child.pid!) ?? NaN;
+const gateway = await startServer(...runtimeCommand(runtime, "gateway/main.ts", []), /listening on http:\/\//, { ...process.env, PORT: "0", NO_COLOR: "1" });
+const url = gateway.ready.match(/listening on (http:\/\/\S+)/)![1]!;
+const rss = () => rssOf(gateway.pid) ?? NaN;
 
 /** Cases come in rounds of 1,000 (a new seed each), so only one round's bodies are held at a time. */
 function* cases(): Generator<GatewayCase> {
@@ -85,7 +77,7 @@ const started = performance.now();
 await Promise.all(Array.from({ length: concurrency }, worker));
 const seconds = (performance.now() - started) / 1000;
 samples.push({ requests: sent, rss: rss() });
-child.kill("SIGTERM");
+await gateway.stop();
 
 const afterWarmup = samples.find((s) => s.requests === warmup)?.rss ?? samples[0]!.rss;
 const end = samples.at(-1)!.rss;
@@ -97,4 +89,18 @@ console.log(`RSS by requests: ${samples.map((s) => `${int(s.requests)}: ${mib(s.
 const bounded = end - afterWarmup <= maxGrowth;
 console.log(`bounded (end at most ${mib(maxGrowth)} above warm-up): ${bounded ? "yes" : "NO"}`);
 console.log(`command: node --import tsx bench/gateway_rss.ts --requests ${requests} --warmup ${warmup} --concurrency ${concurrency} --runtime ${runtime}`);
+if (values.json) {
+  const rows = {
+    runtime,
+    requests: sent,
+    seconds,
+    statuses: Object.fromEntries(statuses),
+    lost,
+    rssStartBytes: samples[0]!.rss,
+    rssAfterWarmupBytes: afterWarmup,
+    rssEndBytes: end,
+    bounded,
+  };
+  console.log(JSON.stringify(rows));
+}
 process.exit(bounded && serverErrors === 0 && lost === 0 ? 0 : 1);

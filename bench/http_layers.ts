@@ -31,7 +31,7 @@ import { startEmbeddedBroker } from "../testing.ts";
 import { kafka, publishRoutes, verifyUsers } from "../hono.ts";
 import { createGatewayApp } from "../gateway/app.ts";
 import { orders, topics } from "../gateway/topics.ts";
-import { runtimeName, runtimeVersion } from "./_util.ts";
+import { runtimeName, runtimeVersion } from "./_child.ts";
 import { benchDriver } from "./scenarios/_driver.ts";
 import { HTTP_BODY, HTTP_HEADERS, HTTP_PATH, HTTP_TOPIC, HTTP_USER } from "./scenarios/http.ts";
 

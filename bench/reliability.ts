@@ -12,8 +12,8 @@
  *
  * Options: --rounds N (20)  --faults a,b,c (every fault: leader-outage,
  * coordinator-and-members, fatal-producer)  --wait-bound-ms N (30 000:
- * a round waiting longer for an event fails, naming it)  --json (one JSON
- * line per round on stderr as well)
+ * a round waiting longer for an event fails, naming it)  --json (the table
+ * as one JSON line, for `run_all.ts`)
  *
  * Exit code 0 when every round of every fault kept every promise, 1 otherwise.
  *
@@ -23,7 +23,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { startEmbeddedBroker } from "../testing.ts";
 import { type FaultName, type FaultResult, faults } from "./scenarios/faults.ts";
-import { runtimeName, runtimeVersion } from "./_util.ts";
+import { runtimeName, runtimeVersion } from "./_child.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -84,7 +84,6 @@ for (const fault of chosen) {
       row.failedRounds++;
       problems.push(`${fault} round ${round}: ${[...result.problems, ...result.errorMessages].slice(0, 3).join("; ")}`);
     }
-    if (values.json) process.stderr.write(JSON.stringify({ runtime, round, ...result, errorMessages: result.errorMessages.slice(0, 3) }) + "\n");
     process.stderr.write(`${fault} ${round}/${rounds}: ${result.acknowledged} acknowledged, ${result.problems.length} problems\n`);
   }
   row.seconds = (performance.now() - started) / 1000;
@@ -92,6 +91,10 @@ for (const fault of chosen) {
 }
 await broker.stop();
 
+if (values.json) {
+  console.log(JSON.stringify({ runtime, rows, problems }));
+  process.exit(problems.length === 0 ? 0 : 1);
+}
 console.log(
   "| fault | runtime | rounds | records acknowledged | found by kcat | duplicates | handled | errors surfaced | overlapping handler runs | rounds failed |",
 );

@@ -1,299 +1,157 @@
 /**
- * The cross-runtime benchmark runner (issue 5): every scenario on Deno, Bun
- * and Node, each in a child process with its runtime's default driver,
- * against one embedded broker hosted here, at emulated round-trip times of
- * 0, 2 and 20 ms, with 1 and 100 concurrent callers. Writes
- * `bench/RESULTS.md` and `bench/chart.svg`.
+ * The benchmark runner: every step on Deno, Bun and Node, each child in a
+ * process of its own with its runtime's default driver, against an embedded
+ * broker hosted here. It writes what it measured as JSON and renders it
+ * (`_render.ts`: Markdown tables and the chart); what the figures mean is
+ * written by hand in the RESULTS files. Steps, options and what each counts:
+ * bench/README.md.
  *
- *   npx deno task bench:all          # = deno run -A bench/run_all.ts (runner on Deno)
- *   npm run bench:all                # = node --import tsx bench/run_all.ts (runner on Node)
- *   npx deno task bench:all --smoke  # tiny N, writes bench/out/; exits 1 if a counter check fails
- *
- * Scenarios (`bench/scenarios/`): `publish` (shared producer vs a producer
- * per message), `lookup` (warm `registry.producer(ctx)` vs a module
- * variable, and idle CPU), `consume` (one consumer for N topics vs N
- * consumers), `http` (the gateway vs a producer per request vs a bare Hono
- * handler, loaded by `wrk`), and the throughput runner
- * (`bench/throughput_all.ts`, 1,000,000 messages per runtime beside
- * `kcat -P`), called as it is.
- *
- * Options: --smoke  --runtimes deno,bun,node  --only publish,lookup,consume,http,throughput
- * --out FILE (default bench/RESULTS.md; smoke: bench/out/RESULTS-smoke.md; the chart goes beside it)
- * --wait-quiet-minutes N (full run: wait up to N minutes, default 20, for other
- * benchmarks on the machine to finish; 0: do not wait)  --render FILE (write
- * the report and chart again from a run's saved results, bench/out/results.json,
- * without measuring)
+ *   npx deno task bench:all                   # = deno run -A bench/run_all.ts: the default steps, full size
+ *   npm run bench:all -- --smoke              # tiny N; exits 1 if a counter check or a child fails
+ *   node --import tsx bench/run_all.ts --only faults,soak,scale,fairness,gateway-rss
+ *   node --import tsx bench/run_all.ts --render bench/out/results.json   # render a saved run again
  *
  * @module
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { basename, dirname, resolve } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { startEmbeddedBroker } from "../testing.ts";
+import { type EmbeddedBroker, startEmbeddedBroker } from "../testing.ts";
 import { wrkLoad, wrkVersion } from "./http_load.ts";
-import { int, machineInfo, ROOT, runChild, runtimeCommand, type RuntimeName, runtimeName, runtimeVersion } from "./_util.ts";
+import { int, machineInfo, MESSAGE_LINE } from "./_util.ts";
+import { ROOT, runChild, runJson, runtimeCommand, type RuntimeName, runtimeName, runtimeVersion } from "./_child.ts";
+import type { ThroughputResult } from "./_throughput.ts";
+import { renderChart, renderResults } from "./_render.ts";
 import { checkCounters } from "./scenarios/_checks.ts";
-import { renderChart } from "./scenarios/_chart.ts";
 import { runScenario } from "./scenarios/_host.ts";
 import { between } from "./scenarios/_probe.ts";
-import { renderResults } from "./scenarios/_report.ts";
-import type { Plan, PublishVariant, Results } from "./scenarios/_results.ts";
+import type { Plan, PublishVariant, Results, ThroughputSample } from "./scenarios/_results.ts";
 import type { ConsumeResult } from "./scenarios/consume.ts";
 import { HTTP_BODY, HTTP_HEADERS, HTTP_PATH, HTTP_TOPIC, type HttpServerResult } from "./scenarios/http.ts";
 import type { LoadResult } from "./http_load.ts";
 import type { LookupResult } from "./scenarios/lookup.ts";
 import type { PublishResult } from "./scenarios/publish.ts";
 
+/** Throughput rows: id → runtime, driver, linger.ms, how records are published. */
+const THROUGHPUT_ROWS: Record<string, readonly [RuntimeName | "C", string, number, "awaited" | "forget" | "kcat"]> = {
+  "deno": ["deno", "ffi", 5, "awaited"],
+  "bun": ["bun", "ffi", 5, "awaited"],
+  "node-confluent": ["node", "confluent", 5, "awaited"],
+  "node-ffi": ["node", "ffi", 5, "awaited"],
+  "deno-forget": ["deno", "ffi", 5, "forget"],
+  "bun-forget": ["bun", "ffi", 5, "forget"],
+  "node-confluent-forget": ["node", "confluent", 5, "forget"],
+  "kcat": ["C", "package", 5, "kcat"],
+  "kcat-system": ["C", "system", 5, "kcat"],
+  "deno-linger0": ["deno", "ffi", 0, "awaited"],
+  "bun-linger0": ["bun", "ffi", 0, "awaited"],
+  "node-confluent-linger0": ["node", "confluent", 0, "awaited"],
+};
+/** The script steps: file and the arguments of a full and of a smoke run. */
+const SCRIPTS: Record<string, { file: string; full: string[]; smoke: string[] }> = {
+  faults: { file: "bench/reliability.ts", full: ["--rounds=20"], smoke: ["--rounds=1"] },
+  soak: { file: "bench/soak.ts", full: [], smoke: ["--messages=20000", "--idle-seconds=2", "--settle-seconds=1"] },
+  scale: { file: "bench/scale.ts", full: ["--contexts=1000"], smoke: ["--contexts=20", "--idle-seconds=1"] },
+  fairness: { file: "bench/fairness.ts", full: ["--seconds=10", "--flood=4"], smoke: ["--seconds=1", "--flood=1"] },
+  "gateway-rss": { file: "bench/gateway_rss.ts", full: [], smoke: ["--requests=300", "--warmup=100"] },
+};
+const DEFAULT_STEPS = "publish,lookup,consume,http,throughput";
+
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
     smoke: { type: "boolean", default: false },
     runtimes: { type: "string", default: "deno,bun,node" },
-    only: { type: "string", default: "publish,lookup,consume,http,throughput" },
+    only: { type: "string", default: DEFAULT_STEPS },
+    rows: { type: "string", default: Object.keys(THROUGHPUT_ROWS).join(",") },
+    repeat: { type: "string", default: "1" },
+    "in-flight": { type: "string", default: "10000" },
+    messages: { type: "string" },
     out: { type: "string" },
-    "wait-quiet-minutes": { type: "string" },
     render: { type: "string" },
   },
 });
-const smoke = values.smoke;
-const only = new Set(values.only.split(",").map((s) => s.trim()));
-const runtimes = values.runtimes.split(",").map((s) => s.trim()) as RuntimeName[];
-for (const r of runtimes) if (!["deno", "bun", "node"].includes(r)) throw new Error(`unknown runtime ${r}`);
-const outFile = resolve(ROOT, values.out ?? (smoke ? "bench/out/RESULTS-smoke.md" : "bench/RESULTS.md"));
-const chartFile = `${dirname(outFile)}/${smoke ? "chart-smoke.svg" : "chart.svg"}`;
-const waitQuietMinutes = Number(values["wait-quiet-minutes"] ?? (smoke ? 0 : 20));
-
-const plan: Plan = smoke
-  ? {
-    runtimes,
-    brokers: 3,
-    partitions: 3,
-    publish: {
-      rtts: [0, 2],
-      callers: [1, 4],
-      variantRtts: [0],
-      shared: { maxOps: 30, maxSeconds: 2 },
-      recreated: { maxOps: 4, maxSeconds: 2 },
-    },
-    lookup: { iterations: 2_000, batches: 3, idleSeconds: 0.2 },
-    consume: { rtts: [0], topicCounts: [1, 3], timeoutMs: 30_000, consumer: { "session.timeout.ms": 6000, "heartbeat.interval.ms": 500 } },
-    http: { rtts: [0], connections: [4], seconds: 1, layerSeconds: 0.2 },
-    throughput: { messages: 2_000, repeat: 1 },
-  }
-  : {
-    runtimes,
-    brokers: 3,
-    partitions: 3,
-    publish: {
-      rtts: [0, 2, 20],
-      callers: [1, 100],
-      variantRtts: [0, 20],
-      shared: { maxOps: 200_000, maxSeconds: 2 },
-      recreated: { maxOps: 300, maxSeconds: 4 },
-    },
-    lookup: { iterations: 100_000, batches: 11, idleSeconds: 3 },
-    consume: { rtts: [0, 20], topicCounts: [1, 10, 50], timeoutMs: 60_000, consumer: { "session.timeout.ms": 6000, "heartbeat.interval.ms": 500 } },
-    http: { rtts: [0], connections: [32, 256], seconds: 4, layerSeconds: 2 },
-    throughput: { messages: 1_000_000, repeat: 1 },
-  };
-
 const log = (line: string) => console.error(`[bench] ${line}`);
-const command = runtimeName() === "deno" ? `npx deno task bench:all${smoke ? " --smoke" : ""}` : `npm run bench:all${smoke ? " -- --smoke" : ""}`;
-
-// ---------------------------------------------------------------------------
-// Other benchmarks on the machine: wait for them, and say so.
-
-/** Other benchmark processes (not this one, its ancestors or its descendants): pid → command line and CPU ticks used so far. */
-function otherBenchmarks(): Map<number, { command: string; ticks: number }> {
-  const all = new Map<number, { parent: number; ticks: number; command: string }>();
-  for (const entry of readdirSync("/proc")) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
-      all.set(pid, { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), command });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  // This run's own processes: its ancestors (npm, deno task) and every descendant (scenario children, the throughput runner's).
-  const mine = new Set<number>();
-  for (let pid = process.pid; pid > 1 && all.has(pid); pid = all.get(pid)!.parent) mine.add(pid);
-  const descends = (pid: number): boolean => {
-    for (let p = all.get(pid)?.parent; p !== undefined && p > 1; p = all.get(p)?.parent) if (p === process.pid) return true;
-    return false;
-  };
-  for (const pid of all.keys()) if (descends(pid)) mine.add(pid);
-  const found = new Map<number, { command: string; ticks: number }>();
-  for (const [pid, p] of all) {
-    if (!mine.has(pid) && /bench\/|soak|throughput/.test(p.command)) found.set(pid, { command: p.command.slice(0, 120), ticks: p.ticks });
-  }
-  return found;
-}
-
-/** Matching processes that used more than 1% of a core between two looks `seconds` apart. */
-function busyBetween(
-  before: Map<number, { command: string; ticks: number }>,
-  now: Map<number, { command: string; ticks: number }>,
-  seconds: number,
-): Array<[number, string]> {
-  // Ticks are 10 ms: more than seconds ticks is more than 1% of a core.
-  return [...now].filter(([pid, p]) => p.ticks - (before.get(pid)?.ticks ?? 0) > seconds).map(([pid, p]) => [pid, p.command]);
-}
 
 /**
- * Wait until no other benchmark has used the CPU for a minute: a matching
- * process counts as busy when it used more than 1% of a core since the
- * previous look (an idle leftover, e.g. a broker someone left running, does
- * not hold the run up but is named in the results); a whole quiet minute is
- * asked for because other benchmark scripts often run one after another.
- * Gives up after `--wait-quiet-minutes`.
+ * Write the tables of `results` beside `jsonFile` (RESULTS.md, to copy from
+ * into the hand-written bench/RESULTS*.md) and the chart: bench/chart.svg
+ * after a full run that measured publishing, else beside the tables.
  */
-async function waitForQuiet(): Promise<string> {
-  if (waitQuietMinutes <= 0) return smoke ? "" : "Did not wait for other benchmarks (--wait-quiet-minutes 0).";
-  const started = Date.now();
-  const lookSeconds = 20;
-  let before = otherBenchmarks();
-  let quietLooks = 0;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, lookSeconds * 1000));
-    const now = otherBenchmarks();
-    const busy = busyBetween(before, now, lookSeconds);
-    before = now;
-    quietLooks = busy.length === 0 ? quietLooks + 1 : 0;
-    const waited = ((Date.now() - started) / 60_000).toFixed(1);
-    const idle = [...now].filter(([pid]) => !busy.some(([b]) => b === pid));
-    const idleNote = idle.length
-      ? ` Idle benchmark processes left running (not waited for): ${idle.map(([pid, p]) => `${pid} \`${p.command}\``).join("; ")}.`
-      : "";
-    if (quietLooks >= 3) return `No other benchmark used the CPU in the minute before it started (waited ${waited} min).${idleNote}`;
-    if (Date.now() - started > waitQuietMinutes * 60_000) {
-      return `Other benchmarks were still running after waiting ${waited} min (gave up): ${busy.map(([pid, c]) => `${pid} \`${c}\``).join("; ")}.${idleNote}`;
-    }
-    if (busy.length) log(`waiting for other benchmarks to finish: ${busy.map(([pid, c]) => `${pid} ${c}`).join("; ")}`);
-  }
+function render(results: Results, jsonFile: string) {
+  const stem = results.smoke ? "-smoke" : "";
+  const checks = checkCounters(results);
+  const tables = `${dirname(jsonFile)}/RESULTS${stem}.md`;
+  const chart = !results.smoke && results.publish.length > 0 ? `${ROOT}bench/chart.svg` : `${dirname(jsonFile)}/chart${stem}.svg`;
+  writeFileSync(tables, renderResults(results, checks, relative(dirname(tables), chart)));
+  writeFileSync(chart, renderChart(results));
+  log(`wrote ${tables.replace(ROOT, "")} and ${chart.replace(ROOT, "")}`);
+  return checks;
 }
 
-/** The scenario the run is measuring now, for {@link watchOthers}. */
-let phase = "setup";
-
-/** Look every 30 s for other benchmarks using the CPU while this run measures; `stop()` lists them with the scenarios they overlapped. */
-function watchOthers(): { stop(): string[] } {
-  const seen = new Map<number, { command: string; phases: Set<string> }>();
-  let before = otherBenchmarks();
-  let previousPhase = phase;
-  const timer = setInterval(() => {
-    const now = otherBenchmarks();
-    for (const [pid, command] of busyBetween(before, now, 30)) {
-      const entry = seen.get(pid) ?? { command, phases: new Set<string>() };
-      entry.phases.add(previousPhase).add(phase);
-      seen.set(pid, entry);
-    }
-    before = now;
-    previousPhase = phase;
-  }, 30_000);
-  return {
-    stop() {
-      clearInterval(timer);
-      return [...seen].map(([pid, { command, phases }]) => `${pid} \`${command}\` (during: ${[...phases].join(", ")})`);
-    },
-  };
+if (values.render) {
+  const file = resolve(ROOT, values.render);
+  render(JSON.parse(readFileSync(file, "utf8")) as Results, file);
+  process.exit(0);
 }
 
-/** A hash of the code under measurement (mod.ts, hono.ts, src/, gateway/), to notice a change during the run. */
-function codeHash(): string {
-  const hash = createHash("sha256");
-  const walk = (path: string): void => {
-    let entries: string[];
-    try {
-      entries = readdirSync(`${ROOT}${path}`).sort();
-    } catch {
-      hash.update(path).update(readFileSync(`${ROOT}${path}`));
-      return;
-    }
-    for (const entry of entries) walk(`${path}/${entry}`);
-  };
-  for (const path of ["mod.ts", "hono.ts", "src", "gateway"]) {
-    try {
-      walk(path);
-    } catch {
-      // absent
-    }
-  }
-  return hash.digest("hex").slice(0, 12);
-}
+const smoke = values.smoke;
+const steps = values.only.split(",").map((s) => s.trim());
+const runtimes = values.runtimes.split(",").map((s) => s.trim()) as RuntimeName[];
+for (const r of runtimes) if (!["deno", "bun", "node"].includes(r)) throw new Error(`--runtimes: unknown runtime ${r}`);
+for (const s of steps) if (!DEFAULT_STEPS.split(",").includes(s) && !(s in SCRIPTS)) throw new Error(`--only: unknown step ${s}`);
+const rows = values.rows.split(",").map((s) => s.trim());
+for (const id of rows) if (!(id in THROUGHPUT_ROWS)) throw new Error(`--rows: unknown row ${id} (known: ${Object.keys(THROUGHPUT_ROWS).join(", ")})`);
+const outFile = resolve(ROOT, values.out ?? `bench/out/results${smoke ? "-smoke" : ""}.json`);
+const consumer = { "session.timeout.ms": 6000, "heartbeat.interval.ms": 500 };
 
-/** The commit measured, and whether the measured code differs from it. */
-function codeVersion(): string {
+const plan: Plan = {
+  runtimes,
+  steps,
+  brokers: 3,
+  partitions: 3,
+  publish: smoke
+    ? { rtts: [0, 2], callers: [1, 4], variantRtts: [0], shared: { maxOps: 30, maxSeconds: 2 }, recreated: { maxOps: 4, maxSeconds: 2 } }
+    : { rtts: [0, 2, 20], callers: [1, 100], variantRtts: [0, 20], shared: { maxOps: 200_000, maxSeconds: 2 }, recreated: { maxOps: 300, maxSeconds: 4 } },
+  lookup: smoke ? { iterations: 2_000, batches: 3, idleSeconds: 0.2 } : { iterations: 100_000, batches: 11, idleSeconds: 3 },
+  consume: smoke ? { rtts: [0], topicCounts: [1, 3], timeoutMs: 30_000, consumer } : { rtts: [0, 20], topicCounts: [1, 10, 50], timeoutMs: 60_000, consumer },
+  http: smoke ? { rtts: [0], connections: [4], seconds: 1, layerSeconds: 0.2 } : { rtts: [0], connections: [32, 256], seconds: 4, layerSeconds: 2 },
+  throughput: { messages: Number(values.messages ?? (smoke ? 2_000 : 1_000_000)), repeat: Number(values.repeat), inFlight: Number(values["in-flight"]), rows },
+  scripts: Object.fromEntries(Object.entries(SCRIPTS).map(([step, s]) => [step, smoke ? s.smoke : s.full])),
+};
+
+/** The first line a command prints (all of it with `all`), or `not found`. */
+function versionOf(cmd: string, args: string[], env?: NodeJS.ProcessEnv, all = false): string {
   try {
-    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "mod.ts", "hono.ts", "src", "gateway"], { cwd: ROOT, encoding: "utf8" }).trim();
-    return `commit ${commit}${dirty ? " with uncommitted changes to the measured code" : ""}`;
-  } catch {
-    return "not a git checkout";
-  }
-}
-
-function versionOf(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).split("\n")[0]!.trim();
+    const out = execFileSync(cmd, args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+    return all ? out : out.split("\n")[0]!.trim();
   } catch {
     return "not found";
   }
 }
+/** librdkafka's build inside the Confluent package: what the FFI driver loads, and what kcat is pointed at for a like-for-like row. */
+const PACKAGE_LIB_ENV = { ...process.env, LD_LIBRARY_PATH: `${ROOT}node_modules/@confluentinc/kafka-javascript/build/deps` };
+const kcatVersion = (env?: NodeJS.ProcessEnv) => versionOf("kcat", ["-V"], env, true).match(/librdkafka (\S+)/)?.[1] ?? "not found";
 
-// ---------------------------------------------------------------------------
-
-if (values.render) {
-  // Re-render a finished run's report from its saved results (bench/out/results.json): no measurement.
-  const saved = JSON.parse(readFileSync(resolve(ROOT, values.render), "utf8")) as Results;
-  const out = resolve(ROOT, values.out ?? (saved.smoke ? "bench/out/RESULTS-smoke.md" : "bench/RESULTS.md"));
-  const chart = `${dirname(out)}/${saved.smoke ? "chart-smoke.svg" : "chart.svg"}`;
-  writeFileSync(out, renderResults(saved, checkCounters(saved), basename(chart)));
-  writeFileSync(chart, renderChart(saved));
-  log(`rendered ${out.replace(ROOT, "")} and ${chart.replace(ROOT, "")} from ${values.render}`);
-  process.exit(0);
-}
-
-const quiet = await waitForQuiet();
-const codeAtStart = codeHash();
-const others = waitQuietMinutes > 0 ? watchOthers() : undefined;
-const machine = machineInfo();
-const loadBefore = os.loadavg();
 const startedAt = new Date();
-const versions: Record<string, string> = {};
-for (const runtime of runtimes) {
-  const [bin] = runtimeCommand(runtime, "", []);
-  versions[runtime] = versionOf(bin, ["--version"]).replace(/^deno /, "").replace(/^v/, "").split(" ")[0]!;
-}
-{
-  let kcat = "not found";
-  try {
-    const out = execFileSync("kcat", ["-V"], { encoding: "utf8" });
-    kcat = `${out.match(/Version (\S+)/)?.[1] ?? "?"} (librdkafka ${out.match(/librdkafka (\S+)/)?.[1] ?? "?"})`;
-  } catch {
-    // not installed: the throughput runner says so too
-  }
-  versions.kcat = kcat;
-}
-versions.wrk = only.has("http") ? (await wrkVersion()).replace(/ Copyright.*/, "") : "not used";
-versions.runner = `${runtimeName()} ${runtimeVersion()}`;
-versions.kshare = codeVersion();
-
+const versions: Record<string, string> = {
+  ...Object.fromEntries(runtimes.map((r) => [r, versionOf(runtimeCommand(r, "", [])[0], ["--version"]).replace(/^(deno |v)/, "").split(" ")[0]!])),
+  kcat: `${versionOf("kcat", ["-V"], undefined, true).match(/Version (\S+)/)?.[1] ?? "?"} (system librdkafka ${kcatVersion()})`,
+  wrk: steps.includes("http") ? (await wrkVersion()).replace(/ Copyright.*/, "") : "not used",
+  runner: `${runtimeName()} ${runtimeVersion()}`,
+  kshare: versionOf("git", ["-C", ROOT, "describe", "--always", "--dirty"]),
+};
 const results: Results = {
   smoke,
-  command,
+  command: `${{ deno: "npx deno run -A", bun: "npx bun", node: "node --import tsx" }[runtimeName()]} bench/run_all.ts ${process.argv.slice(2).join(" ")}`
+    .trim(),
   startedAt: startedAt.toISOString(),
   seconds: 0,
-  machine,
-  loadBefore,
-  quiet,
+  machine: machineInfo(),
+  loadBefore: os.loadavg(),
   versions,
   plan,
   publish: [],
@@ -301,17 +159,12 @@ const results: Results = {
   consume: [],
   http: [],
   httpLayers: [],
+  throughput: [],
+  scripts: [],
   failures: [],
 };
 const librdkafka = new Map<string, string>();
 const noteDriver = (r: { runtime: string; driver: string; librdkafkaVersion: string }) => librdkafka.set(`${r.runtime} ${r.driver}`, r.librdkafkaVersion);
-
-const broker = await startEmbeddedBroker({ brokers: plan.brokers, groupInitialRebalanceDelayMs: 0 });
-broker.startRequestTracking();
-const publishTopic = "bench-publish";
-broker.createTopic(publishTopic, plan.partitions, 1);
-broker.createTopic(HTTP_TOPIC, plan.partitions, 1);
-let sequence = 0;
 
 /** Run one child; a failure is recorded and the run goes on. */
 async function attempt(what: string, fn: () => Promise<void>): Promise<void> {
@@ -323,145 +176,133 @@ async function attempt(what: string, fn: () => Promise<void>): Promise<void> {
   }
 }
 
-try {
-  if (only.has("publish")) {
-    phase = "publish";
-    for (const rttMs of plan.publish.rtts) {
-      broker.setRtt(-1, rttMs);
-      for (const runtime of runtimes) {
-        for (const callers of plan.publish.callers) {
-          const variants: PublishVariant[] = ["defaults"];
-          if (plan.publish.variantRtts.includes(rttMs)) variants.push("no-idempotence");
-          if (callers === 1) variants.push("linger5");
-          for (const variant of variants) {
-            for (const mode of variant === "linger5" ? ["shared"] as const : ["shared", "recreated"] as const) {
-              const bounds = mode === "shared" ? plan.publish.shared : plan.publish.recreated;
-              const what = `publish ${runtime} RTT ${rttMs} ${callers} caller(s) ${mode} ${variant}`;
-              await attempt(what, async () => {
-                const run = await runScenario<PublishResult>(
-                  runtime,
-                  "publish",
-                  {
-                    bootstrapServers: broker.bootstrapServers,
-                    topic: publishTopic,
-                    partitions: plan.partitions,
-                    mode,
-                    idempotent: variant !== "no-idempotence",
-                    callers,
-                    maxOps: Math.max(bounds.maxOps, callers),
-                    maxSeconds: bounds.maxSeconds,
-                    ...(variant === "linger5" ? { producer: { "linger.ms": 5 } } : {}),
-                  },
-                  broker,
-                  { timeoutMs: (bounds.maxSeconds + 90) * 1000 },
-                );
-                const { result, marks } = run;
-                noteDriver(result);
-                results.publish.push({
-                  runtime,
-                  rttMs,
-                  callers,
-                  mode,
-                  variant,
-                  result,
-                  setup: between(marks.start!, marks.warm!),
-                  measured: between(marks.warm!, marks.done!),
-                });
-                log(
-                  `${what}: ${int(result.ops)} in ${result.seconds.toFixed(2)} s = ${result.opsPerSecond.toFixed(1)}/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
-                    `p99 ${result.p99Ms.toFixed(2)} ms, connections ${marks.warm!.connections} + ${marks.done!.connections - marks.warm!.connections}`,
-                );
-              });
-            }
-          }
-        }
-      }
-    }
-    broker.setRtt(-1, 0);
+/** A broker of the plan's size with request tracking on; `fn` gets it, and it is stopped after. */
+async function withBroker(fn: (broker: EmbeddedBroker) => Promise<void>): Promise<void> {
+  const broker = await startEmbeddedBroker({ brokers: plan.brokers, groupInitialRebalanceDelayMs: 0 });
+  broker.startRequestTracking();
+  try {
+    await fn(broker);
+  } finally {
+    await broker.stop();
   }
+}
 
-  if (only.has("lookup")) {
-    phase = "lookup";
+async function publishStep(broker: EmbeddedBroker): Promise<void> {
+  broker.createTopic("bench-publish", plan.partitions, 1);
+  for (const rttMs of plan.publish.rtts) {
+    broker.setRtt(-1, rttMs);
     for (const runtime of runtimes) {
-      await attempt(`lookup ${runtime}`, async () => {
-        const { result } = await runScenario<LookupResult>(
-          runtime,
-          "lookup",
-          {
-            bootstrapServers: broker.bootstrapServers,
-            ...plan.lookup,
-          },
-          broker,
-          { timeoutMs: 120_000 },
-        );
-        noteDriver(result);
-        results.lookup.push({ runtime, result });
-        log(
-          `lookup ${runtime}: same ${result.sameObjectNs.toFixed(1)} ns, equal ${result.equalObjectNs.toFixed(1)} ns, variable ${
-            result.moduleVariableAwaitNs.toFixed(1)
-          } ns awaited / ${result.moduleVariableReadNs.toFixed(2)} ns plain, idle CPU ${result.idleCpuPercent.toFixed(2)}%`,
-        );
-      });
-    }
-  }
-
-  if (only.has("consume")) {
-    phase = "consume";
-    for (const rttMs of plan.consume.rtts) {
-      broker.setRtt(-1, rttMs);
-      for (const runtime of runtimes) {
-        for (const count of plan.consume.topicCounts) {
-          for (const mode of ["shared", "separate"] as const) {
-            const what = `consume ${runtime} RTT ${rttMs} ${count} topic(s) ${mode}`;
+      for (const callers of plan.publish.callers) {
+        const variants: PublishVariant[] = ["defaults"];
+        if (plan.publish.variantRtts.includes(rttMs)) variants.push("no-idempotence");
+        if (callers === 1) variants.push("linger5");
+        for (const variant of variants) {
+          for (const mode of variant === "linger5" ? ["shared"] as const : ["shared", "recreated"] as const) {
+            const bounds = plan.publish[mode];
+            const what = `publish ${runtime} RTT ${rttMs} ${callers} caller(s) ${mode} ${variant}`;
             await attempt(what, async () => {
-              const id = `consume-${++sequence}-${runtime}-${rttMs}-${count}-${mode}`;
-              const topics = Array.from({ length: count }, (_, i) => `${id}-t${i}`);
-              for (const topic of topics) broker.createTopic(topic, plan.partitions, 1);
-              const { result, marks } = await runScenario<ConsumeResult>(
+              const { result, marks } = await runScenario<PublishResult>(
                 runtime,
-                "consume",
+                "publish",
                 {
                   bootstrapServers: broker.bootstrapServers,
-                  topics,
+                  topic: "bench-publish",
+                  partitions: plan.partitions,
                   mode,
-                  groupId: `${id}-group`,
-                  timeoutMs: plan.consume.timeoutMs,
-                  consumer: plan.consume.consumer,
+                  idempotent: variant !== "no-idempotence",
+                  callers,
+                  maxOps: Math.max(bounds.maxOps, callers),
+                  maxSeconds: bounds.maxSeconds,
+                  ...(variant === "linger5" ? { producer: { "linger.ms": 5 } } : {}),
                 },
                 broker,
-                { timeoutMs: plan.consume.timeoutMs + 120_000 },
+                { timeoutMs: (bounds.maxSeconds + 90) * 1000 },
               );
               noteDriver(result);
-              // Up to after the registry closed: at `done` a connection may still be setting up (counted late).
-              const measured = between(marks.warm!, marks.closed ?? marks.done!);
-              results.consume.push({ runtime, rttMs, topics: count, mode, result, measured });
+              const setup = between(marks.start!, marks.warm!);
+              const measured = between(marks.warm!, marks.done!);
+              results.publish.push({ runtime, rttMs, callers, mode, variant, result, setup, measured });
               log(
-                `${what}: ${result.firstMessagesSeconds?.toFixed(2) ?? "timed out"} s, ${result.assignments} assignments, ${measured.joinGroups} JoinGroups, ` +
-                  `${measured.connections} connections, close ${result.closeSeconds.toFixed(2)} s`,
+                `${what}: ${result.opsPerSecond.toFixed(1)}/s, p50 ${result.p50Ms.toFixed(2)} ms, connections ${setup.connections} + ${measured.connections}`,
               );
             });
           }
         }
       }
     }
-    broker.setRtt(-1, 0);
   }
+  broker.setRtt(-1, 0);
+}
 
-  if (only.has("http")) {
-    phase = "http";
-    for (const rttMs of plan.http.rtts) {
-      for (const runtime of runtimes) {
-        for (const connections of plan.http.connections) {
-          for (const app of ["bare", "bare-auth", "gateway", "naive"] as const) {
-            const what = `http ${runtime} RTT ${rttMs} ${app} ${connections} connections`;
-            // A broker of its own per HTTP child: a producer-per-request storm leaves thousands of half-open
-            // connections behind (the mock brokers listen with a backlog of 5), which would otherwise reach
-            // the next child's broker counters seconds later.
-            const own = await startEmbeddedBroker({ brokers: plan.brokers, groupInitialRebalanceDelayMs: 0 });
-            own.startRequestTracking();
+async function lookupStep(broker: EmbeddedBroker): Promise<void> {
+  for (const runtime of runtimes) {
+    await attempt(`lookup ${runtime}`, async () => {
+      const { result } = await runScenario<LookupResult>(runtime, "lookup", { bootstrapServers: broker.bootstrapServers, ...plan.lookup }, broker, {
+        timeoutMs: 120_000,
+      });
+      noteDriver(result);
+      results.lookup.push({ runtime, result });
+      log(
+        `lookup ${runtime}: same ${result.sameObjectNs.toFixed(1)} ns, equal ${result.equalObjectNs.toFixed(1)} ns, idle CPU ${
+          result.idleCpuPercent.toFixed(2)
+        }%`,
+      );
+    });
+  }
+}
+
+async function consumeStep(broker: EmbeddedBroker): Promise<void> {
+  let sequence = 0;
+  for (const rttMs of plan.consume.rtts) {
+    broker.setRtt(-1, rttMs);
+    for (const runtime of runtimes) {
+      for (const count of plan.consume.topicCounts) {
+        for (const mode of ["shared", "separate"] as const) {
+          const what = `consume ${runtime} RTT ${rttMs} ${count} topic(s) ${mode}`;
+          await attempt(what, async () => {
+            const id = `consume-${++sequence}-${runtime}-${rttMs}-${count}-${mode}`;
+            const topics = Array.from({ length: count }, (_, i) => `${id}-t${i}`);
+            for (const topic of topics) broker.createTopic(topic, plan.partitions, 1);
+            const { result, marks } = await runScenario<ConsumeResult>(
+              runtime,
+              "consume",
+              {
+                bootstrapServers: broker.bootstrapServers,
+                topics,
+                mode,
+                groupId: `${id}-group`,
+                timeoutMs: plan.consume.timeoutMs,
+                consumer: plan.consume.consumer,
+              },
+              broker,
+              { timeoutMs: plan.consume.timeoutMs + 120_000 },
+            );
+            noteDriver(result);
+            // Up to after the registry closed: at `done` a connection may still be setting up (counted late).
+            const measured = between(marks.warm!, marks.closed ?? marks.done!);
+            results.consume.push({ runtime, rttMs, topics: count, mode, result, measured });
+            log(`${what}: ${result.firstMessagesSeconds?.toFixed(2) ?? "timed out"} s, ${measured.joinGroups} JoinGroups, ${measured.connections} connections`);
+          });
+        }
+      }
+    }
+  }
+  broker.setRtt(-1, 0);
+}
+
+async function httpStep(broker: EmbeddedBroker): Promise<void> {
+  for (const rttMs of plan.http.rtts) {
+    for (const runtime of runtimes) {
+      for (const connections of plan.http.connections) {
+        for (const app of ["bare", "bare-auth", "gateway", "naive"] as const) {
+          const what = `http ${runtime} RTT ${rttMs} ${app} ${connections} connections`;
+          // A broker of its own per HTTP child: a producer-per-request storm leaves thousands of half-open
+          // connections behind (the mock brokers listen with a backlog of 5), which would otherwise reach
+          // the next child's broker counters seconds later.
+          await withBroker((own) => {
             own.createTopic(HTTP_TOPIC, plan.partitions, 1);
             own.setRtt(-1, rttMs);
-            await attempt(what, async () => {
+            return attempt(what, async () => {
               let load: LoadResult | undefined;
               const { result, marks } = await runScenario<HttpServerResult>(
                 runtime,
@@ -476,10 +317,8 @@ try {
                   timeoutMs: (plan.http.seconds + 120) * 1000,
                   onMark: async (label) => {
                     if (!label.startsWith("warm ")) return;
-                    load = await wrkLoad(
-                      { url: label.slice("warm ".length) + HTTP_PATH, body: HTTP_BODY, headers: HTTP_HEADERS },
-                      { connections, seconds: plan.http.seconds },
-                    );
+                    const url = label.slice("warm ".length) + HTTP_PATH;
+                    load = await wrkLoad({ url, body: HTTP_BODY, headers: HTTP_HEADERS }, { connections, seconds: plan.http.seconds });
                   },
                 },
               );
@@ -487,84 +326,135 @@ try {
               noteDriver(result);
               const measured = between(marks.warm!, marks.done!);
               results.http.push({ runtime, rttMs, app, connections, load, server: result, measured });
-              log(
-                `${what}: ${load.requestsPerSecond.toFixed(0)} req/s, p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms, errors ${load.non2xx + load.socketErrors}, ` +
-                  `producers ${result.clientsCreated}, connections ${measured.connections}`,
-              );
+              log(`${what}: ${load.requestsPerSecond.toFixed(0)} req/s, producers ${result.clientsCreated}, connections ${measured.connections}`);
             });
-            await own.stop();
-          }
+          });
         }
       }
     }
-    if (plan.http.layerSeconds > 0) {
-      for (const runtime of runtimes) {
-        await attempt(`http layers ${runtime}`, async () => {
-          const [cmd, args] = runtimeCommand(runtime, "bench/http_layers.ts", [
-            "--json",
-            `--bootstrap=${broker.bootstrapServers}`,
-            `--seconds=${plan.http.layerSeconds}`,
-          ]);
-          const run = await runChild(cmd, args, { timeoutMs: 120_000 });
-          const line = run.stdout.trim().split("\n").at(-1) ?? "";
-          if (run.code !== 0 || !line.startsWith("{")) throw new Error(`exited ${run.code}: ${run.stderr.trim().slice(0, 500)}`);
-          const { results: layers } = JSON.parse(line) as { results: Array<{ layer: string; requestsPerSecond: number }> };
-          results.httpLayers.push({ runtime, layers });
-          log(`http layers ${runtime}: ${layers.map((l) => `${l.layer} ${l.requestsPerSecond.toFixed(0)}`).join(", ")} req/s`);
-        });
-      }
-    }
   }
-} finally {
-  await broker.stop();
+  if (plan.http.layerSeconds <= 0) return;
+  for (const runtime of runtimes) {
+    await attempt(`http layers ${runtime}`, async () => {
+      const args = [`--bootstrap=${broker.bootstrapServers}`, `--seconds=${plan.http.layerSeconds}`];
+      type Layers = Results["httpLayers"][number]["layers"];
+      const { results: layers } = await runJson<{ results: Layers }>(runtime, "bench/http_layers.ts", args, 120_000);
+      results.httpLayers.push({ runtime, layers });
+      log(`http layers ${runtime}: ${layers.map((l) => `${l.layer} ${l.requestsPerSecond.toFixed(0)}`).join(", ")} req/s`);
+    });
+  }
 }
 
-if (only.has("throughput") && plan.throughput) {
-  phase = "throughput";
-  // The throughput runner hosts its own broker; ours is stopped so it has the machine to itself.
-  const file = `${ROOT}bench/out/throughput-run_all${smoke ? "-smoke" : ""}.md`;
-  const args = ["--messages", String(plan.throughput.messages), "--repeat", String(plan.throughput.repeat), "--out", file];
-  const [cmd, cmdArgs] = runtimeCommand(runtimeName(), "bench/throughput_all.ts", args);
-  const shown = `${basename(cmd)} ${cmdArgs.map((a) => a.replace(ROOT, "")).join(" ")}`;
-  log(`throughput: ${shown}`);
-  mkdirSync(dirname(file), { recursive: true });
-  try {
-    const run = await runChild(cmd, cmdArgs, { timeoutMs: 30 * 60_000 });
-    let markdown: string | undefined;
-    try {
-      markdown = readFileSync(file, "utf8");
-    } catch {
-      markdown = undefined;
+/**
+ * Each row alone, to a topic of its own, rounds interleaved so drift hits
+ * every row alike; the topic's end offsets (kcat) must add up to what the
+ * row sent. kcat is timed from the first Produce request the broker sees from
+ * it to its exit: its process time also holds its start and, with
+ * idempotence, a wait for its producer id that kshare's rows exclude.
+ */
+async function throughputStep(broker: EmbeddedBroker): Promise<void> {
+  const { messages, inFlight } = plan.throughput;
+  mkdirSync(`${ROOT}bench/out`, { recursive: true });
+  const inputFile = `${ROOT}bench/out/throughput-input-${messages}.txt`;
+  const input = createWriteStream(inputFile);
+  for (let left = messages; left > 0; left -= 10_000) {
+    if (!input.write(`${MESSAGE_LINE}\n`.repeat(Math.min(left, 10_000)))) await new Promise<void>((r) => input.once("drain", () => r()));
+  }
+  await new Promise<void>((r) => input.end(() => r()));
+  const props = ["-X", "acks=all", "-X", "enable.idempotence=true"];
+  for (let round = 1; round <= plan.throughput.repeat; round++) {
+    for (const id of rows) {
+      const [runtime, driver, lingerMs, mode] = THROUGHPUT_ROWS[id]!;
+      const topic = `throughput-${id}-${round}`;
+      broker.createTopic(topic, plan.partitions);
+      await attempt(`throughput ${id} round ${round}`, async () => {
+        let sample: ThroughputSample;
+        let extra = 0;
+        if (runtime === "C") {
+          const env = driver === "package" ? PACKAGE_LIB_ENV : process.env;
+          broker.clearRequests();
+          let firstProduceAt = 0;
+          const watch = setInterval(() => {
+            if (broker.requests().some((r) => r.apiKey === 0)) firstProduceAt ||= performance.now();
+          }, 2);
+          const run = await runChild("kcat", ["-b", broker.bootstrapServers, "-P", "-t", topic, "-l", inputFile, ...props, "-X", `linger.ms=${lingerMs}`], {
+            env,
+            timeoutMs: 10 * 60_000,
+          }).finally(() => clearInterval(watch));
+          broker.clearRequests();
+          if (run.code !== 0 || firstProduceAt === 0) throw new Error(`kcat -P exited ${run.code}: ${run.stderr.trim()}`);
+          const seconds = (run.endedAt - firstProduceAt) / 1000;
+          sample = {
+            id,
+            runtime,
+            driver: `kcat -P (${driver === "package" ? "same" : "system"} librdkafka)`,
+            lingerMs,
+            mode,
+            round,
+            messagesPerSecond: messages / seconds,
+            seconds,
+            peakRssBytes: run.peakRssBytes,
+            librdkafkaVersion: kcatVersion(env),
+            kcatWallSeconds: run.seconds,
+          };
+        } else {
+          const r = await runJson<ThroughputResult>(runtime, "bench/throughput.ts", [
+            `--bootstrap=${broker.bootstrapServers}`,
+            `--topic=${topic}`,
+            `--partitions=${plan.partitions}`,
+            `--messages=${messages}`,
+            `--in-flight=${inFlight}`,
+            `--driver=${driver}`,
+            `--linger-ms=${lingerMs}`,
+            ...(mode === "forget" ? ["--forget"] : []),
+          ], 10 * 60_000);
+          noteDriver(r);
+          extra = r.warmup;
+          const { messagesPerSecond, seconds, cpuSeconds, peakRssBytes, librdkafkaVersion } = r;
+          sample = { id, runtime, driver: r.driver, lingerMs, mode, round, messagesPerSecond, seconds, cpuSeconds, peakRssBytes, librdkafkaVersion };
+        }
+        const query = Array.from({ length: plan.partitions }, (_, p) => ["-t", `${topic}:${p}:-1`]).flat();
+        const offsets = (await runChild("kcat", ["-b", broker.bootstrapServers, "-Q", ...query])).stdout;
+        const stored = [...offsets.matchAll(/offset (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+        if (stored !== messages + extra) throw new Error(`the broker holds ${stored} records, expected ${messages + extra}`);
+        results.throughput.push(sample);
+        log(`throughput ${id} round ${round}: ${int(sample.messagesPerSecond)} msg/s`);
+      });
     }
-    results.throughput = run.code === 0 && markdown
-      ? { markdown, command: shown }
-      : { ...(markdown ? { markdown } : {}), error: `exited ${run.code}: ${(run.stderr.trim().split("\n").at(-1) ?? "").slice(0, 300)}`, command: shown };
-    if (run.code !== 0) results.failures.push(`throughput: exited ${run.code}`);
-  } catch (error) {
-    results.throughput = { error: (error as Error).message, command: shown };
-    results.failures.push(`throughput: ${(error as Error).message}`);
   }
 }
+
+/** A script step on every runtime: its JSON result line and exit code (non-zero: it missed what it checks). */
+async function scriptStep(step: string): Promise<void> {
+  for (const runtime of runtimes) {
+    await attempt(`${step} ${runtime}`, async () => {
+      const [command, args] = runtimeCommand(runtime, SCRIPTS[step]!.file, ["--json", ...plan.scripts[step]!]);
+      const run = await runChild(command, args, { timeoutMs: 30 * 60_000 });
+      const line = run.stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+      results.scripts.push({ step, runtime, code: run.code, ...(line ? { result: JSON.parse(line) } : {}) });
+      log(`${step} ${runtime}: exit ${run.code}`);
+      if (run.code !== 0) throw new Error(`exited ${run.code}: ${(run.stderr.trim() || run.stdout.trim()).slice(-600)}`);
+    });
+  }
+}
+
+await withBroker(async (broker) => {
+  broker.createTopic(HTTP_TOPIC, plan.partitions, 1);
+  for (const [step, fn] of [["publish", publishStep], ["lookup", lookupStep], ["consume", consumeStep], ["http", httpStep]] as const) {
+    if (steps.includes(step)) await fn(broker);
+  }
+});
+// A broker of its own, so that the throughput rows have the machine to themselves.
+if (steps.includes("throughput")) await withBroker(throughputStep);
+for (const step of Object.keys(SCRIPTS)) if (steps.includes(step)) await scriptStep(step);
 
 results.seconds = (Date.now() - startedAt.getTime()) / 1000;
-if (codeHash() !== codeAtStart) {
-  versions.kshare += "; THE MEASURED CODE (mod.ts, hono.ts, src/, gateway/) CHANGED DURING THE RUN: its rows mix two versions";
-}
-const during = others?.stop() ?? [];
-if (during.length) results.quietDuring = `Other benchmarks used the CPU during this run (its figures are disturbed by them): ${during.join("; ")}.`;
-else if (others) results.quietDuring = "No other benchmark used the CPU during the run (looked every 30 s).";
-versions.librdkafka = [...new Set(librdkafka.values())].join(", ") +
-  ` (${[...librdkafka.entries()].map(([who, v]) => `${who} ${v}`).join("; ")})`;
-const checks = checkCounters(results);
+results.loadAfter = os.loadavg();
+versions.librdkafka = [...librdkafka].map(([who, v]) => `${who} ${v}`).join("; ");
 mkdirSync(dirname(outFile), { recursive: true });
-writeFileSync(outFile, renderResults(results, checks, basename(chartFile)));
-writeFileSync(chartFile, renderChart(results));
-writeFileSync(`${ROOT}bench/out/results${smoke ? "-smoke" : ""}.json`, JSON.stringify(results, null, 1));
-const failed = checks.filter((c) => !c.ok);
-log(
-  `wrote ${outFile.replace(ROOT, "")} and ${chartFile.replace(ROOT, "")} in ${(results.seconds / 60).toFixed(1)} min; ` +
-    `${checks.length - failed.length}/${checks.length} counter checks hold; ${results.failures.length} runs failed`,
-);
+writeFileSync(outFile, JSON.stringify(results, null, 1));
+const failed = render(results, outFile).filter((c) => !c.ok);
+log(`${(results.seconds / 60).toFixed(1)} min; ${failed.length} counter checks failed; ${results.failures.length} runs failed`);
 for (const c of failed) log(`check failed: ${c.text}`);
 // The smoke run is CI's guard: a broken counter or a failed run fails it. The full run reports.
 process.exit(smoke && (failed.length > 0 || results.failures.length > 0) ? 1 : 0);

@@ -6,7 +6,7 @@
  *   npx deno run -A bench/scale.ts [--contexts 1000]
  *   npx bun bench/scale.ts
  *   node --import tsx bench/scale.ts
- *   node --import tsx bench/scale.ts --all --out bench/RESULTS-scale.md   # the three runtimes, one table
+ *   npm run bench:all -- --only scale                     # the three runtimes, one table (bench/run_all.ts)
  *
  * Each context differs by its `isolation` label only, so each gets a client of
  * its own against the same broker (the embedded broker, in a child process,
@@ -22,11 +22,11 @@
  * @module
  */
 import process from "node:process";
-import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { createRegistry, defineTopic } from "../mod.ts";
-import { cpuSeconds, int, machineInfo, mib, rssBytes, runChild, runtimeCommand, runtimeName, runtimeVersion, spawnBroker, threadCount } from "./_util.ts";
+import { cpuSeconds, int, mib, rssBytes, spawnBroker, threadCount } from "./_util.ts";
+import { runtimeName, runtimeVersion } from "./_child.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -35,8 +35,6 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "50" },
     "idle-seconds": { type: "string", default: "10" },
     json: { type: "boolean", default: false },
-    all: { type: "boolean", default: false },
-    out: { type: "string" },
   },
 });
 
@@ -49,6 +47,7 @@ interface Row {
   threadsBefore: number | null;
   rssBeforeBytes: number;
   rssAfterBytes: number;
+  rssPerContextBytes: number;
   idleCpuPercent: number;
   closeSeconds: number;
 }
@@ -58,7 +57,7 @@ const header =
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |";
 
 function markdownRow(r: Row): string {
-  const perContext = (r.rssAfterBytes - r.rssBeforeBytes) / r.contexts;
+  const perContext = r.rssPerContextBytes;
   return `| ${r.runtime} | ${int(r.contexts)} | ${r.connectSeconds.toFixed(1)} | ${r.publishSeconds.toFixed(1)} | ` +
     `${r.threadsBefore ?? "?"} → ${r.threads ?? "?"} | ${mib(r.rssBeforeBytes)} → ${mib(r.rssAfterBytes)} | ` +
     `${(perContext / 1024).toFixed(0)} KiB | ${r.idleCpuPercent.toFixed(1)} | ${r.closeSeconds.toFixed(1)} |`;
@@ -109,6 +108,7 @@ async function runOne(): Promise<Row> {
       threadsBefore,
       rssBeforeBytes: rssBefore,
       rssAfterBytes: rssAfter,
+      rssPerContextBytes: (rssAfter - rssBefore) / contexts,
       idleCpuPercent,
       closeSeconds,
     };
@@ -118,29 +118,5 @@ async function runOne(): Promise<Row> {
   }
 }
 
-if (values.all) {
-  const args = ["--json", `--contexts=${values.contexts}`, `--concurrency=${values.concurrency}`, `--idle-seconds=${values["idle-seconds"]}`];
-  const rows: string[] = [];
-  for (const runtime of ["deno", "bun", "node"] as const) {
-    const [command, commandArgs] = runtimeCommand(runtime, "bench/scale.ts", args);
-    const run = await runChild(command, commandArgs, { timeoutMs: 15 * 60_000 });
-    const line = run.stdout.split("\n").find((l) => l.startsWith("{"));
-    rows.push(
-      run.code === 0 && line
-        ? markdownRow(JSON.parse(line) as Row)
-        : `| ${runtime} | failed (exit ${run.code}): ${run.stderr.trim().split("\n").slice(-3).join(" ").replaceAll("|", "/")} |`,
-    );
-    console.error(rows.at(-1));
-  }
-  const m = machineInfo();
-  const report = `${header}\n${rows.join("\n")}\n\n` +
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memory}, ${m.os}. ` +
-    `Command: \`node --import tsx bench/scale.ts --all --contexts ${values.contexts} --concurrency ${values.concurrency} --idle-seconds ${
-      values["idle-seconds"]
-    }\`.\n`;
-  if (values.out) writeFileSync(values.out, report);
-  console.log(report);
-} else {
-  const row = await runOne();
-  console.log(values.json ? JSON.stringify(row) : `${header}\n${markdownRow(row)}`);
-}
+const row = await runOne();
+console.log(values.json ? JSON.stringify(row) : `${header}\n${markdownRow(row)}`);

@@ -1,128 +1,34 @@
 /**
- * Soak: 1,000,000 × 100-byte messages through kshare's shared producer and
- * shared consumer at once, then an idle check. Issue 3's acceptance:
- * - messages/s, peak RSS, RSS after the first 100,000 messages and at the
- *   end; the end must not exceed the 100,000 mark by more than 10% (a leak
- *   grows with every message; a bounded pipeline levels off after warm-up);
- * - a connected producer and consumer with no traffic for 10 s use under 1%
- *   of one core: measured before the traffic and again after it, each time
- *   after `--settle-seconds` of quiet (group join and producer setup before;
- *   after, the runtime's collection of the run's garbage, which on Deno
- *   takes ~1–2% of a core for about 15 s), with the CPU of every thread.
+ * Soak: `--messages` × 100 B through kshare's shared producer and shared
+ * consumer at once, then an idle check (issue 3), and on runs of 3,000,000
+ * issue 13's flat RSS: how each is measured and judged, and why, is in
+ * bench/README.md ("Soak and idle check") and RESULTS-soak.md.
  *
- * Issue 13 settles the RSS point: RSS must be flat after warm-up, i.e. RSS
- * at 3,000,000 messages consumed within 5% of RSS at 1,000,000, on Deno and
- * Bun. A run of `--messages 3000000` (or more) measures RSS at both points
- * and judges that instead of the end against the 100,000 mark (which falls
- * inside the runtimes' warm-up; it is still printed). Runs of 1,000,000 keep
- * issue 3's targets as they were.
- *
- * How the two points are measured: both with the pipeline empty, every
- * record produced so far consumed. The producer stops after its
- * 1,000,000th record until the reading at 1,000,000 is taken (at 3,000,000
- * it has finished). In the handler of the 1,000,000th and the 3,000,000th
- * record, RSS is read as it is (the raw reading, printed), then every
- * handler is held, the runtime collects all garbage twice (V8:
- * its memory-reducing collection, below), the process stays quiet for 1 s,
- * and RSS is read again; the verdict is on these after-GC readings. Why: a raw reading lands at a random point of
- * the collector's cycle, and the JavaScript heap's sawtooth alone moves RSS
- * by more than 5% between two readings (Bun's heap swings between 4 and 33
- * MiB on a ~110 MiB process; see RESULTS-soak.md), so one raw reading against
- * another judges the sawtooth's phase, not growth. A full collection puts
- * both readings at the same point of the cycle: right after it, with only
- * reachable objects left. It does not hide a leak: a leak is memory still
- * reachable (a growing queue, a map, a closure held by a pending promise)
- * or native memory (librdkafka's, the allocator's), and a collection frees
- * neither. The collection runs at these two points only, so the rest of the
- * run (its rates, its other samples, peak RSS) is the runtime's own
- * behaviour. Measured before choosing this (2026-12-01, RESULTS-soak.md):
- * - V8's plain `gc()` frees the heap's objects but keeps the freed pages
- *   resident, returned later or not at all: in one run 11 MiB of heap freed
- *   at 1,000,000 stayed in RSS through 1 s of quiet and left by 1,200,000,
- *   making the run miss (−6.8%); in another, 40 MiB left within 50 ms at
- *   1,000,000 and nothing at 3,000,000. So on V8 the collection is
- *   `gc({ type: "major", execution: "sync", flavor: "last-resort" })`, the
- *   one V8 runs before it gives up on memory: all garbage, and the freed
- *   pages (and the unused part of the young generation) returned to the
- *   system (a script that frees 380 MiB of objects: RSS 430 MiB after
- *   `gc()`, 48 MiB after this one).
- * - A second collection right after the first changed RSS by at most
- *   0.3 MiB, but on V8 it freed the ArrayBuffers the first one had left to
- *   finalizers (external −4 MiB), so there are two.
- * - On Bun, RSS dropped by 5–12 MiB within 50 ms after `Bun.gc(true)` (its
- *   allocators return pages on a background thread) and then moved by at
- *   most 0.5 MiB over the next 5 s, so 1 s of quiet is enough.
- * - Records in flight (up to `--max-lag`: JavaScript objects and
- *   librdkafka's queues) counted at 1,000,000 and not at 3,000,000 when the
- *   producer ran on: a run missed by −24.6% with heap in use 17.5 against
- *   7.4 MiB and native memory 10.6 MiB higher at 1,000,000. Hence the empty
- *   pipeline at both points.
- * The producer's wait and the hold at 1,000,000 are left out of the rates.
- *
- * A full collection needs the runtime's help: Deno and Node only with
- * `--expose-gc` (`globalThis.gc()`), Bun always (`Bun.gc(true)`). A judged
- * run of 3,000,000 on Deno or Bun without it says so and exits 2 at once
- * rather than judge raw readings. Node's flatness is reported, not judged
- * (the issue names Deno and Bun); without `--expose-gc` it prints the raw
- * readings only.
- *
- *   npx deno run -A bench/soak.ts
- *   npx bun bench/soak.ts
- *   node --import tsx bench/soak.ts
+ *   npx deno run -A bench/soak.ts [--messages 1000000]
+ *   npx deno run -A --v8-flags=--expose-gc bench/soak.ts --messages 3000000
  *   npx deno run -A bench/soak.ts --messages 20000 --idle-seconds 2 --settle-seconds 1   # smoke
- *
- *   npx deno run -A --v8-flags=--expose-gc bench/soak.ts --messages 3000000   # issue 13's flat-RSS criterion
- *   npx bun bench/soak.ts --messages 3000000
- *   node --expose-gc --import tsx bench/soak.ts --messages 3000000            # reported, not judged
  *
  * Options: --messages N (1,000,000)  --window N (records published, then
  * awaited, per window: 10,000)  --max-lag N (published but not yet consumed,
- * at most: 50,000)  --partitions N (3)  --idle-seconds S (10)
- * --settle-seconds S (20)  --timeout-seconds S (600: then it gives up, exit
- * code 2)
+ * at most: 50,000; the mock broker keeps only ~45,000 of these records per
+ * partition)  --partitions N (3)  --idle-seconds S (10)  --settle-seconds S
+ * (20)  --timeout-seconds S (600)  --json (the figures as one JSON line at
+ * the end)
  *
- * Exit code 0 when every message arrived and both targets are met, 1 when a
- * target is missed or a message is missing (the output says which), 2 on
- * timeout or crash, or when a judged run of 3,000,000 cannot collect garbage. The targets are judged on full runs only (≥ 1,000,000
- * messages, ≥ 10 s idle); a smoke run reports them and fails only when a
- * message is missing.
- *
- * Shape of the run, and why:
- * - The producer publishes in windows of 10,000 and awaits each window's
- *   delivery reports: memory stays bounded by construction, as in a service.
- * - The consumer runs at the same time and the producer stays at most
- *   `--max-lag` records ahead of it. The embedded broker (librdkafka's mock
- *   cluster) keeps only the last 5 MiB (≈ 45,000 of these records) per
- *   partition; a consumer further behind than that would find its records
- *   deleted. So the run is a steady pipeline, and its rate (produce and
- *   consume alike) is the slower side's; `throughput.ts` measures producing
- *   alone.
- * - The broker runs in a child process (`bench/broker.ts`), so its threads
- *   and its copy of the records count neither in this process's RSS nor in
- *   its idle CPU.
+ * Exit code 0 when every message arrived and the targets are met (judged on
+ * full runs only), 1 when one is missed, 2 on timeout or crash, or when a
+ * judged run of 3,000,000 cannot collect garbage. The broker runs in a child
+ * process (`bench/broker.ts`): its threads and records are not this
+ * process's.
  *
  * @module
  */
 import process from "node:process";
 import v8 from "node:v8";
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createRegistry } from "../mod.ts";
-import {
-  benchTopic,
-  cpuSeconds,
-  int,
-  machineInfo,
-  mib,
-  peakRssBytes,
-  publishAll,
-  rssBytes,
-  runtimeName,
-  runtimeVersion,
-  spawnBroker,
-  threadCount,
-  threadCpuSeconds,
-} from "./_util.ts";
+import { benchTopic, cpuSeconds, int, machineInfo, mib, peakRssBytes, publishAll, rssBytes, spawnBroker, threadCount, threadCpuSeconds } from "./_util.ts";
+import { runtimeName, runtimeVersion, statusBytes } from "./_child.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -134,6 +40,7 @@ const { values } = parseArgs({
     "idle-seconds": { type: "string", default: "10" },
     "settle-seconds": { type: "string", default: "20" },
     "timeout-seconds": { type: "string", default: "600" },
+    json: { type: "boolean", default: false },
   },
 });
 const messages = Number(values.messages);
@@ -183,6 +90,8 @@ if (flatRun && flatJudged && !collectGarbage) {
 }
 /** Targets missed, with numbers; empty when all are met. */
 const failures: string[] = [];
+/** The figures `--json` prints as one line at the end (for `run_all.ts`). */
+const summary: Record<string, unknown> = { runtime: `${runtimeName()} ${runtimeVersion()}`, messages, judged };
 const IDLE_TARGET_PERCENT = 1;
 
 // A hung run must not hang CI: give up, say so, exit 2.
@@ -208,6 +117,7 @@ async function idleCheck(when: string): Promise<void> {
     .sort((a, b) => b[1] - a[1])
     .map(([thread, cpu]) => `${thread} ${((cpu / elapsed) * 100).toFixed(2)}%`);
   const ok = percent < IDLE_TARGET_PERCENT;
+  summary[`idle CPU % ${when}`] = percent;
   console.log(
     `idle ${when}: ${idleSeconds} s, connected producer + consumer, ${threadCount() ?? "?"} threads: ` +
       `CPU ${percent.toFixed(2)}% of one core → ${verdict(ok, "under", "NOT under")} 1% ` +
@@ -244,22 +154,13 @@ function readMemory(): Memory {
   const m = process.memoryUsage();
   return {
     rss: rssBytes(),
-    anon: statusKiB("RssAnon") * 1024,
-    file: statusKiB("RssFile") * 1024,
+    anon: statusBytes("RssAnon") ?? 0,
+    file: statusBytes("RssFile") ?? 0,
     heap: m.heapTotal,
     heapUsed: m.heapUsed,
     external: m.external,
     young: youngGenerationBytes(),
   };
-}
-
-/** A field of `/proc/self/status` in KiB; 0 where there is none. */
-function statusKiB(field: string): number {
-  try {
-    return Number(readFileSync("/proc/self/status", "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
 }
 
 /**
@@ -290,6 +191,7 @@ function judgeFlat(raw: ReadonlyArray<Memory & { consumed: number }>, collected:
     return;
   }
   const ok = Math.abs(change(from, to)) <= FLAT_TOLERANCE;
+  summary[`RSS change ${int(FLAT_FROM)} → ${int(FLAT_TO)} after GC %`] = change(from, to) * 100;
   const outcome = ok ? "✔ within" : "✘ NOT within";
   console.log(
     `RSS flat after warm-up (after a full GC and ${FLAT_SETTLE_MS / 1000} s of quiet): ` +
@@ -446,6 +348,16 @@ try {
   const rssEnd = rssBytes();
   const rssMark = samples[0]!.rss;
 
+  Object.assign(summary, {
+    "produced msg/s": messages / produceSeconds,
+    "consumed msg/s": consumed / consumeSeconds,
+    redelivered,
+    missed,
+    rssStartBytes: rssStart,
+    [`rss at ${int(mark)}Bytes`]: rssMark,
+    rssEndBytes: rssEnd,
+    peakRssBytes: peakRssBytes(),
+  });
   console.log(`produced ${int(messages)} in ${produceSeconds.toFixed(2)} s: ${int(messages / produceSeconds)} msg/s`);
   console.log(
     `consumed ${int(consumed)} in ${consumeSeconds.toFixed(2)} s: ${int(consumed / consumeSeconds)} msg/s ` +
@@ -503,6 +415,7 @@ try {
     if (open.size === 0) replayDone();
   }).start();
   await replayedAll;
+  summary["consumed alone msg/s"] = replayed / ((replayLastAt - replayFirstAt) / 1000);
   console.log(
     `consumed alone (new group, the ${int(replayed)} records the broker still holds): ` +
       `${int(replayed / ((replayLastAt - replayFirstAt) / 1000))} msg/s`,
@@ -521,3 +434,4 @@ if (process.exitCode !== 2) {
   console.log(failures.length === 0 ? ok : `soak: MISSED\n${failures.map((f) => `- ${f}`).join("\n")}`);
   process.exitCode = failures.length === 0 ? 0 : 1;
 }
+if (values.json) console.log(JSON.stringify({ ...summary, failures }));

@@ -43,20 +43,8 @@ import { loadLibrdkafka } from "../src/drivers/ffi/library.ts";
 import { EVENT_DR, MSG_F_COPY, RD_KAFKA_PRODUCER, VTYPE_MSGFLAGS, VTYPE_TOPIC, VTYPE_VALUE, VU_SIZE } from "../src/drivers/ffi/_symbols.ts";
 import { ERR__QUEUE_FULL } from "../src/_kafka_codes.ts";
 import type { DriverChoice } from "./_throughput.ts";
-import {
-  benchTopic,
-  cpuSeconds,
-  int,
-  MESSAGE_LINE,
-  MESSAGE_VALUE,
-  mib,
-  peakRssBytes,
-  publishAll,
-  runtimeName,
-  runtimeVersion,
-  runWindowed,
-  spawnBroker,
-} from "./_util.ts";
+import { benchTopic, cpuSeconds, int, MESSAGE_LINE, MESSAGE_VALUE, mib, peakRssBytes, publishAll, runWindowed, spawnBroker } from "./_util.ts";
+import { runtimeName, runtimeVersion } from "./_child.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),

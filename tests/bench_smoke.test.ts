@@ -10,6 +10,10 @@ import { HTTP_BODY, HTTP_HEADERS, HTTP_PATH, HTTP_TOPIC, serveHttp } from "../be
 import { measureLookup } from "../bench/scenarios/lookup.ts";
 import { measurePublish, type PublishScenario } from "../bench/scenarios/publish.ts";
 import { measureThroughput } from "../bench/_throughput.ts";
+import { runtimeName } from "../bench/_child.ts";
+import { publishRatio, renderChart, renderResults } from "../bench/_render.ts";
+import { checkCounters } from "../bench/scenarios/_checks.ts";
+import type { PublishRow, Results } from "../bench/scenarios/_results.ts";
 import { kcat } from "./_helpers.ts";
 
 const broker = await startEmbeddedBroker({ brokers: 3, groupInitialRebalanceDelayMs: 0 });
@@ -61,6 +65,58 @@ test("publish, per message: one client and at least one connection per publish, 
     assert.ok(run.measured.connections >= 3, `${run.measured.connections} connections for 3 producers`);
     assert.ok(run.result.peakThreads >= run.result.threads);
   }
+});
+
+test("the runner's counter checks and tables on a shared and a per-message publish run", async () => {
+  const runtime = runtimeName();
+  const row = (mode: "shared" | "recreated", run: Awaited<ReturnType<typeof publish>>): PublishRow => ({
+    runtime,
+    rttMs: 0,
+    callers: 1,
+    mode,
+    variant: "defaults",
+    ...run,
+  });
+  const shared = row("shared", await publish({ mode: "shared", callers: 1, maxOps: 10 }));
+  const recreated = row("recreated", await publish({ mode: "recreated", callers: 1, maxOps: 2 }));
+  const results = {
+    smoke: true,
+    command: "bench_smoke",
+    startedAt: new Date().toISOString(),
+    seconds: 0,
+    machine: { cpu: "cpu", cores: 2, memory: "1 GiB", os: "os" },
+    loadBefore: [0, 0, 0],
+    versions: {},
+    plan: {
+      runtimes: [runtime],
+      publish: { rtts: [0], callers: [1], variantRtts: [], shared: { maxOps: 10, maxSeconds: 30 }, recreated: { maxOps: 2, maxSeconds: 30 } },
+      consume: { topicCounts: [1], rtts: [] },
+      http: { connections: [] },
+      scripts: {},
+    },
+    publish: [shared, recreated],
+    lookup: [],
+    consume: [],
+    http: [],
+    httpLayers: [],
+    throughput: [],
+    scripts: [],
+    failures: [],
+  } as unknown as Results;
+  const checks = checkCounters(results);
+  assert.equal(checks.length, 2);
+  assert.deepEqual(checks.filter((c) => !c.ok), []);
+  // A shared row that opened a connection while measuring breaks a check.
+  const leaky = { ...shared, measured: { ...shared.measured, connections: 1 } };
+  assert.equal(checkCounters({ ...results, publish: [leaky, recreated] }).filter((c) => !c.ok).length, 1);
+
+  const ratio = publishRatio(results, runtime, 0, 1)!;
+  assert.equal(ratio, shared.result.opsPerSecond / recreated.result.opsPerSecond);
+  const shown = ratio >= 10 ? `${Math.round(ratio).toLocaleString("en-US")}×` : `${ratio.toFixed(1)}×`;
+  const markdown = renderResults(results, checks, "chart.svg");
+  assert.ok(markdown.includes(`| defaults | ${shown} |`), markdown);
+  assert.ok(markdown.includes("2 of 2 hold."));
+  assert.ok(renderChart(results).includes(`${shown.replace(/[×,]/g, "")}</text>`));
 });
 
 test("lookup: every lookup returns the one shared handle", async () => {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { RuntimeName } from "../_util.ts";
+import type { RuntimeName } from "../_child.ts";
 import type { LoadResult } from "../http_load.ts";
 import type { BrokerCounters } from "./_probe.ts";
 import type { ConsumeResult } from "./consume.ts";
@@ -58,22 +58,48 @@ export interface HttpRow {
   readonly measured: BrokerCounters;
 }
 
-/** Everything one run of `run_all.ts` produced. */
+/** One round of one throughput row (`bench/throughput.ts` in a child, or `kcat -P`). */
+export interface ThroughputSample {
+  /** The row: `deno`, `node-confluent-forget`, `kcat`, … */
+  readonly id: string;
+  readonly runtime: RuntimeName | "C";
+  /** The driver's name (`ffi-deno`, `confluent-node`) or which kcat. */
+  readonly driver: string;
+  readonly lingerMs: number;
+  readonly mode: "awaited" | "forget" | "kcat";
+  readonly round: number;
+  readonly messagesPerSecond: number;
+  /** kshare rows: from the first publish to the last delivery report; kcat: from its first Produce request to its exit. */
+  readonly seconds: number;
+  /** CPU of the whole client process while publishing (kshare rows only). */
+  readonly cpuSeconds?: number;
+  readonly peakRssBytes: number;
+  readonly librdkafkaVersion: string;
+  /** kcat only: wall time of the whole process. */
+  readonly kcatWallSeconds?: number;
+}
+
+/** What a script step (`soak.ts`, `scale.ts`, …) printed as its JSON result on one runtime. */
+export interface ScriptRow {
+  readonly step: string;
+  readonly runtime: RuntimeName;
+  /** The script's exit code: 0 when it met what it checks. */
+  readonly code: number | null;
+  readonly result?: Readonly<Record<string, unknown>>;
+}
+
+/** Everything one run of `run_all.ts` produced: what `_render.ts` renders and `_checks.ts` checks. */
 export interface Results {
   readonly smoke: boolean;
   readonly command: string;
   readonly startedAt: string;
   seconds: number;
   readonly machine: { readonly cpu: string; readonly cores: number; readonly memory: string; readonly os: string };
-  /** `/proc/loadavg`'s 1, 5 and 15 minute averages just before the first scenario. */
+  /** `/proc/loadavg`'s 1, 5 and 15 minute averages before the first step and after the last. */
   readonly loadBefore: readonly number[];
-  /** How the run waited for other benchmarks on the machine. */
-  readonly quiet: string;
-  /** Whether other benchmarks used the CPU while this run measured. */
-  quietDuring?: string;
+  loadAfter?: readonly number[];
   /** Versions of everything involved, by name. */
   readonly versions: Record<string, string>;
-  /** Settings of the run, for the report. */
   readonly plan: Plan;
   readonly publish: PublishRow[];
   readonly lookup: LookupRow[];
@@ -81,8 +107,8 @@ export interface Results {
   readonly http: HttpRow[];
   /** In-process requests/s per layer of the gateway (`bench/http_layers.ts`), per runtime. */
   readonly httpLayers: Array<{ readonly runtime: RuntimeName; readonly layers: ReadonlyArray<{ readonly layer: string; readonly requestsPerSecond: number }> }>;
-  /** The throughput runner's markdown report, or why there is none. */
-  throughput?: { readonly markdown?: string; readonly error?: string; readonly command: string };
+  readonly throughput: ThroughputSample[];
+  readonly scripts: ScriptRow[];
   /** Children that failed, with their error. */
   readonly failures: string[];
 }
@@ -90,6 +116,7 @@ export interface Results {
 /** What a run measures and how much. */
 export interface Plan {
   readonly runtimes: readonly RuntimeName[];
+  readonly steps: readonly string[];
   readonly brokers: number;
   readonly partitions: number;
   readonly publish: {
@@ -114,5 +141,7 @@ export interface Plan {
     /** Seconds per layer of `bench/http_layers.ts` (0: not run). */
     readonly layerSeconds: number;
   };
-  readonly throughput: { readonly messages: number; readonly repeat: number } | null;
+  readonly throughput: { readonly messages: number; readonly repeat: number; readonly inFlight: number; readonly rows: readonly string[] };
+  /** Arguments of each script step, by step name. */
+  readonly scripts: Readonly<Record<string, readonly string[]>>;
 }

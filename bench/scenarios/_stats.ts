@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { readdirSync } from "node:fs";
-import { peakRssBytes } from "../_util.ts";
+import { peakRssBytes, threadCount } from "../_util.ts";
 
 /** Latencies of a measured phase, in milliseconds. */
 export interface LatencySummary {
@@ -45,15 +44,6 @@ export function summarize(latencies: Float64Array, seconds: number): LatencySumm
   };
 }
 
-/** Threads of this process now: the entries of `/proc/self/task` (librdkafka's threads included). */
-export function taskCount(): number {
-  try {
-    return readdirSync("/proc/self/task").length;
-  } catch {
-    return NaN;
-  }
-}
-
 /** What a scenario reports about its own process. */
 export interface ProcessSample {
   /** Threads at the end of the measured phase, clients still open. */
@@ -69,13 +59,13 @@ export interface ProcessSample {
  * sample. The timer is unref'ed where the runtime allows it.
  */
 export function sampleProcess(): { stop(): ProcessSample } {
-  let peak = taskCount();
-  const timer = setInterval(() => (peak = Math.max(peak, taskCount())), 20);
+  let peak = threadCount() ?? NaN;
+  const timer = setInterval(() => (peak = Math.max(peak, threadCount() ?? NaN)), 20);
   (timer as { unref?: () => void }).unref?.();
   return {
     stop() {
       clearInterval(timer);
-      const threads = taskCount();
+      const threads = threadCount() ?? NaN;
       return { threads, peakThreads: Math.max(peak, threads), peakRssBytes: peakRssBytes() };
     },
   };

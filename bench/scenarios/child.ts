@@ -16,7 +16,7 @@ import { measureConsume } from "./consume.ts";
 import { measureLookup } from "./lookup.ts";
 import { measurePublish } from "./publish.ts";
 import { serveHttp } from "./http.ts";
-import { runtimeName, runtimeVersion } from "../_util.ts";
+import { runtimeName, runtimeVersion } from "../_child.ts";
 
 const scenarios = {
   publish: measurePublish,

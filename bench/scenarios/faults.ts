@@ -24,10 +24,10 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import * as v from "valibot";
 import { createRegistry, defineTopic, type Logger, type Producer, type SecurityContext } from "../../mod.ts";
 import type { EmbeddedBroker } from "../../testing.ts";
+import { runChild } from "../_child.ts";
 
 /** The faults, by the letter of issue 13's list. */
 export type FaultName = "leader-outage" | "coordinator-and-members" | "fatal-producer";
@@ -137,16 +137,10 @@ interface LogRecord {
   payload: string | null;
 }
 
-function runKcat(args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("kcat", args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`kcat ${args.join(" ")} exited ${code}: ${stderr}`))));
-  });
+async function runKcat(args: readonly string[]): Promise<string> {
+  const run = await runChild("kcat", args);
+  if (run.code !== 0) throw new Error(`kcat ${args.join(" ")} exited ${run.code}: ${run.stderr}`);
+  return run.stdout;
 }
 
 /** The whole topic, from the beginning to the end of every partition, as kcat reads it. */
