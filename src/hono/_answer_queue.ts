@@ -22,16 +22,37 @@ export class AnswerQueue {
   #head = 0;
   #ended = false;
   #wake: (() => void) | undefined;
+  /** Pushed outcomes not settled yet. */
+  #unsettled = 0;
+  /** The publishing loop, waiting for fewer than `limit` unsettled outcomes (see {@link below}). */
+  #room: { limit: number; resolve: () => void } | undefined;
 
   push(answer: Promise<RecordOutcome>): void {
     const slot: { outcome: RecordOutcome | undefined } = { outcome: undefined };
     this.#slots.push(slot);
+    this.#unsettled++;
     const fill = (outcome: RecordOutcome) => {
       slot.outcome = outcome;
+      this.#unsettled--;
+      const room = this.#room;
+      if (room !== undefined && this.#unsettled < room.limit) {
+        this.#room = undefined;
+        room.resolve();
+      }
       this.#notify();
     };
     // `produce` never rejects; if it did, this record would still get a line rather than end the stream.
     answer.then(fill, () => fill(UNANSWERED));
+  }
+
+  /**
+   * Undefined when fewer than `limit` pushed outcomes are unsettled, else a
+   * promise resolved once that is so: the publishing loop's window, which
+   * bounds what one stream keeps in flight (and alive) at once.
+   */
+  below(limit: number): Promise<void> | undefined {
+    if (this.#unsettled < limit) return undefined;
+    return new Promise((resolve) => (this.#room = { limit, resolve }));
   }
 
   /** No outcome follows. */

@@ -70,6 +70,15 @@ export function answerRecords(
   }));
 }
 
+/**
+ * Most records of one stream awaiting Kafka at once; the next is framed once
+ * one of them settled. A stream's records in flight are what the runtime's
+ * young-generation collections copy, each pause stopping every request: the
+ * window keeps that work small however large the body, at a rate of
+ * {@link STREAM_WINDOW} records per delivery round trip for one stream.
+ */
+const STREAM_WINDOW = 256;
+
 /** One framed record's answer; `last`: the request ends with it. */
 interface RecordAnswer {
   readonly answer: Promise<RecordOutcome>;
@@ -133,6 +142,8 @@ async function publishRest(
   try {
     let index = 1;
     for (let chunk: JsonChunk | undefined = second; chunk !== undefined; index++) {
+      const room = answers.below(STREAM_WINDOW);
+      if (room !== undefined) await room;
       if (config.turns.over()) await config.turns.take();
       const { answer, last } = produceChunk(config, kafka, topic, chunk, index, chunks);
       answers.push(answer);
