@@ -397,7 +397,12 @@ export class SharedConsumer implements Consumer {
     if (this.#polling > sub.maxBuffered - sub.buffered) return this.#resumeSoon(sub);
     sub.resumePending = false;
     sub.paused = false;
-    this.#resumePartitions(sub, [...sub.pausedPartitions]);
+    try {
+      this.#resumePartitions(sub, [...sub.pausedPartitions]);
+    } catch (error) {
+      // Called from a drain, whose promise nobody awaits: a driver's throw (a client closing) is logged, never unhandled.
+      this.#owner.logger.warn("kshare: could not resume a drained topic", { group: this.groupId, topic: sub.topic.name, error: messageOf(error) });
+    }
   }
 
   /** Resume `sub` from the poll loop, between two polls. */

@@ -129,6 +129,33 @@ test("a topic that drains resumes while the poll in flight (every topic paused: 
   await kafka.close();
 });
 
+test("a driver whose resume throws (a client closing) is logged, and nothing goes unhandled", { timeout: 10_000 }, async () => {
+  const driver = new FakeDriver();
+  const warned = gate();
+  const warnings: string[] = [];
+  const logger = {
+    warn(message: string, fields?: unknown) {
+      warnings.push(`${message} ${JSON.stringify(fields)}`);
+      if (message.includes("could not resume")) warned.open();
+    },
+    error() {},
+  };
+  const kafka = createRegistry({ driver, logger });
+  const release = gate();
+  const consumer = kafka.consumer(ctx, "billing").subscribe(orders, () => release.wait);
+  await consumer.start();
+  const client = driver.consumerClients[0]!;
+  client.events.onAssign([at(0)]);
+  client.resume = () => {
+    throw new Error("Local: Erroneous state (the client is closing)");
+  };
+  client.inbox.push(record(0, 0), record(0, 1)); // the topic's bound: it pauses
+  release.open();
+  await warned.wait;
+  assert.ok(warnings.some((line) => /could not resume a drained topic.*client is closing/.test(line)), warnings.join("\n"));
+  await kafka.close();
+});
+
 /** Resolves at the client's next `call`. */
 function nextCall(client: FakeConsumer, call: "pause" | "resume"): Promise<void> {
   const called = gate();
