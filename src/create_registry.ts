@@ -166,8 +166,7 @@ class KafkaRegistry implements Registry {
     await this.#admit(entry);
     if (this.#closing) throw new ClosedError("The registry");
     const { resolved, counters, key } = entry;
-    const { maxWaitingRecords, maxWaitingBytes } = this.#options;
-    const config: ProducerConfig = { ...producerConfig(resolved, entry.producerTuning), maxWaitingRecords, maxWaitingBytes };
+    const config = this.#producerConfig(entry, entry.producerTuning);
     // deno-lint-ignore prefer-const -- read by onFatal, which can run before the handle exists.
     let handle: ProducerHandle | undefined;
     let fatal: Error | undefined;
@@ -178,11 +177,7 @@ class KafkaRegistry implements Registry {
           fatal = error;
           if (handle) this.#retire(entry, handle, error);
         },
-        onError: (error) =>
-          this.#logger.warn("kshare: producer error", {
-            context: key,
-            error: redact(error.message, config.secretProperties.map((p) => config.properties[p] ?? "")),
-          }),
+        onError: (error) => this.#producerError("kshare: producer error", config, { context: key }, error),
       });
     } catch (error) {
       counters.connectFailures++;
@@ -383,14 +378,23 @@ class KafkaRegistry implements Registry {
     return connecting;
   }
 
+  /** The producer config of `entry` with `tuning` in effect, and the registry's bounds on waiting records. */
+  #producerConfig(entry: ContextEntry, tuning: Readonly<Record<string, string>>): ProducerConfig {
+    const { maxWaitingRecords, maxWaitingBytes } = this.#options;
+    return { ...producerConfig(entry.resolved, tuning), maxWaitingRecords, maxWaitingBytes };
+  }
+
+  /** A producer's non-fatal error, logged with the context's secrets redacted from its message. */
+  #producerError(message: string, config: ProducerConfig, fields: Record<string, string>, error: Error): void {
+    const secrets = config.secretProperties.map((p) => config.properties[p] ?? "");
+    this.#logger.warn(message, { ...fields, error: redact(error.message, secrets) });
+  }
   async #connectTransactional(entry: ContextEntry, transactionalId: string, slot: TransactionalSlot): Promise<TransactionalProducerHandle> {
     const driver = await this.#loadDriver();
     await this.#admit(entry);
     if (this.#closing) throw new ClosedError("The registry");
     const { resolved, counters, key } = entry;
-    const { maxWaitingRecords, maxWaitingBytes } = this.#options;
-    const tuning = { ...entry.producerTuning, "transactional.id": transactionalId };
-    const config: ProducerConfig = { ...producerConfig(resolved, tuning), maxWaitingRecords, maxWaitingBytes };
+    const config = this.#producerConfig(entry, { ...entry.producerTuning, "transactional.id": transactionalId });
     const what = `a transactional producer for ${resolved.description} transactional.id=${transactionalId}`;
     // deno-lint-ignore prefer-const -- read by onFatal, which can run before the handle exists.
     let handle: TransactionalProducerHandle | undefined;
@@ -402,12 +406,7 @@ class KafkaRegistry implements Registry {
           fatal = error;
           if (handle) this.#retireTransactional(entry, transactionalId, handle, error);
         },
-        onError: (error) =>
-          this.#logger.warn("kshare: transactional producer error", {
-            context: key,
-            transactionalId,
-            error: redact(error.message, config.secretProperties.map((p) => config.properties[p] ?? "")),
-          }),
+        onError: (error) => this.#producerError("kshare: transactional producer error", config, { context: key, transactionalId }, error),
       });
     } catch (error) {
       counters.connectFailures++;
