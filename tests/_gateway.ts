@@ -2,6 +2,7 @@
  * The runnable gateway as a test process: started as `npm start` / `deno task start` run it, on the
  * runtime running the test, its output lines and exit code observed; and a chunked request sent by hand.
  */
+import { Buffer } from "node:buffer";
 import { after } from "node:test";
 import { type ChildProcess, spawn } from "node:child_process";
 import { connect } from "node:net";
@@ -129,4 +130,76 @@ export function slowRequest(url: string, path: string, headers: Record<string, s
   /** Resolves once what the server sent so far matches `pattern` (part of a response still being written). */
   const arrived = (pattern: RegExp) => pattern.test(received) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ pattern, resolve }));
   return { response, arrived, finish: (rest: string) => socket.write(chunk(rest) + "0\r\n\r\n") };
+}
+
+/**
+ * One keep-alive connection to `url`, requests sent on it one at a time by hand (no client pool that could
+ * open another): `send` writes a request whose body goes in the given chunks (chunked) or whole (sized) and
+ * resolves with the answer (sized or chunked); rejects if the server closes the connection first.
+ */
+export function keepAliveConnection(url: string) {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let received = Buffer.alloc(0);
+  let waiter: (() => void) | undefined;
+  let closed = false;
+  socket.on("data", (data: Buffer) => {
+    received = Buffer.concat([received, data]);
+    waiter?.();
+  });
+  socket.on("error", () => {});
+  socket.on("close", () => {
+    closed = true;
+    waiter?.();
+  });
+  /** The first complete answer in what was received, taken out of it. */
+  function answer(): { status: number; headers: string; body: string } | undefined {
+    const end = received.indexOf("\r\n\r\n");
+    if (end < 0) return undefined;
+    const headers = received.subarray(0, end).toString("latin1");
+    const status = Number(headers.split(" ")[1]);
+    if (/transfer-encoding: *chunked/i.test(headers)) {
+      const parts: Buffer[] = [];
+      for (let at = end + 4;;) {
+        const line = received.indexOf("\r\n", at);
+        if (line < 0) return undefined;
+        const size = parseInt(received.subarray(at, line).toString("latin1"), 16);
+        if (received.length < line + 2 + size + 2) return undefined;
+        if (size === 0) {
+          received = received.subarray(line + 4);
+          return { status, headers, body: Buffer.concat(parts).toString("utf8") };
+        }
+        parts.push(received.subarray(line + 2, line + 2 + size));
+        at = line + 2 + size + 2;
+      }
+    }
+    const length = Number(/content-length: *(\d+)/i.exec(headers)?.[1] ?? 0);
+    if (received.length < end + 4 + length) return undefined;
+    const body = received.subarray(end + 4, end + 4 + length).toString("utf8");
+    received = received.subarray(end + 4 + length);
+    return { status, headers, body };
+  }
+  return {
+    async send(path: string, headers: Record<string, string>, body: Uint8Array | Uint8Array[]) {
+      if (closed) throw new Error("the server closed the connection before this request");
+      const head = `POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
+        Object.entries(headers).map(([k, val]) => `${k}: ${val}\r\n`).join("");
+      if (Array.isArray(body)) {
+        socket.write(`${head}Transfer-Encoding: chunked\r\n\r\n`);
+        for (const part of body) socket.write(`${part.byteLength.toString(16)}\r\n`), socket.write(part), socket.write("\r\n");
+        socket.write("0\r\n\r\n");
+      } else {
+        socket.write(`${head}Content-Length: ${body.byteLength}\r\n\r\n`);
+        socket.write(body);
+      }
+      for (;;) {
+        const got = answer();
+        if (got) return got;
+        if (closed) throw new Error("the server closed the connection before answering");
+        await new Promise<void>((resolve) => (waiter = resolve));
+        waiter = undefined;
+      }
+    },
+    close: () => socket.destroy(),
+  };
 }

@@ -12,7 +12,7 @@ import { startEmbeddedBroker } from "../testing.ts";
 import { kafka, opsRoutes, publishRoutes, type PublishRoutesOptions, restProxyErrorHandler, verifyUsers } from "../hono.ts";
 import { gatewayConfig, GatewayConfigError } from "../gateway/config.ts";
 import { gate, kcatRead, quietLogger } from "./_helpers.ts";
-import { basic, slowRequest, startGateway } from "./_gateway.ts";
+import { basic, keepAliveConnection, slowRequest, startGateway } from "./_gateway.ts";
 
 const broker = await startEmbeddedBroker({ brokers: 1 });
 const logger = process.env.KSHARE_TEST_LOG ? console : quietLogger();
@@ -247,4 +247,30 @@ test("gateway: GATEWAY_BODY_TIMEOUT_MS answers a slow chunked body 408 over a so
   assert.match(body, /not received within 300 ms/);
   assert.equal(await gateway.exited, 0);
   assert.deepEqual(await ids("orders"), []);
+});
+
+test("gateway: a body over the limit is answered 413 and its connection carries the next request, chunked or sized", async () => {
+  broker.createTopic("payments", 3);
+  const gateway = startGateway({ KAFKA_BOOTSTRAP_SERVERS: broker.bootstrapServers, GATEWAY_USERS: "alice:pw-alice" });
+  const connection = keepAliveConnection(await gateway.url());
+  const path = "/v3/clusters/kshare/topics/payments/records";
+  const big = new TextEncoder().encode(JSON.stringify({ value: { type: "JSON", data: "x".repeat(1_500_000) } }));
+  const small = (id: string) => new TextEncoder().encode(JSON.stringify({ value: { type: "JSON", data: { id, orderId: id, amount: 1, currency: "EUR" } } }));
+  const requests: Array<[string, Uint8Array | Uint8Array[]]> = [
+    ["chunked, over", [big.subarray(0, 700_000), big.subarray(700_000)]],
+    ["after it", small("after-chunked")],
+    ["sized, over", big],
+    ["after it", small("after-sized")],
+  ];
+  const answers: Array<{ status: number; body: string }> = [];
+  for (const [name, body] of requests) {
+    answers.push(await connection.send(path, json("alice"), body).catch((e: Error) => ({ status: 0, body: `${name}: ${e.message}` })));
+  }
+  connection.close();
+  assert.deepEqual(answers.map((a) => a.status), [413, 200, 413, 200], answers.map((a) => a.body).join("\n"));
+  assert.match(answers[0]!.body, /"error_code":413,"message":"The request body is larger than 1048576 bytes"/);
+  gateway.signal("SIGTERM");
+  assert.equal(await gateway.exited, 0);
+  const read = (await kcatRead(broker.bootstrapServers, "payments")).map((r) => (JSON.parse(r.payload!) as { id: string }).id);
+  assert.deepEqual(read.sort(), ["after-chunked", "after-sized"]);
 });

@@ -7,7 +7,6 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { HTTPException } from "hono/http-exception";
 import { isBlank } from "../_json_stream.ts";
 import { restProxyError } from "./errors.ts";
@@ -18,13 +17,64 @@ export interface BodyLimits {
   readonly maxBodyBytes: number;
   /** Time to receive a body, from the start of reading it, in ms. */
   readonly bodyTimeoutMs: number;
-  /** Hono's `bodyLimit` at `maxBodyBytes`: counts a body without a stated length (chunked) as it is read. */
+  /** Counts a body without a stated length (chunked) as it is read: {@link readUnstated}. */
   readonly streamLimit: MiddlewareHandler;
 }
 
+/**
+ * Past `maxBodyBytes`, what the client still sends of a body is read and
+ * dropped, up to this many bytes more, so that its connection can carry the
+ * next request: the 413 comes once the body ended. (Cancelling the read of a
+ * chunked body made Node and Deno close a connection they answered keep-alive
+ * on; Deno closed it after a sized body left unread too.) A body stated or
+ * found larger still is answered 413 with `Connection: close`.
+ */
+const MAX_DISCARDED_BYTES = 16 * 1024 * 1024;
+
 /** The {@link BodyLimits} of an app whose options were checked. */
 export function bodyLimits(maxBodyBytes: number, bodyTimeoutMs: number): BodyLimits {
-  return { maxBodyBytes, bodyTimeoutMs, streamLimit: bodyLimit({ maxSize: maxBodyBytes, onError: () => tooLarge(maxBodyBytes) }) };
+  return { maxBodyBytes, bodyTimeoutMs, streamLimit: (c, next) => readUnstated(c, maxBodyBytes, next) };
+}
+
+/**
+ * A body of unstated length (or stated over the limit) read whole, counted as it comes (413 past
+ * `maxBodyBytes`, after the rest of it was dropped), then the handlers after
+ * it run on it: Hono's `bodyLimit`, but for what a client sends past the limit.
+ */
+async function readUnstated(c: Context, maxBodyBytes: number, next: () => Promise<void>): Promise<void> {
+  const stream = c.req.raw.body;
+  if (!stream) return next();
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBodyBytes) return discardRest(reader, maxBodyBytes);
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  c.req.raw = new Request(c.req.raw, { body });
+  return next();
+}
+
+/** Read and drop the rest of a body over the limit (at most {@link MAX_DISCARDED_BYTES}), then 413. */
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, maxBodyBytes: number): Promise<never> {
+  for (let dropped = 0;;) {
+    const { done, value } = await reader.read();
+    if (done) tooLarge(maxBodyBytes);
+    dropped += value.byteLength;
+    if (dropped > MAX_DISCARDED_BYTES) {
+      reader.cancel().catch(() => {});
+      tooLarge(maxBodyBytes, { Connection: "close" });
+    }
+  }
 }
 
 /**
@@ -36,8 +86,10 @@ export function bodyLimits(maxBodyBytes: number, bodyTimeoutMs: number): BodyLim
 export function lengthStated(c: Context, limits: BodyLimits): boolean {
   const length = c.req.header("content-length");
   if (length === undefined || c.req.header("transfer-encoding") !== undefined) return false;
-  if (parseInt(length, 10) > limits.maxBodyBytes) tooLarge(limits.maxBodyBytes);
-  return true;
+  const stated = parseInt(length, 10);
+  if (stated > limits.maxBodyBytes + MAX_DISCARDED_BYTES) tooLarge(limits.maxBodyBytes, { Connection: "close" });
+  // Over the limit: read and dropped like a chunked body's excess, so that Deno keeps the connection.
+  return stated <= limits.maxBodyBytes;
 }
 
 /**
@@ -73,8 +125,8 @@ export async function nonEmptyBody(c: Context, limits: BodyLimits): Promise<Uint
   return body;
 }
 
-function tooLarge(maxBodyBytes: number): never {
-  throw restProxyError(413, 413, `The request body is larger than ${maxBodyBytes} bytes`);
+function tooLarge(maxBodyBytes: number, headers?: Record<string, string>): never {
+  throw restProxyError(413, 413, `The request body is larger than ${maxBodyBytes} bytes`, headers);
 }
 
 function bodyTimedOut(bodyTimeoutMs: number): HTTPException {
