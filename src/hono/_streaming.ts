@@ -20,8 +20,9 @@ import type { Turns } from "./_turns.ts";
 
 /**
  * Publish the record, or each of the concatenated records (streaming mode),
- * of a produce request's non-empty `body`; `release` (the request's tenant
- * slot) once its last answer is written.
+ * of a produce request's non-empty `body`; `isStream` once it holds more
+ * than one record; `release` (the request's tenant slot) once its last
+ * answer is written.
  */
 export function answerRecords(
   c: Context<KafkaEnv>,
@@ -29,6 +30,7 @@ export function answerRecords(
   topic: AnyTopic,
   body: Uint8Array,
   release: () => void,
+  isStream: () => void,
 ): Promise<Response> {
   const kafka = c.var.kafka;
   const { turns } = config;
@@ -42,6 +44,7 @@ export function answerRecords(
       return "status" in result ? errorResponse(result) : c.json(result, 200);
     });
   }
+  isStream();
   c.header("Content-Type", "application/json");
   // The response is returned before its results are written: the request is in flight until the last one is.
   let written!: () => void;

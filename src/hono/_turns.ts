@@ -10,16 +10,31 @@
  * @module
  */
 
-/** Round-robin turns of about `budgetMs` each, one per event-loop task; owned by one `publishRoutes` app. */
+/**
+ * Round-robin turns of about `budgetMs` each, one per event-loop task; owned
+ * by one `publishRoutes` app. While a request that is not (or not yet known
+ * to be) a stream is under way, or one ended less than {@link RECENT_MS}
+ * ago, turns last a quarter of that: such a request waits between turns
+ * several times (its arrival, its body, its delivery report), so each wait is
+ * kept short, and the streams pay with more turns. Streams alone get whole
+ * turns.
+ */
 export class Turns {
   readonly budgetMs: number;
+  /** Requests under way that are not streams (see {@link urgent}). */
+  #urgent = 0;
+  /** When the last of them ended (on `#now`'s clock). */
+  #lastEnded = -Infinity;
   #waiting: Array<() => void> = [];
   #scheduled = false;
-  /** When the current turn ends (performance.now()); in the past outside any turn. */
+  /** When the current turn ends (on `#now`'s clock); in the past outside any turn. */
   #deadline = 0;
+  readonly #now: () => number;
 
-  constructor(budgetMs: number) {
+  /** Turns of `budgetMs`; `now` is the clock in ms (a test's own clock, else `performance.now`). */
+  constructor(budgetMs: number, now: () => number = () => performance.now()) {
     this.budgetMs = budgetMs;
+    this.#now = now;
   }
 
   /**
@@ -34,9 +49,25 @@ export class Turns {
     });
   }
 
+  /**
+   * Count a request under way that is not (yet known to be) a stream: turns
+   * are short until the function returned is called with whether it was a
+   * stream after all (the first call counts; more are harmless).
+   */
+  urgent(): (wasStream: boolean) => void {
+    this.#urgent++;
+    let ended = false;
+    return (wasStream) => {
+      if (ended) return;
+      ended = true;
+      this.#urgent--;
+      if (!wasStream) this.#lastEnded = this.#now();
+    };
+  }
+
   /** Whether the current turn's time is spent; true outside any turn. */
   over(): boolean {
-    return performance.now() >= this.#deadline;
+    return this.#now() >= this.#deadline;
   }
 
   #schedule(): void {
@@ -51,10 +82,15 @@ export class Turns {
     if (resolve === undefined) return;
     // The next turn's task is queued before this one runs: due when this one ends, with I/O handled between.
     if (this.#waiting.length > 0) this.#schedule();
-    this.#deadline = performance.now() + this.budgetMs;
+    const now = this.#now();
+    const short = this.#urgent > 0 || now - this.#lastEnded < RECENT_MS;
+    this.#deadline = now + (short ? this.budgetMs / 4 : this.budgetMs);
     resolve();
   };
 }
+
+/** How long after a request that was not a stream turns stay short: its client's next request is likely. */
+const RECENT_MS = 100;
 
 const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate;
 /**

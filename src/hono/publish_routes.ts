@@ -82,7 +82,12 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
     "/v3/clusters/:cluster_id/topics/:topic_name/:records{records(?:(?::|%3[Aa])batch)?}",
     async function produceRecords(c, next) {
       const topic = checkProduceRequest(c, config);
-      const release = admit(c, config);
+      const admitted = admit(c, config);
+      const calm = config.turns.urgent();
+      const release = () => {
+        calm(false);
+        admitted();
+      };
       const failed = (error: unknown) => {
         release();
         throw error;
@@ -90,11 +95,11 @@ export function publishRoutes(options: PublishRoutesOptions): Hono<KafkaEnv> {
       if (c.req.param("records") !== "records") return next().then(release, failed);
       // Returned, not awaited: no frame of this handler is held while the publish is under way.
       if (lengthStated(c, config.body)) {
-        return nonEmptyBody(c, config.body).then((body) => answerRecords(c, config, topic, body, release)).catch(failed);
+        return nonEmptyBody(c, config.body).then((body) => answerRecords(c, config, topic, body, release, () => calm(true))).catch(failed);
       }
       let response: Response | undefined;
       await limitedStream(c, config.body, async () => {
-        response = await answerRecords(c, config, topic, await nonEmptyBody(c, config.body), release);
+        response = await answerRecords(c, config, topic, await nonEmptyBody(c, config.body), release, () => calm(true));
       }).catch(failed);
       return response!;
     },
