@@ -123,7 +123,7 @@ function targets(results: Results): Array<[string, string, string, boolean]> {
       ]);
     }
   }
-  for (const r of rows.filter((r) => r.mode === "forget" && r.driver.startsWith("ffi"))) {
+  for (const r of rows.filter((r) => r.mode === "forget" && r.runtime !== "node")) {
     if (kcat) {
       out.push([
         "publishAndForget ≥ 0.8 × kcat -P (issue 16)",

@@ -44,6 +44,7 @@ const THROUGHPUT_ROWS: Record<string, readonly [RuntimeName | "C", string, numbe
   "deno-forget": ["deno", "ffi", 5, "forget"],
   "bun-forget": ["bun", "ffi", 5, "forget"],
   "node-confluent-forget": ["node", "confluent", 5, "forget"],
+  "node-ffi-forget": ["node", "ffi", 5, "forget"],
   "kcat": ["C", "package", 5, "kcat"],
   "kcat-system": ["C", "system", 5, "kcat"],
   "deno-linger0": ["deno", "ffi", 0, "awaited"],
