@@ -93,7 +93,7 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
  * stand-in package there whose own loading fails, as the real one's does when
  * its native addon did not build.
  */
-function loadFromCopy(what: "confluent" | "koffi", installed?: string): { message: string; cause?: string } {
+function loadFromCopy(what: "confluent" | "koffi" | "default", installed?: string): { message: string; cause?: string } {
   const dir = mkdtempSync(join(scratch, `${what}-`));
   cpSync(join(root, "src"), join(dir, "src"), { recursive: true });
   writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" })); // as the project's: .ts files are ES modules
@@ -106,9 +106,11 @@ function loadFromCopy(what: "confluent" | "koffi", installed?: string): { messag
   const probe = join(dir, "probe.ts");
   writeFileSync(
     probe,
-    what === "confluent"
-      ? `const { confluentDriver } = await import("./src/drivers/confluent.ts");\nawait confluentDriver();\n`
-      : `const { nativeRuntime } = await import("./src/drivers/ffi/_native.ts");\nawait nativeRuntime();\n`,
+    {
+      confluent: `const { confluentDriver } = await import("./src/drivers/confluent.ts");\nawait confluentDriver();\n`,
+      koffi: `const { nativeRuntime } = await import("./src/drivers/ffi/_native.ts");\nawait nativeRuntime();\n`,
+      default: `const { loadDefaultDriver } = await import("./src/drivers/default.ts");\nawait loadDefaultDriver();\n`,
+    }[what],
   );
   // `--import tsx` resolves from the project (cwd); the copy resolves its own imports from `dir`.
   const run = spawnSync(node!, ["--import", "tsx", probe], {
@@ -125,31 +127,41 @@ function loadFromCopy(what: "confluent" | "koffi", installed?: string): { messag
 
 const needsNode = { skip: node ? false : "no node binary", timeout: 60_000 };
 
-test("without @confluentinc/kafka-javascript, Node's driver names the npm install to run", needsNode, () => {
+test("without @confluentinc/kafka-javascript, Node's Confluent driver names the npm install to run", needsNode, () => {
   const { message } = loadFromCopy("confluent");
   assert.equal(
     message,
-    "kshare's Node driver needs @confluentinc/kafka-javascript, which is not installed: npm install @confluentinc/kafka-javascript@^1.10",
+    "kshare's Confluent driver needs @confluentinc/kafka-javascript, which is not installed: npm install @confluentinc/kafka-javascript@^1.10",
   );
 });
 
 test("an installed @confluentinc/kafka-javascript that fails to load keeps its error as the cause", needsNode, () => {
   const { message, cause } = loadFromCopy("confluent", "@confluentinc/kafka-javascript");
-  assert.match(message, /^kshare's Node driver could not load @confluentinc\/kafka-javascript, which is installed/);
+  assert.match(message, /^kshare's Confluent driver could not load @confluentinc\/kafka-javascript, which is installed/);
   assert.match(message, /Cannot find module '\.\/build\/Release\/addon\.node'/);
   assert.match(cause ?? "", /^Cannot find module '\.\/build\/Release\/addon\.node'/);
 });
 
-test("without koffi, Node's FFI runtime names the npm install to run", needsNode, () => {
+test("without koffi, Node's FFI driver and embedded broker name the npm install to run", needsNode, () => {
   const { message } = loadFromCopy("koffi");
   assert.equal(
     message,
-    "kshare's embedded broker on Node needs koffi, which is not installed: npm install koffi@^3",
+    "kshare's FFI driver and embedded broker on Node needs koffi, which is not installed: npm install koffi@^3",
   );
 });
 
 test("an installed koffi that fails to load keeps its error as the cause", needsNode, () => {
   const { message, cause } = loadFromCopy("koffi", "koffi");
-  assert.match(message, /^kshare's embedded broker on Node could not load koffi, which is installed/);
+  assert.match(message, /^kshare's FFI driver and embedded broker on Node could not load koffi, which is installed/);
   assert.match(cause ?? "", /^Cannot find module '\.\/build\/Release\/addon\.node'/);
+});
+
+test("Node's default driver: the FFI driver, else the Confluent one; with neither installed, one error naming both installs", needsNode, () => {
+  const { message } = loadFromCopy("default");
+  assert.equal(
+    message,
+    "kshare could not load a Kafka driver on Node. " +
+      "The FFI driver: kshare's FFI driver and embedded broker on Node needs koffi, which is not installed: npm install koffi@^3. " +
+      "The Confluent driver: kshare's Confluent driver needs @confluentinc/kafka-javascript, which is not installed: npm install @confluentinc/kafka-javascript@^1.10.",
+  );
 });

@@ -16,7 +16,7 @@ import { messageOf } from "../_util.ts";
  * package is missing, or, when it is installed but fails to load (e.g. its
  * addon did not build), that failure, kept as the cause.
  *
- * @param user What needs the package, for the message ("kshare's Node driver").
+ * @param user What needs the package, for the message ("kshare's Confluent driver").
  * @param install The package with the version range to install ("koffi@^3").
  */
 export function requireInstalled<T>(name: string, user: string, install: string): T {

@@ -31,7 +31,7 @@ const PACKAGE = "@confluentinc/kafka-javascript";
  */
 export async function confluentDriver(): Promise<KafkaDriver> {
   // A CommonJS addon: require() is the one loading path that works under tsx, Node ESM and bundlers alike.
-  const Kafka = requireInstalled<Binding>(PACKAGE, "kshare's Node driver", `${PACKAGE}@^1.10`);
+  const Kafka = requireInstalled<Binding>(PACKAGE, "kshare's Confluent driver", `${PACKAGE}@^1.10`);
   return await Promise.resolve({
     name: "confluent-node",
     librdkafkaVersion: Kafka.librdkafkaVersion,

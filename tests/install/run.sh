@@ -98,7 +98,7 @@ recipe_node() {
   CKJS_LINKING=dynamic npm_config_build_from_source=@confluentinc/kafka-javascript npm install @confluentinc/kafka-javascript@^1.10 koffi@^3 valibot
   cp "$here/app.mjs" .
   node app.mjs | tee out
-  check node confluent-node out
+  check node ffi-node out
 }
 
 # Each recipe in a subshell of its own that stops at its first failing command

@@ -14,7 +14,7 @@ import type { Koffi } from "./_koffi.ts";
 import { requireInstalled } from "../_require.ts";
 import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native_types.ts";
 
-const koffi = requireInstalled<Koffi>("koffi", "kshare's embedded broker on Node", "koffi@^3");
+const koffi = requireInstalled<Koffi>("koffi", "kshare's FFI driver and embedded broker on Node", "koffi@^3");
 
 const TYPES: Record<NativeType, string> = {
   void: "void",
