@@ -42,6 +42,7 @@ const O_CLOEXEC = 0o2000000;
 
 interface Libc {
   pipe2(fds: Int32Array, flags: number): number;
+  memcpy(target: Uint8Array, source: bigint, size: number): unknown;
   read(fd: number, buffer: Uint8Array, size: number): number;
   close(fd: number): number;
 }
@@ -54,6 +55,7 @@ function libc(): Libc {
       // The casts state the JavaScript side of each C prototype.
       pipe2: self.func("pipe2", "int", ["void *", "int"]) as Libc["pipe2"], // void *: koffi passes the array by address
       read: self.func("read", "intptr_t", ["int", "void *", "size_t"]) as Libc["read"],
+      memcpy: self.func("memcpy", "void *", ["void *", "void *", "size_t"]) as Libc["memcpy"],
       close: self.func("close", "int", ["int"]) as Libc["close"],
     };
   }
@@ -113,13 +115,17 @@ export function nodeRuntime(): NativeRuntime {
     readI64(pointer, offset = 0) {
       return BigInt(koffi.decode(at(pointer, 0), offset, "int64_t") as number | bigint);
     },
+    // Copies go through libc's memcpy into JavaScript memory. Not through koffi.view(), an
+    // ArrayBuffer over C memory per copy: with one per delivery report, the process's native
+    // memory grew by about 210 bytes a record and was not given back (RSS 786 MiB after
+    // 3,000,000 awaited publishes; 175 MiB for the Confluent driver, 129 MiB with memcpy).
     copyBytes(pointer, length, offset = 0) {
-      if (length === 0) return new Uint8Array(0);
-      // view() aliases C memory; slice() copies it into JavaScript memory.
-      return new Uint8Array(koffi.view(at(pointer, offset), length)).slice();
+      const bytes = new Uint8Array(length);
+      if (length > 0) libc().memcpy(bytes, at(pointer, offset), length);
+      return bytes;
     },
     copyInto(pointer, target, offset = 0) {
-      target.set(new Uint8Array(koffi.view(at(pointer, offset), target.length)));
+      if (target.length > 0) libc().memcpy(target, at(pointer, offset), target.length);
     },
 
     addressOf(pointer) {
