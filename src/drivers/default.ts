@@ -13,7 +13,7 @@ export const DRIVER_ENV = "KSHARE_DRIVER";
  * The librdkafka FFI driver on Deno and Bun. On Node, the FFI driver (over
  * `koffi`) where it loads, that is where `koffi` is installed and a
  * librdkafka shared library of 2.3.0 or newer is found (see `ffiDriver`):
- * it publishes about twice as fast as the Confluent client and passes
+ * it publishes more than three times as fast as the Confluent client and passes
  * the same tests. Otherwise, as after a plain `npm install
  * @confluentinc/kafka-javascript` (its prebuilt addon links librdkafka
  * statically: there is no shared library to load), the Confluent client.
