@@ -28,7 +28,7 @@ test("the protocol is inferred: SASL_SSL with sasl, SSL with tls, else PLAINTEXT
   assert.equal(plain.securityProtocol, "PLAINTEXT");
   assert.equal(plain.clientId, "kshare");
   assert.deepEqual(plain.producer, { acks: "all", "enable.idempotence": "true", "linger.ms": "5" });
-  assert.deepEqual(plain.consumer, { "auto.offset.reset": "earliest" });
+  assert.deepEqual(plain.consumer, { "auto.offset.reset": "earliest", "fetch.queue.backoff.ms": "50" });
 });
 
 test("an invalid context names every bad field and no secret", () => {
