@@ -117,8 +117,8 @@ export function nodeRuntime(): NativeRuntime {
     },
     // Copies go through libc's memcpy into JavaScript memory. Not through koffi.view(), an
     // ArrayBuffer over C memory per copy: with one per delivery report, the process's native
-    // memory grew by about 210 bytes a record and was not given back (RSS 786 MiB after
-    // 3,000,000 awaited publishes; 175 MiB for the Confluent driver, 129 MiB with memcpy).
+    // memory grew by about 210 bytes a record and was not given back (peak RSS 787 MiB after
+    // 3,000,000 awaited publishes; 192 MiB with memcpy, 175 MiB for the Confluent driver).
     copyBytes(pointer, length, offset = 0) {
       const bytes = new Uint8Array(length);
       if (length > 0) libc().memcpy(bytes, at(pointer, offset), length);
