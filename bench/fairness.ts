@@ -7,7 +7,8 @@
  *
  * The gateway runs as its own process (as `npm start` runs it) on the runtime
  * running this script, against the embedded broker hosted here; the gateway's
- * defaults apply (a 1 MiB stream is cut at 10,000 records).
+ * defaults apply (a 1 MiB stream is cut at 10,000 records). The flooding
+ * clients run in a third process (this script again, with `--flood-at`).
  *
  *     node --import tsx bench/fairness.ts [--seconds 10] [--flood 4]
  *     npx deno run -A bench/fairness.ts
@@ -19,14 +20,75 @@ import os from "node:os";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { startEmbeddedBroker } from "../testing.ts";
-import { runtimeCommand, runtimeName, runtimeVersion, startServer } from "./_child.ts";
+import { runChild, runtimeCommand, runtimeName, runtimeVersion, startServer } from "./_child.ts";
 import { summarize } from "./scenarios/_stats.ts";
 
 const { values } = parseArgs({
-  options: { seconds: { type: "string", default: "10" }, flood: { type: "string", default: "4" }, json: { type: "boolean", default: false } },
+  options: {
+    seconds: { type: "string", default: "10" },
+    flood: { type: "string", default: "4" },
+    json: { type: "boolean", default: false },
+    // Internal: this script as the flooding tenant's process, publishing to this URL until its stdin closes.
+    "flood-at": { type: "string" },
+  },
 });
 const seconds = Number(values.seconds);
 const floodConnections = Number(values.flood);
+const headers = (user: string, pw: string) => ({ Authorization: `Basic ${btoa(`${user}:${pw}`)}`, "Content-Type": "application/json" });
+
+/** What the flooding process did, printed as its last line. */
+interface FloodCounts {
+  requests: number;
+  answered: number;
+  delivered: number;
+  refused: number;
+  statuses: number[];
+}
+
+if (values["flood-at"] !== undefined) {
+  await floodProcess(values["flood-at"], floodConnections);
+  process.exit(0);
+}
+
+/**
+ * The flooding tenant, in a process of its own (so that reading its answers
+ * does not delay the quiet tenant's client): `connections` loops, each
+ * sending a ~1 MiB stream again as soon as its answer was read, until
+ * standard input closes; then its counts as one JSON line.
+ */
+async function floodProcess(path: string, connections: number): Promise<void> {
+  // ~1 MiB of concatenated records: the issue's streaming body.
+  const parts: string[] = [];
+  for (let size = 0, i = 0;; i++) {
+    const record = JSON.stringify({ value: { data: { id: `f-${i}`, customer: "flood", total: i } } });
+    size += record.length + 1;
+    if (size > 1024 * 1024) break; // the gateway's default body limit
+    parts.push(record);
+  }
+  const body = parts.join("\n");
+  const counts: FloodCounts = { requests: 0, answered: 0, delivered: 0, refused: 0, statuses: [] };
+  let stopped = false;
+  process.stdin.on("end", () => (stopped = true)).resume();
+  console.log(JSON.stringify({ flooding: true, bytes: body.length, records: parts.length }));
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (!stopped) {
+      const res = await fetch(path, { method: "POST", headers: headers("flood", "f-pw"), body });
+      const text = await res.text();
+      counts.requests++;
+      if (res.status !== 200) {
+        counts.refused++;
+        if (!counts.statuses.includes(res.status)) counts.statuses.push(res.status);
+        continue;
+      }
+      for (const line of text.split("\n")) {
+        if (line === "") continue;
+        counts.answered++;
+        if (line.includes('"error_code":200')) counts.delivered++;
+      }
+    }
+  }));
+  console.log(JSON.stringify(counts));
+}
 
 const runtime = `${runtimeName()} ${runtimeVersion()}`;
 const broker = await startEmbeddedBroker({ brokers: 1 });
@@ -41,7 +103,6 @@ const gateway = await startServer(...runtimeCommand(runtimeName(), "gateway/main
 });
 const url = gateway.ready.match(/listening on (http:\/\/\S+)/)![1]!;
 const path = `${url}/v3/clusters/kshare/topics/orders/records`;
-const headers = (user: string, pw: string) => ({ Authorization: `Basic ${btoa(`${user}:${pw}`)}`, "Content-Type": "application/json" });
 
 /** The quiet tenant: one record at a time for `ms`; each request's latency in ms. */
 async function quiet(ms: number): Promise<{ latencies: number[]; failed: number }> {
@@ -62,38 +123,37 @@ async function quiet(ms: number): Promise<{ latencies: number[]; failed: number 
   return { latencies, failed };
 }
 
-// ~1 MiB of concatenated records: the issue's streaming body.
-const parts: string[] = [];
-for (let size = 0, i = 0;; i++) {
-  const record = JSON.stringify({ value: { data: { id: `f-${i}`, customer: "flood", total: i } } });
-  size += record.length + 1;
-  if (size > 1024 * 1024) break; // the gateway's default body limit
-  parts.push(record);
-}
-const floodBody = parts.join("\n");
-
-/** The flooding tenant: `connections` loops, each sending the 1 MiB stream again as soon as its answer was read. */
-function flood(connections: number, stop: { stopped: boolean }) {
-  const counts = { requests: 0, answered: 0, delivered: 0, refused: 0 };
-  const statuses = new Set<number>();
-  const loops = Array.from({ length: connections }, async () => {
-    while (!stop.stopped) {
-      const res = await fetch(path, { method: "POST", headers: headers("flood", "f-pw"), body: floodBody });
-      const text = await res.text();
-      counts.requests++;
-      if (res.status !== 200) {
-        counts.refused++;
-        statuses.add(res.status);
-      } else {
-        for (const line of text.split("\n")) {
-          if (line === "") continue;
-          counts.answered++;
-          if (line.includes('"error_code":200')) counts.delivered++;
-        }
-      }
-    }
+/**
+ * Start the flooding process and resolve once it floods; `stop()` closes its
+ * standard input and resolves with its counts and what it sent.
+ */
+async function flood(connections: number) {
+  let flooding!: (line: string) => void;
+  const started = new Promise<string>((resolve) => (flooding = resolve));
+  const [command, args] = runtimeCommand(runtimeName(), "bench/fairness.ts", ["--flood-at", path, "--flood", String(connections)]);
+  let stdin: { end(): void } | undefined;
+  const run = runChild(process.env.FLOOD_NICE ? "nice" : command, process.env.FLOOD_NICE ? ["-n", process.env.FLOOD_NICE, command, ...args] : args, {
+    onLine(line, child) {
+      stdin = child.stdin!;
+      if (line.startsWith('{"flooding"')) flooding(line);
+    },
   });
-  return { counts, statuses, done: Promise.all(loops) };
+  const sent = JSON.parse(
+    await Promise.race([started, run.then((r) => Promise.reject(new Error(`flood process exited ${r.code}: ${r.stderr.slice(-800)}`)))]),
+  ) as {
+    bytes: number;
+    records: number;
+  };
+  return {
+    sent,
+    async stop(): Promise<FloodCounts> {
+      stdin!.end();
+      const result = await run;
+      const last = result.stdout.trim().split("\n").at(-1) ?? "";
+      if (result.code !== 0 || !last.startsWith('{"requests"')) throw new Error(`flood process exited ${result.code}: ${result.stderr.slice(-800)}`);
+      return JSON.parse(last);
+    },
+  };
 }
 
 function summary(latencies: number[]) {
@@ -103,11 +163,9 @@ function summary(latencies: number[]) {
 
 await quiet(1000); // warm-up: the quiet tenant's producer connects
 const alone = await quiet(seconds * 1000);
-const stop = { stopped: false };
-const flooding = flood(floodConnections, stop);
+const flooding = await flood(floodConnections);
 const underFlood = await quiet(seconds * 1000);
-stop.stopped = true;
-await flooding.done;
+const counts = await flooding.stop();
 await gateway.stop();
 await broker.stop();
 
@@ -124,18 +182,18 @@ console.log(`# Fairness: quiet tenant's single publishes, alone and beside a flo
 - Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}; load average before: ${
   os.loadavg().map((l) => l.toFixed(2)).join(", ")
 }.
-- Flood: ${floodConnections} connections, each sending a ${
-  (floodBody.length / 1024 / 1024).toFixed(2)
-} MiB body of ${parts.length} records as soon as its previous answer was read.
+- Flood: ${floodConnections} connections from a process of their own, each sending a ${
+  (flooding.sent.bytes / 1024 / 1024).toFixed(2)
+} MiB body of ${flooding.sent.records} records as soon as its previous answer was read.
 
 | phase | quiet requests | p50 ms | p99 ms | max ms | quiet failures |
 | --- | ---: | ---: | ---: | ---: | ---: |
 | alone | ${a.n} | ${ms(a.p50)} | ${ms(a.p99)} | ${ms(a.max)} | ${alone.failed} |
 | with the flood | ${f.n} | ${ms(f.p50)} | ${ms(f.p99)} | ${ms(f.max)} | ${underFlood.failed} |
 
-- Flood: ${flooding.counts.requests} requests (${flooding.counts.refused} refused whole${
-  flooding.statuses.size ? `: ${[...flooding.statuses].join(", ")}` : ""
-}), ${flooding.counts.answered} records answered, ${flooding.counts.delivered} delivered.
+- Flood: ${counts.requests} requests (${counts.refused} refused whole${
+  counts.statuses.length ? `: ${counts.statuses.join(", ")}` : ""
+}), ${counts.answered} records answered, ${counts.delivered} delivered.
 - p99 with the flood ÷ p99 alone: ${ratio.toFixed(1)}× (issue 15's target: at most 3×: ${ratio <= 3 ? "met" : "not met"}).`);
 if (values.json) {
   const phase = (name: string, s: ReturnType<typeof summary>, failed: number) => ({
@@ -144,7 +202,7 @@ if (values.json) {
     [`${name} p99 ms`]: s.p99,
     [`${name} failed`]: failed,
   });
-  const { requests, refused, delivered } = flooding.counts;
+  const { requests, refused, delivered } = counts;
   const flood = { "flood connections": floodConnections, "flood requests": requests, "flood refused": refused, "flood records delivered": delivered };
   console.log(JSON.stringify({ runtime, ...phase("alone", a, alone.failed), ...phase("flooded", f, underFlood.failed), ...flood, "p99 ratio": ratio }));
 }
