@@ -4,7 +4,7 @@
  * seconds, layer by layer, so the differences between rows are the cost of a
  * layer of the gateway.
  *
- *   npx deno run -A bench/http_layers.ts [--bootstrap host:port,…] [--seconds 2] [--json]
+ *   npx deno run -A bench/http_layers.ts [--bootstrap host:port,…] [--seconds 2] [--only gateway] [--json]
  *   npx bun bench/http_layers.ts
  *   node --import tsx bench/http_layers.ts
  *
@@ -47,6 +47,8 @@ const { values } = parseArgs({
     bootstrap: { type: "string" },
     seconds: { type: "string", default: "2" },
     concurrency: { type: "string", default: "256" },
+    // One row by its name (e.g. `gateway`), say to profile it alone.
+    only: { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -87,6 +89,7 @@ const headers = { ...HTTP_HEADERS, "Content-Length": String(new TextEncoder().en
 const results: LayerResult[] = [];
 try {
   for (const [layer, app] of layers) {
+    if (values.only !== undefined && layer !== values.only) continue;
     const one = async () => {
       const response = await app.request(`http://bench${HTTP_PATH}`, { method: "POST", headers, body: HTTP_BODY });
       await response.arrayBuffer();

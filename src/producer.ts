@@ -9,6 +9,7 @@ import type { DeliveryReport, OutgoingRecord, ProducerClient } from "./driver.ts
 import { ClosedError, PublishBatchError, PublishTimeoutError, ValidationError } from "./errors.ts";
 import type { Topic } from "./topic.ts";
 import { MAX_TIMER_MS } from "./_util.ts";
+import { timeouts } from "./_timeouts.ts";
 import { encode, type PublishOptions, type PublishRecord } from "./publish_options.ts";
 import { TRACE_PARENT, type TraceParent, type Tracing } from "./tracing.ts";
 
@@ -314,13 +315,14 @@ export class ProducerHandle implements Producer {
  */
 function beforeDeadline(sent: Promise<DeliveryReport>, topic: string, timeoutMs: number, deadline: number): Promise<DeliveryReport> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new PublishTimeoutError(topic, timeoutMs)), Math.max(0, deadline - Date.now()));
+    // One of many: a shared list's, not a runtime timer of its own (see _timeouts.ts).
+    const timeout = timeouts.start(deadline - Date.now(), () => reject(new PublishTimeoutError(topic, timeoutMs)));
     sent.then((report) => {
-      clearTimeout(timer);
+      timeouts.stop(timeout);
       if (Date.now() < deadline) resolve(report);
       else reject(new PublishTimeoutError(topic, timeoutMs));
     }, (error: unknown) => {
-      clearTimeout(timer);
+      timeouts.stop(timeout);
       reject(Date.now() < deadline ? error : new PublishTimeoutError(topic, timeoutMs, { cause: error }));
     });
   });

@@ -17,6 +17,7 @@ import { resolveSecurityContext } from "../resolve_security_context.ts";
 import type { Topic } from "../topic.ts";
 import { TRACE_PARENT, type TraceContext, type Tracing, tracingOf } from "../tracing.ts";
 import type { Logger } from "../_util.ts";
+import { timeouts } from "../_timeouts.ts";
 import { KAFKA_AUTHORIZATION } from "./error_codes.ts";
 import { publishFailure, restProxyError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
@@ -245,12 +246,12 @@ function publishWithin<S extends v.GenericSchema>(
     cause === undefined ? new PublishTimeoutError(topic.name, timeoutMs) : new PublishTimeoutError(topic.name, timeoutMs, { cause });
   return new Promise((resolve, reject) => {
     let expired = false;
-    const timer = setTimeout(() => {
+    const timeout = timeouts.start(timeoutMs, () => {
       expired = true;
       reject(timedOut());
-    }, timeoutMs);
+    });
     producer.then((ready) => {
-      clearTimeout(timer);
+      timeouts.stop(timeout);
       const left = deadline - Date.now();
       if (expired || left < 1) return reject(timedOut());
       const own = left === timeoutMs ? options : { ...options, timeoutMs: left };
@@ -259,7 +260,7 @@ function publishWithin<S extends v.GenericSchema>(
         (error: unknown) => reject(error instanceof PublishTimeoutError ? timedOut(error.cause) : error),
       );
     }, (error: unknown) => {
-      clearTimeout(timer);
+      timeouts.stop(timeout);
       reject(error);
     });
   });
