@@ -2,8 +2,10 @@
  * Fairness of the gateway between tenants (issue 15): a quiet tenant publishes
  * single records one after another while a flooding tenant sends ~1 MiB
  * streaming requests on several connections at once. Reports the quiet
- * tenant's latency alone and under the flood; the issue's target is its p99
- * under the flood within 3× of its p99 alone (printed, not enforced).
+ * tenant's latency alone and under the flood, and the records the flood got
+ * delivered beside it and then alone; the issue's target is the quiet
+ * tenant's p99 under the flood within 3× of its p99 alone (printed, not
+ * enforced).
  *
  * The gateway runs as its own process (as `npm start` runs it) on the runtime
  * running this script, against the embedded broker hosted here; the gateway's
@@ -54,7 +56,8 @@ if (values["flood-at"] !== undefined) {
  * The flooding tenant, in a process of its own (so that reading its answers
  * does not delay the quiet tenant's client): `connections` loops, each
  * sending a ~1 MiB stream again as soon as its answer was read, until
- * standard input closes; then its counts as one JSON line.
+ * standard input closes; then its counts as one JSON line. Records are
+ * counted as each request's answer is read, ten thousand at a time.
  */
 async function floodProcess(path: string, connections: number): Promise<void> {
   // ~1 MiB of concatenated records: the issue's streaming body.
@@ -68,6 +71,8 @@ async function floodProcess(path: string, connections: number): Promise<void> {
   const body = parts.join("\n");
   const counts: FloodCounts = { requests: 0, answered: 0, delivered: 0, refused: 0, statuses: [] };
   let stopped = false;
+  // A line on standard input asks for the counts so far; its end stops the flood.
+  process.stdin.setEncoding("utf8").on("data", () => console.log(JSON.stringify({ mark: true, ...counts })));
   process.stdin.on("end", () => (stopped = true)).resume();
   console.log(JSON.stringify({ flooding: true, bytes: body.length, records: parts.length }));
   await Promise.all(Array.from({ length: connections }, async () => {
@@ -124,33 +129,37 @@ async function quiet(ms: number): Promise<{ latencies: number[]; failed: number 
 }
 
 /**
- * Start the flooding process and resolve once it floods; `stop()` closes its
- * standard input and resolves with its counts and what it sent.
+ * Start the flooding process and resolve once it floods; `mark()` resolves
+ * with its counts so far, `stop()` closes its standard input and resolves
+ * with its last counts.
  */
 async function flood(connections: number) {
   let flooding!: (line: string) => void;
   const started = new Promise<string>((resolve) => (flooding = resolve));
+  let marked: ((counts: FloodCounts) => void) | undefined;
   const [command, args] = runtimeCommand(runtimeName(), "bench/fairness.ts", ["--flood-at", path, "--flood", String(connections)]);
-  let stdin: { end(): void } | undefined;
-  const run = runChild(process.env.FLOOD_NICE ? "nice" : command, process.env.FLOOD_NICE ? ["-n", process.env.FLOOD_NICE, command, ...args] : args, {
+  let stdin: { write(text: string): void; end(): void } | undefined;
+  const run = runChild(command, args, {
     onLine(line, child) {
       stdin = child.stdin!;
       if (line.startsWith('{"flooding"')) flooding(line);
+      if (line.startsWith('{"mark"')) marked?.(JSON.parse(line));
     },
   });
-  const sent = JSON.parse(
-    await Promise.race([started, run.then((r) => Promise.reject(new Error(`flood process exited ${r.code}: ${r.stderr.slice(-800)}`)))]),
-  ) as {
-    bytes: number;
-    records: number;
-  };
+  const failed = (r: { code: number | null; stderr: string }) => new Error(`flood process exited ${r.code}: ${r.stderr.slice(-800)}`);
+  const sent = JSON.parse(await Promise.race([started, run.then((r) => Promise.reject(failed(r)))])) as { bytes: number; records: number };
   return {
     sent,
+    mark(): Promise<FloodCounts> {
+      const counts = new Promise<FloodCounts>((resolve) => (marked = resolve));
+      stdin!.write("mark\n");
+      return Promise.race([counts, run.then((r) => Promise.reject(failed(r)))]);
+    },
     async stop(): Promise<FloodCounts> {
       stdin!.end();
       const result = await run;
       const last = result.stdout.trim().split("\n").at(-1) ?? "";
-      if (result.code !== 0 || !last.startsWith('{"requests"')) throw new Error(`flood process exited ${result.code}: ${result.stderr.slice(-800)}`);
+      if (result.code !== 0 || !last.startsWith('{"requests"')) throw failed(result);
       return JSON.parse(last);
     },
   };
@@ -165,7 +174,11 @@ await quiet(1000); // warm-up: the quiet tenant's producer connects
 const alone = await quiet(seconds * 1000);
 const flooding = await flood(floodConnections);
 const underFlood = await quiet(seconds * 1000);
+// The flood alone for as long: what the streams get done with no other request about.
+const beside = await flooding.mark();
+await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 const counts = await flooding.stop();
+const floodAlone = counts.delivered - beside.delivered;
 await gateway.stop();
 await broker.stop();
 
@@ -193,7 +206,7 @@ console.log(`# Fairness: quiet tenant's single publishes, alone and beside a flo
 
 - Flood: ${counts.requests} requests (${counts.refused} refused whole${
   counts.statuses.length ? `: ${counts.statuses.join(", ")}` : ""
-}), ${counts.answered} records answered, ${counts.delivered} delivered.
+}), ${counts.answered} records answered, ${counts.delivered} delivered: ${beside.delivered} beside the quiet tenant (${seconds} s), ${floodAlone} alone after it (${seconds} s).
 - p99 with the flood ÷ p99 alone: ${ratio.toFixed(1)}× (issue 15's target: at most 3×: ${ratio <= 3 ? "met" : "not met"}).`);
 if (values.json) {
   const phase = (name: string, s: ReturnType<typeof summary>, failed: number) => ({
@@ -203,6 +216,13 @@ if (values.json) {
     [`${name} failed`]: failed,
   });
   const { requests, refused, delivered } = counts;
-  const flood = { "flood connections": floodConnections, "flood requests": requests, "flood refused": refused, "flood records delivered": delivered };
+  const flood = {
+    "flood connections": floodConnections,
+    "flood requests": requests,
+    "flood refused": refused,
+    "flood records delivered": delivered,
+    "flood records delivered beside the quiet tenant": beside.delivered,
+    "flood records delivered alone": floodAlone,
+  };
   console.log(JSON.stringify({ runtime, ...phase("alone", a, alone.failed), ...phase("flooded", f, underFlood.failed), ...flood, "p99 ratio": ratio }));
 }
