@@ -13,6 +13,7 @@ import { DEFAULT_HANDLER_TIMEOUT_MS, DEFAULT_RETRY_BACKOFF_MS, MAX_RETRY_BACKOFF
 import type { Subscription } from "./_flow.ts";
 import type { TraceSpan, Tracing } from "./tracing.ts";
 import { delay, type Logger, messageOf } from "./_util.ts";
+import { type Timeout, timeouts } from "./_timeouts.ts";
 
 /** What handling a message needs from its consumer. */
 export interface Handling {
@@ -78,9 +79,10 @@ function attempt(run: Handling, sub: Subscription, message: Delivery): { failure
   const timeoutMs = sub.options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
   run.attempts.add(message);
   return new Promise((resolve) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    // One per message in flight: a shared list's, not a runtime timer of its own (see _timeouts.ts).
+    let timeout: Timeout | undefined;
     const settle = (outcome: { failure: unknown } | undefined): void => {
-      clearTimeout(timer);
+      if (timeout !== undefined) timeouts.stop(timeout);
       run.attempts.delete(message);
       if (span) {
         // The first outcome ends the span: the timeout's, or the handler's own.
@@ -91,14 +93,14 @@ function attempt(run: Handling, sub: Subscription, message: Delivery): { failure
       resolve(outcome);
     };
     if (timeoutMs !== Infinity) {
-      timer = setTimeout(() => {
+      timeout = timeouts.start(timeoutMs, () => {
         const failure = new Error(
           `Handler of topic "${message.topic}" partition ${message.partition} offset ${message.offset} did not finish within handlerTimeoutMs (${timeoutMs} ms)`,
         );
         failure.name = "HandlerTimeoutError";
         message.abort(failure);
         settle({ failure });
-      }, timeoutMs);
+      });
     }
     Promise.resolve(result).then(() => settle(undefined), (failure: unknown) => settle({ failure }));
   });

@@ -9,6 +9,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { HTTPException } from "hono/http-exception";
 import { isBlank } from "../_json_stream.ts";
+import { timeouts } from "../_timeouts.ts";
 import { restProxyError } from "./errors.ts";
 
 /** The body bounds of one app; made once by {@link bodyLimits}, shared by all its requests. */
@@ -140,13 +141,14 @@ function bodyTimedOut(bodyTimeoutMs: number): HTTPException {
  */
 function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error, stop?: Promise<void>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms);
-    stop?.then(() => clearTimeout(timer));
+    // One per request: a shared list's, not a runtime timer of its own (see _timeouts.ts).
+    const timeout = timeouts.start(ms, () => reject(onTimeout()));
+    stop?.then(() => timeouts.stop(timeout));
     promise.then((value) => {
-      clearTimeout(timer);
+      timeouts.stop(timeout);
       resolve(value);
     }, (error: unknown) => {
-      clearTimeout(timer);
+      timeouts.stop(timeout);
       reject(error);
     });
   });
