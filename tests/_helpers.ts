@@ -100,3 +100,19 @@ export function quietLogger(): { warn(m: string, f?: unknown): void; error(m: st
     error: (m, f) => lines.push(`error ${m} ${JSON.stringify(f)}`),
   };
 }
+
+/**
+ * Run `body` with the environment variable `name` set to `value` (deleted for
+ * undefined), then put back what was there before, whatever `body` did.
+ */
+export async function withEnv<T>(name: string, value: string | undefined, body: () => Promise<T>): Promise<T> {
+  const before = process.env[name];
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+  try {
+    return await body();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}

@@ -3,39 +3,26 @@
 // test covers Node with neither package installed; the whole suite runs on Node with each driver (npm test).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import process from "node:process";
 import { DRIVER_ENV, loadDefaultDriver } from "../src/drivers/default.ts";
+import { withEnv } from "./_helpers.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 
-/** Run `body` with KSHARE_DRIVER set to `value` (or unset), then put it back. */
-async function withDriverEnv<T>(value: string | undefined, body: () => Promise<T>): Promise<T> {
-  const before = process.env[DRIVER_ENV];
-  if (value === undefined) delete process.env[DRIVER_ENV];
-  else process.env[DRIVER_ENV] = value;
-  try {
-    return await body();
-  } finally {
-    if (before === undefined) delete process.env[DRIVER_ENV];
-    else process.env[DRIVER_ENV] = before;
-  }
-}
-
 test("without KSHARE_DRIVER: the FFI driver, on Node too where koffi and a librdkafka are installed (as here)", async () => {
-  const driver = await withDriverEnv(undefined, loadDefaultDriver);
+  const driver = await withEnv(DRIVER_ENV, undefined, loadDefaultDriver);
   assert.equal(driver.name, `ffi-${runtime}`);
 });
 
 test("on Node, KSHARE_DRIVER picks the driver; another value is refused, naming the variable and the value", {
   skip: runtime === "node" ? false : "Node only: Deno and Bun have one driver",
 }, async () => {
-  assert.equal((await withDriverEnv("confluent", loadDefaultDriver)).name, "confluent-node");
-  assert.equal((await withDriverEnv("ffi", loadDefaultDriver)).name, "ffi-node");
-  await assert.rejects(withDriverEnv("kafkajs", loadDefaultDriver), {
+  assert.equal((await withEnv(DRIVER_ENV, "confluent", loadDefaultDriver)).name, "confluent-node");
+  assert.equal((await withEnv(DRIVER_ENV, "ffi", loadDefaultDriver)).name, "ffi-node");
+  await assert.rejects(withEnv(DRIVER_ENV, "kafkajs", loadDefaultDriver), {
     message: 'KSHARE_DRIVER must be ffi or confluent (or unset: the FFI driver where it loads, else the Confluent client), got "kafkajs"',
   });
 });
 
 test("on Deno and Bun, KSHARE_DRIVER changes nothing", { skip: runtime === "node" ? "Deno and Bun only" : false }, async () => {
-  assert.equal((await withDriverEnv("confluent", loadDefaultDriver)).name, `ffi-${runtime}`);
+  assert.equal((await withEnv(DRIVER_ENV, "confluent", loadDefaultDriver)).name, `ffi-${runtime}`);
 });

@@ -29,7 +29,7 @@ import {
   MIN_LIBRDKAFKA_VERSION_EMBEDDED_BROKER,
 } from "../src/drivers/ffi/library.ts";
 import { nativeRuntime } from "../src/drivers/ffi/_native.ts";
-import { denoBinary } from "./_helpers.ts";
+import { denoBinary, withEnv } from "./_helpers.ts";
 
 const PACKAGE_DEPS = "node_modules/@confluentinc/kafka-javascript/build/deps";
 const PACKAGE_BUILD = `${PACKAGE_DEPS}/librdkafka.so.1`;
@@ -105,17 +105,6 @@ function denoLoad(
 }
 
 /** Run `fn` with `$KSHARE_LIBRDKAFKA` set to `value`, restoring it afterwards. */
-async function withLibraryEnv<T>(value: string, fn: () => Promise<T>): Promise<T> {
-  const before = process.env[LIBRARY_ENV];
-  process.env[LIBRARY_ENV] = value;
-  try {
-    return await fn();
-  } finally {
-    if (before === undefined) delete process.env[LIBRARY_ENV];
-    else process.env[LIBRARY_ENV] = before;
-  }
-}
-
 test("the default search starts with the package's dynamic build here and ends with the system's names", async () => {
   const candidates = librdkafkaCandidates(await nativeRuntime());
   assert.equal(candidates[0], `${process.cwd()}/${PACKAGE_BUILD}`);
@@ -123,7 +112,7 @@ test("the default search starts with the package's dynamic build here and ends w
   assert.ok(candidates.includes(`/${PACKAGE_BUILD}`), "every parent directory up to the root is searched");
   assert.equal(new Set(candidates).size, candidates.length, "no path twice");
 
-  const rdkafka = await withLibraryEnv("", () => loadLibrdkafka()); // empty counts as unset
+  const rdkafka = await withEnv(LIBRARY_ENV, "", () => loadLibrdkafka()); // empty counts as unset
   assert.equal(rdkafka.path, candidates.find((path) => path.startsWith("/") && existsSync(path)));
   assert.match(rdkafka.version, /^\d+\.\d+\.\d+/);
 });
@@ -163,7 +152,7 @@ test("a file that is not a shared library fails with the loader's reason", async
 
 test(`${LIBRARY_ENV} names the library when no option does`, async () => {
   const missing = "/nonexistent/kshare-env/librdkafka.so.1";
-  const error = await withLibraryEnv(missing, () =>
+  const error = await withEnv(LIBRARY_ENV, missing, () =>
     loadLibrdkafka().then(
       () => assert.fail(`ignored ${LIBRARY_ENV}`),
       (error: Error) => error,
@@ -172,7 +161,7 @@ test(`${LIBRARY_ENV} names the library when no option does`, async () => {
   assert.match(error.message.split("\n")[0]!, new RegExp(`Tried the library named by ${LIBRARY_ENV}:$`));
   // And the option wins over the variable.
   const path = `${process.cwd()}/${PACKAGE_BUILD}`;
-  const loaded = await withLibraryEnv(missing, () => loadLibrdkafka({ library: path }));
+  const loaded = await withEnv(LIBRARY_ENV, missing, () => loadLibrdkafka({ library: path }));
   assert.equal(loaded.path, path);
 });
 
@@ -182,7 +171,7 @@ test(`a librdkafka older than ${MIN_LIBRDKAFKA_VERSION} is refused for its versi
     for (
       const [how, load] of [
         ["the library option", () => loadLibrdkafka({ library: path })],
-        [LIBRARY_ENV, () => withLibraryEnv(path, () => loadLibrdkafka())],
+        [LIBRARY_ENV, () => withEnv(LIBRARY_ENV, path, () => loadLibrdkafka())],
         ["the library option", () => ffiDriver({ library: path })],
       ] as const
     ) {
