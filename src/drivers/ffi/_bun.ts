@@ -67,7 +67,7 @@ const TYPES: Record<NativeType, string> = {
   buffer: "ptr",
 };
 
-/** Copies up to this many bytes are read word by word (see copyInto). */
+/** Without libc's memcpy, copies up to this many bytes are read word by word (see copyInto). */
 const WORD_COPY_MAX = 128;
 
 function address(pointer: Pointer): number {
@@ -83,6 +83,19 @@ function address(pointer: Pointer): number {
 export function bunRuntime(): NativeRuntime {
   const ffi = (import.meta as ImportMeta & { require(id: string): unknown }).require("bun:ffi") as BunFfi;
   const process = (globalThis as unknown as { process: BunProcess }).process;
+  /** libc's memcpy, bound on the first copy: Linux's libc.so.6; elsewhere null, and copies stay in JavaScript. */
+  let copyFunction: ((target: Uint8Array, source: number, size: number) => unknown) | null | undefined;
+  const memcpy = () =>
+    copyFunction === undefined
+      ? (copyFunction = process.platform === "linux"
+        // void *memcpy(void *dest, const void *src, size_t n): a TypedArray as dest is passed by address (its byteOffset included).
+        ? ffi.dlopen("libc.so.6", { memcpy: { args: ["ptr", "ptr", "u64"], returns: "ptr" } }).symbols.memcpy as (
+          target: Uint8Array,
+          source: number,
+          size: number,
+        ) => unknown
+        : null)
+      : copyFunction;
 
   return {
     name: "bun",
@@ -140,19 +153,31 @@ export function bunRuntime(): NativeRuntime {
     },
     copyBytes(pointer, length, offset = 0) {
       if (length === 0) return new Uint8Array(0);
+      const copy = memcpy();
+      if (copy !== null) {
+        const bytes = new Uint8Array(length);
+        copy(bytes, address(pointer) + offset, length);
+        return bytes;
+      }
       // toArrayBuffer aliases C memory; slice() copies it into JavaScript memory.
       return new Uint8Array(ffi.toArrayBuffer(address(pointer), offset, length)).slice();
     },
     copyInto(pointer, target, offset = 0) {
       const at = address(pointer);
       const length = target.length;
+      if (length === 0) return;
+      const copy = memcpy();
+      if (copy !== null) {
+        // One call into libc: about 10 ns for a 72-byte message struct, against about 130 ns word by word
+        // through ffi.read and 170 ns through toArrayBuffer (which makes an ArrayBuffer per call).
+        copy(target, at + offset, length);
+        return;
+      }
       if (length > WORD_COPY_MAX) {
         target.set(new Uint8Array(ffi.toArrayBuffer(at, offset, length)));
         return;
       }
-      // Small copies (a message struct, most keys and values) word by word:
-      // toArrayBuffer makes an ArrayBuffer per call, about twice the time for
-      // 72 bytes. Little-endian, as everywhere in this folder.
+      // Small copies word by word, little-endian, as everywhere in this folder.
       const words = length & ~3;
       for (let i = 0; i < words; i += 4) {
         const word = ffi.read.u32(at, offset + i);
