@@ -1,7 +1,8 @@
 /**
  * Many timeouts at the price of a few timers. A publish with a deadline
  * needs a timeout that almost never fires: it is started with the publish and
- * stopped by its delivery report. At tens of thousands of records a second a
+ * stopped by its delivery report (so are a request body's read and an async
+ * handler's run). At tens of thousands of records a second a
  * runtime timer each (`setTimeout`, then `clearTimeout`) is a large part of
  * the work: on Deno its Node-compatible timers took 15% of the gateway's
  * event loop under a streaming flood.
@@ -127,5 +128,5 @@ export class Timeouts {
   }
 }
 
-/** The timeouts of this module graph: publish deadlines. */
+/** The timeouts of this module graph: publish deadlines, the gateway's body reads, handler timeouts. */
 export const timeouts: Timeouts = new Timeouts();
