@@ -229,6 +229,34 @@ test("400: malformed JSON, invalid records and schema violations, with the issue
   assert.deepEqual(await kcatRead(brokerA.bootstrapServers, t.name), []);
 });
 
+test("a value the topic's schema refuses is answered 400 before any producer: even when the tenant's Kafka cannot be reached", async () => {
+  const t = topic("unreachable");
+  const own = createRegistry({ logger });
+  try {
+    const app = new Hono();
+    app.onError(restProxyErrorHandler({ logger }));
+    // Nothing listens on port 1: a producer for this context could never connect.
+    app.use("/v3/*", kafka({ registry: own, logger, resolveContext: () => ({ bootstrapServers: "127.0.0.1:1", clientId: "tenant-unreachable" }) }));
+    app.route("/", publishRoutes({ topics: [t], logger }));
+    const headers = { "Content-Type": "application/json" };
+    const one = await app.request(recordsPath(t.name), { method: "POST", headers, body: JSON.stringify({ value: { data: { id: "x", total: -1 } } }) });
+    assert.equal(one.status, 400);
+    assert.match((await errorBody(one)).message, /Invalid value for topic .*value\.data\.total/);
+    const batch = await app.request(`${recordsPath(t.name)}:batch`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ entries: [{ id: "e1", value: { data: { id: "x", total: -1 } } }] }),
+    });
+    assert.equal(batch.status, 207);
+    const answer = await batch.json() as { successes: unknown[]; failures: Array<{ id: string; error_code: number }> };
+    assert.deepEqual(answer.successes, []);
+    assert.deepEqual(answer.failures.map((f) => [f.id, f.error_code]), [["e1", 400]]);
+    assert.deepEqual(Object.keys(own.stats().contexts), [], "no producer was asked for");
+  } finally {
+    await own.close();
+  }
+});
+
 test("401 without or with wrong credentials; 403 for a caller without a context or with an invalid one, never a default", async () => {
   const t = topic("auth");
   const app = buildApp({ topics: [t] });
@@ -616,7 +644,8 @@ test("ops: /healthz, /readyz, /metrics (publishes, latency, connections per fing
   assert.match(text, new RegExp(`^kshare_publish_duration_seconds_count\\{topic="${t.name}"\\} 2$`, "m"));
   assert.match(text, new RegExp(`^kshare_publish_duration_seconds_bucket\\{topic="${t.name}",le="\\+Inf"\\} 2$`, "m"));
   assert.match(text, new RegExp(`^kshare_clients_created_total\\{context="${alice}"\\} 1$`, "m"));
-  assert.match(text, new RegExp(`^kshare_handles_reused_total\\{context="${alice}"\\} 2$`, "m"));
+  // The third request's value is refused before its producer is asked for: two handles, one of them reused.
+  assert.match(text, new RegExp(`^kshare_handles_reused_total\\{context="${alice}"\\} 1$`, "m"));
   assert.match(text, new RegExp(`^kshare_live_producers\\{context="${fragile}"\\} 1$`, "m"));
   assert.match(text, /^kshare_http_requests_in_flight 0$/m);
   assert.match(text, /^kshare_publishes_in_flight 0$/m);

@@ -6,9 +6,9 @@
  */
 import type { Context, Env, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
-import type * as v from "valibot";
+import * as v from "valibot";
 import { registry as defaultRegistry } from "../default_registry.ts";
-import { PublishTimeoutError } from "../errors.ts";
+import { PublishTimeoutError, ValidationError } from "../errors.ts";
 import type { Registry } from "../registry.ts";
 import type { DeliveryReport, Producer } from "../producer.ts";
 import type { PublishOptions, PublishRecord } from "../publish_options.ts";
@@ -53,7 +53,8 @@ export interface BoundProducer {
   /**
    * `Producer.publish` on the context's shared producer, counted in the
    * metrics. `options.timeoutMs` counts from this call: waiting for the
-   * producer (a first connect) takes from it.
+   * producer (a first connect) takes from it. A value the topic's schema
+   * refuses rejects with `ValidationError` before any producer is asked for.
    */
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, options?: PublishOptions): Promise<DeliveryReport>;
   /** `Producer.publishBatch` on the context's shared producer, counted in the metrics. */
@@ -273,6 +274,8 @@ class RequestProducer implements BoundProducer {
   #context: SecurityContext;
   #metrics: Metrics | undefined;
   #producer: Promise<Producer> | undefined;
+  /** The producer once {@link producer}'s promise resolved. */
+  #ready: Producer | undefined;
   /** The registry's tracing and the request's headers; undefined without `RegistryOptions.tracing`. */
   #traced: { readonly tracing: Tracing; readonly headers: Headers } | undefined;
   /** The parent of this request's publishes, read from the request once, on its first publish. */
@@ -305,20 +308,24 @@ class RequestProducer implements BoundProducer {
   }
 
   producer(): Promise<Producer> {
-    this.#producer ??= this.#registry.producer(this.#context);
+    this.#producer ??= this.#registry.producer(this.#context).then((producer) => (this.#ready = producer));
     return this.#producer;
   }
 
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, given?: PublishOptions): Promise<DeliveryReport> {
     const options = this.#withParent(given);
-    return this.#measure(
-      topic.name,
-      1,
-      () =>
-        options?.timeoutMs === undefined
-          ? this.producer().then((producer) => producer.publish(topic, value, options))
-          : publishWithin(this.producer(), topic, value, options, options.timeoutMs),
-    );
+    return this.#measure(topic.name, 1, () => {
+      // Until the producer is at hand (a first connect can take seconds, or fail), a value the topic's schema
+      // refuses is refused here, as the producer would refuse it: a bad record is told so whether or not
+      // Kafka can be reached, and connects nothing. Once it is at hand, the producer checks.
+      if (this.#ready === undefined) {
+        const parsed = v.safeParse(topic.schema, value);
+        if (!parsed.success) return Promise.reject(new ValidationError(topic.name, parsed.issues));
+      }
+      return options?.timeoutMs === undefined
+        ? this.producer().then((producer) => producer.publish(topic, value, options))
+        : publishWithin(this.producer(), topic, value, options, options.timeoutMs);
+    });
   }
 
   publishBatch<S extends v.GenericSchema>(
