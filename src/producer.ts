@@ -4,12 +4,13 @@
  *
  * @module
  */
-import * as v from "valibot";
+import type * as v from "valibot";
 import type { DeliveryReport, OutgoingRecord, ProducerClient } from "./driver.ts";
-import { ClosedError, PublishBatchError, PublishTimeoutError, ValidationError } from "./errors.ts";
+import { ClosedError, PublishBatchError, PublishTimeoutError } from "./errors.ts";
 import type { Topic } from "./topic.ts";
 import { MAX_TIMER_MS } from "./_util.ts";
 import { timeouts } from "./_timeouts.ts";
+import { validValue, validValues } from "./_validate.ts";
 import { encode, type PublishOptions, type PublishRecord } from "./publish_options.ts";
 import { TRACE_PARENT, type TraceParent, type Tracing } from "./tracing.ts";
 
@@ -190,11 +191,9 @@ export class ProducerHandle implements Producer {
   }
 
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, options?: PublishOptions): Promise<DeliveryReport> {
-    const result = v.safeParse(topic.schema, value);
-    if (!result.success) return Promise.reject(new ValidationError(topic.name, result.issues));
     let record: OutgoingRecord;
     try {
-      record = encode(topic, result.output, options);
+      record = encode(topic, validValue(topic, value), options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -208,23 +207,7 @@ export class ProducerHandle implements Producer {
     topic: Topic<S>,
     records: readonly PublishRecord<v.InferInput<S>>[],
   ): Promise<DeliveryReport[]> {
-    const encoded: OutgoingRecord[] = [];
-    const issues: v.BaseIssue<unknown>[] = [];
-    const indexOf = new Map<v.BaseIssue<unknown>, number>();
-    records.forEach((record, index) => {
-      const result = v.safeParse(topic.schema, record.value);
-      if (result.success) {
-        encoded.push(encode(topic, result.output, record));
-      } else {
-        for (const issue of result.issues) {
-          issues.push(issue);
-          indexOf.set(issue, index);
-        }
-      }
-    });
-    if (issues.length > 0) {
-      throw new ValidationError(topic.name, issues, (issue) => `[${indexOf.get(issue)}]` + (issue.path ? "." : ""));
-    }
+    const encoded = validValues(topic, records).map((value, i) => encode(topic, value, records[i]));
     // Every record was valid: `encoded[i]` is `records[i]`'s. Traced, each record has a span of its
     // own: each is delivered (to its partition, at its offset) or fails on its own.
     const tracing = this.#owner.tracing;
@@ -247,9 +230,7 @@ export class ProducerHandle implements Producer {
         `Topic "${topic.name}": publishAndForget takes no timeoutMs (nobody waits for its deadline); bound delivery with message.timeout.ms in the context's producer settings`,
       );
     }
-    const result = v.safeParse(topic.schema, value);
-    if (!result.success) throw new ValidationError(topic.name, result.issues);
-    const record = encode(topic, result.output, options);
+    const record = encode(topic, validValue(topic, value), options);
     const tracing = this.#owner.tracing;
     if (tracing === undefined) return this.#forget(record);
     const [traced, span] = tracing.send(record, (options as TraceParent | undefined)?.[TRACE_PARENT]);

@@ -11,6 +11,7 @@ import { startEmbeddedBroker } from "../testing.ts";
 import {
   createMetrics,
   kafka,
+  type KafkaEnv,
   type Metrics,
   openApiDocument,
   opsRoutes,
@@ -233,11 +234,16 @@ test("a value the topic's schema refuses is answered 400 before any producer: ev
   const t = topic("unreachable");
   const own = createRegistry({ logger });
   try {
-    const app = new Hono();
+    const app = new Hono<KafkaEnv>();
     app.onError(restProxyErrorHandler({ logger }));
     // Nothing listens on port 1: a producer for this context could never connect.
     app.use("/v3/*", kafka({ registry: own, logger, resolveContext: () => ({ bootstrapServers: "127.0.0.1:1", clientId: "tenant-unreachable" }) }));
     app.route("/", publishRoutes({ topics: [t], logger }));
+    // A handler's own publishBatch through c.var.kafka: one ValidationError naming the refused record's index.
+    app.post("/v3/own-batch", async (c) => {
+      const refused = await c.var.kafka.publishBatch(t, [{ value: { id: "a", total: 1 } }, { value: { id: "b", total: -1 } }]).catch((e: Error) => e);
+      return c.text(refused instanceof Error ? `${refused.name}: ${refused.message}` : "published");
+    });
     const headers = { "Content-Type": "application/json" };
     const one = await app.request(recordsPath(t.name), { method: "POST", headers, body: JSON.stringify({ value: { data: { id: "x", total: -1 } } }) });
     assert.equal(one.status, 400);
@@ -251,6 +257,8 @@ test("a value the topic's schema refuses is answered 400 before any producer: ev
     const answer = await batch.json() as { successes: unknown[]; failures: Array<{ id: string; error_code: number }> };
     assert.deepEqual(answer.successes, []);
     assert.deepEqual(answer.failures.map((f) => [f.id, f.error_code]), [["e1", 400]]);
+    const ownBatch = await app.request("/v3/own-batch", { method: "POST" });
+    assert.match(await ownBatch.text(), /^ValidationError: .*\[1\]\.total/);
     assert.deepEqual(Object.keys(own.stats().contexts), [], "no producer was asked for");
   } finally {
     await own.close();

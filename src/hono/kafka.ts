@@ -6,9 +6,9 @@
  */
 import type { Context, Env, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
-import * as v from "valibot";
+import type * as v from "valibot";
 import { registry as defaultRegistry } from "../default_registry.ts";
-import { PublishTimeoutError, ValidationError } from "../errors.ts";
+import { PublishTimeoutError } from "../errors.ts";
 import type { Registry } from "../registry.ts";
 import type { DeliveryReport, Producer } from "../producer.ts";
 import type { PublishOptions, PublishRecord } from "../publish_options.ts";
@@ -18,6 +18,7 @@ import type { Topic } from "../topic.ts";
 import { TRACE_PARENT, type TraceContext, type Tracing, tracingOf } from "../tracing.ts";
 import type { Logger } from "../_util.ts";
 import { timeouts } from "../_timeouts.ts";
+import { validValue, validValues } from "../_validate.ts";
 import { KAFKA_AUTHORIZATION } from "./error_codes.ts";
 import { publishFailure, restProxyError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
@@ -57,7 +58,11 @@ export interface BoundProducer {
    * refuses rejects with `ValidationError` before any producer is asked for.
    */
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, options?: PublishOptions): Promise<DeliveryReport>;
-  /** `Producer.publishBatch` on the context's shared producer, counted in the metrics. */
+  /**
+   * `Producer.publishBatch` on the context's shared producer, counted in the
+   * metrics. Records the topic's schema refuses reject with one
+   * `ValidationError` before any producer is asked for.
+   */
   publishBatch<S extends v.GenericSchema>(
     topic: Topic<S>,
     records: readonly PublishRecord<v.InferInput<S>>[],
@@ -319,8 +324,11 @@ class RequestProducer implements BoundProducer {
       // refuses is refused here, as the producer would refuse it: a bad record is told so whether or not
       // Kafka can be reached, and connects nothing. Once it is at hand, the producer checks.
       if (this.#ready === undefined) {
-        const parsed = v.safeParse(topic.schema, value);
-        if (!parsed.success) return Promise.reject(new ValidationError(topic.name, parsed.issues));
+        try {
+          validValue(topic, value);
+        } catch (error) {
+          return Promise.reject(error);
+        }
       }
       return options?.timeoutMs === undefined
         ? this.producer().then((producer) => producer.publish(topic, value, options))
@@ -333,7 +341,17 @@ class RequestProducer implements BoundProducer {
     records: readonly PublishRecord<v.InferInput<S>>[],
   ): Promise<DeliveryReport[]> {
     const traced = this.#traced === undefined ? records : records.map((record) => this.#withParent(record)!);
-    return this.#measure(topic.name, records.length, () => this.producer().then((producer) => producer.publishBatch(topic, traced)));
+    return this.#measure(topic.name, records.length, () => {
+      // As in publish: refused records are told so before any producer is asked for.
+      if (this.#ready === undefined) {
+        try {
+          validValues(topic, records);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      return this.producer().then((producer) => producer.publishBatch(topic, traced));
+    });
   }
 
   async ping(timeoutMs?: number): Promise<void> {
