@@ -285,6 +285,15 @@ export interface ProducerClient {
    */
   produce(record: OutgoingRecord): Promise<DeliveryReport>;
   /**
+   * Optional: call `settled` as each record of {@link produce} settles, right
+   * after its promise was resolved or rejected (also for a record refused
+   * during the produce() call). The core calls this once, before its first
+   * produce(), to know when the client has nothing in flight; a driver
+   * without it gets a callback chained to each produce() promise instead,
+   * which costs a promise more per record.
+   */
+  onSettled?(settled: () => void): void;
+  /**
    * Optional: enqueue one record nobody waits for (`Producer.publishAndForget`),
    * without a promise. Back-pressure as for {@link produce}, except that what
    * refuses the record before librdkafka took it or queued it to wait is

@@ -89,6 +89,7 @@ function bound(config: ProducerConfig, name: "maxWaitingRecords" | "maxWaitingBy
 export class WaitingRecords {
   readonly #handover: Handover;
   readonly #timedOut: () => Error;
+  readonly #dropped: (() => void) | undefined;
   readonly #maxRecords: number;
   readonly #maxBytes: number;
   readonly #deliveryTimeoutMs: number;
@@ -104,12 +105,14 @@ export class WaitingRecords {
 
   /**
    * `handover` gives a record to librdkafka; `timedOut` is the error of a
-   * record that found no room before the delivery timeout. Throws a
+   * record that found no room before the delivery timeout; `dropped` is
+   * called after each awaited record (not {@link SENT}) it rejects. Throws a
    * `TypeError` for a bound that is not a number ≥ 0.
    */
-  constructor(config: ProducerConfig, handover: Handover, timedOut: () => Error) {
+  constructor(config: ProducerConfig, handover: Handover, timedOut: () => Error, dropped?: () => void) {
     this.#handover = handover;
     this.#timedOut = timedOut;
+    this.#dropped = dropped;
     this.#maxRecords = bound(config, "maxWaitingRecords", DEFAULT_MAX_WAITING_RECORDS);
     this.#maxBytes = bound(config, "maxWaitingBytes", DEFAULT_MAX_WAITING_BYTES);
     const props = config.properties;
@@ -157,13 +160,12 @@ export class WaitingRecords {
     const now = Date.now();
     while (this.#head < this.#waiters.length) {
       const waiter = this.#waiters[this.#head]!;
-      const topic = waiter.record.topic;
-      if (this.#closed) waiter.reject(this.#closed, topic);
-      else if (now >= waiter.deadline) waiter.reject(this.#timedOut(), topic);
+      if (this.#closed) this.#drop(waiter, this.#closed);
+      else if (now >= waiter.deadline) this.#drop(waiter, this.#timedOut());
       else {
         const handed = this.#handover(waiter.record, waiter.resolve, waiter.reject);
         if (handed === false) break;
-        if (handed !== true) waiter.reject(handed, topic);
+        if (handed !== true) this.#drop(waiter, handed);
       }
       this.#waiters[this.#head++] = undefined; // let it be collected
       this.#bytes -= waiter.bytes;
@@ -177,6 +179,12 @@ export class WaitingRecords {
       this.#head = 0;
     }
     this.#arm();
+  }
+
+  /** Reject a waiting record that will not be handed over. */
+  #drop(waiter: Waiter, error: Error): void {
+    waiter.reject(error, waiter.record.topic);
+    if (waiter.resolve !== SENT) this.#dropped?.();
   }
 
   /** Reject every waiting record, and every later one, with `error`. */

@@ -110,6 +110,8 @@ class FfiProducer implements ProducerClient {
   /** One delivery report's `rd_kafka_message_t`, copied out of its event; reused. */
   readonly #message = new Uint8Array(MESSAGE.size);
   readonly #messageView = new DataView(this.#message.buffer);
+  /** Told after each record of produce() settled (see ProducerClient.onSettled). */
+  #settled: (() => void) | undefined;
   /** The client's fatal error, once there was one: the reason of every record it gives up on. */
   #fatal: Error | undefined;
   /** Present with a `transactional.id`; close waits until it is idle before freeing the handle. */
@@ -129,6 +131,7 @@ class FfiProducer implements ProducerClient {
       config,
       (record, resolve, reject) => this.#enqueue(record, resolve, reject),
       () => client.error(ERR__QUEUE_FULL, "Local: Queue full: no room before the record's deadline or the delivery timeout"),
+      () => this.#settled?.(),
     );
     // rd_kafka_queue_get_main returns a new reference to rk's main queue.
     this.#queue = openEventQueue(client.rdkafka, client.c.rd_kafka_queue_get_main(client.rk)!);
@@ -186,13 +189,15 @@ class FfiProducer implements ProducerClient {
       // A dead client's records are purged when it is closed: the fatal error is why.
       const purged = err === ERR__PURGE_QUEUE || err === ERR__PURGE_INFLIGHT;
       reject(purged && this.#fatal !== undefined ? this.#fatal : this.#client.error(err), topic);
-      return;
+    } else if (resolve === SENT) {
+      return (reject as Done)(undefined, topic);
+    } else {
+      const partition = fields.getInt32(MESSAGE.partition, true);
+      const offset = getI64(fields, MESSAGE.offset);
+      const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
+      resolve(timestamp >= 0 ? { topic, partition, offset, timestamp } : { topic, partition, offset });
     }
-    if (resolve === SENT) return (reject as Done)(undefined, topic);
-    const partition = fields.getInt32(MESSAGE.partition, true);
-    const offset = getI64(fields, MESSAGE.offset);
-    const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
-    resolve(timestamp >= 0 ? { topic, partition, offset, timestamp } : { topic, partition, offset });
+    this.#settled?.();
   }
 
   /** A free slot for a record about to be handed to librdkafka. */
@@ -214,14 +219,24 @@ class FfiProducer implements ProducerClient {
   }
 
   produce(record: OutgoingRecord): Promise<DeliveryReport> {
-    if (this.#closed) return Promise.reject(new ClosedError("The producer"));
+    if (this.#closed) {
+      this.#settled?.();
+      return Promise.reject(new ClosedError("The producer"));
+    }
     const promise = new Promise<DeliveryReport>(this.#capture);
     const resolve = this.#nextResolve!;
     const reject = this.#nextReject!;
     this.#nextResolve = this.#nextReject = undefined;
     const refused = this.#waiting.submit(record, resolve, reject);
-    if (refused !== undefined) reject(refused, record.topic);
+    if (refused !== undefined) {
+      reject(refused, record.topic);
+      this.#settled?.();
+    }
     return promise;
+  }
+
+  onSettled(settled: () => void): void {
+    this.#settled = settled;
   }
 
   send(record: OutgoingRecord, done: Done): void {
@@ -308,8 +323,10 @@ class FfiProducer implements ProducerClient {
     for (let slot = 0; slot < this.#rejects.length; slot++) {
       const reject = this.#rejects[slot];
       if (reject === undefined) continue;
+      const awaited = this.#resolves[slot] !== SENT;
       this.#release(slot);
       reject(new ClosedError("The producer"), this.#topicNames[slot]!);
+      if (awaited) this.#settled?.();
     }
     this.#progress.resolve();
     // Application topic references go before the client: the purged records no longer use them.
