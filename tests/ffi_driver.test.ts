@@ -139,14 +139,18 @@ test("text keys and values go out as their UTF-8 bytes, an empty text as an empt
     try {
       await producer.produce({ topic: "texts", partition: 0, key: "clé-1", value: '{"total":"42 €","note":"ü𝄞"}' });
       await producer.produce({ topic: "texts", partition: 0, key: "k2", value: "" });
+      // Larger than the encoder's first scratch buffer (4 KiB): it grows, and the texts after it go to the new one.
+      await producer.produce({ topic: "texts", partition: 0, key: "k3", value: "é".repeat(5000) });
+      await producer.produce({ topic: "texts", partition: 0, key: "clé-4", value: '{"total":"42 €","note":"ü𝄞"}' });
     } finally {
       await producer.close(5_000);
     }
     // %S: the value's size in bytes (-1 for a tombstone).
-    const read = await kcat(["-b", kafka.bootstrapServers, "-C", "-t", "texts", "-o", "0", "-c", "2", "-q", "-f", "%k|%s|%S\n"]);
+    const read = await kcat(["-b", kafka.bootstrapServers, "-C", "-t", "texts", "-o", "0", "-c", "4", "-q", "-f", "%k|%s|%S\n"]);
     assert.equal(read.code, 0, read.stderr);
     const value = '{"total":"42 €","note":"ü𝄞"}';
-    assert.equal(read.stdout, `clé-1|${value}|${new TextEncoder().encode(value).length}\nk2||0\n`);
+    const bytes = new TextEncoder().encode(value).length;
+    assert.equal(read.stdout, `clé-1|${value}|${bytes}\nk2||0\nk3|${"é".repeat(5000)}|10000\nclé-4|${value}|${bytes}\n`);
   }));
 
 test("an onAssign that throws does not keep the assignment from being applied: the error goes to onError, messages arrive", () =>
