@@ -295,7 +295,7 @@ async function httpStep(broker: EmbeddedBroker): Promise<void> {
   for (const rttMs of plan.http.rtts) {
     for (const runtime of runtimes) {
       for (const connections of plan.http.connections) {
-        for (const app of ["bare", "bare-auth", "gateway", "naive"] as const) {
+        for (const app of ["bare", "bare-auth", "publish", "gateway", "naive"] as const) {
           const what = `http ${runtime} RTT ${rttMs} ${app} ${connections} connections`;
           // A broker of its own per HTTP child: a producer-per-request storm leaves thousands of half-open
           // connections behind (the mock brokers listen with a backlog of 5), which would otherwise reach

@@ -1,5 +1,5 @@
 /**
- * The HTTP scenario's server side: one of three Hono apps answering the same
+ * The HTTP scenario's server side: one of five Hono apps answering the same
  * REST Proxy v3 produce request (`POST /v3/clusters/kshare/topics/orders/records`
  * with one JSON record, HTTP Basic credentials), served on loopback by the
  * runtime's own server:
@@ -9,6 +9,11 @@
  *   through the shared producer of its user's context;
  * - `naive`: a Hono handler that creates a registry, connects a producer,
  *   publishes the record and closes it, per request;
+ * - `publish`: a Hono handler that parses the body and awaits the publish
+ *   of its record through one shared producer, then answers with the
+ *   delivery report; no authentication, no envelope checks: the floor of
+ *   what any gateway that publishes and awaits the broker's acknowledgement
+ *   costs, which the `gateway` app can approach but not pass;
  * - `bare`: a Hono handler that reads the body and answers 202, no Kafka:
  *   the ceiling of the HTTP stack alone;
  * - `bare-auth`: the same behind the gateway's authentication (Hono's
@@ -47,7 +52,7 @@ export const HTTP_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /** The apps of the HTTP scenario; see the module doc. */
-export type HttpApp = "gateway" | "naive" | "bare" | "bare-auth";
+export type HttpApp = "gateway" | "naive" | "publish" | "bare" | "bare-auth";
 
 /** Options of {@link serveHttp}. */
 export interface HttpScenario {
@@ -88,6 +93,12 @@ export async function serveHttp(options: HttpScenario, probe: Probe): Promise<Ht
       topics,
       clusterId: "kshare",
       logger,
+    });
+  } else if (options.app === "publish") {
+    app = new Hono().post(HTTP_PATH, async (c) => {
+      const record = await c.req.json<{ value: { data: { id: string; customer: string; total: number } } }>();
+      const report = await (await registry.producer(ctx)).publish(orders, record.value.data);
+      return c.json({ topic_name: report.topic, partition_id: report.partition, offset: report.offset }, 200);
     });
   } else if (options.app === "naive") {
     app = new Hono().post(HTTP_PATH, async (c) => {
