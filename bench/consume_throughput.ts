@@ -64,7 +64,11 @@ function record(i: number): string {
 }
 const Record = v.object({ id: v.number(), name: v.string() });
 
-/** Counts records, notes the first and the last one's time, resolves once `messages` came. */
+/**
+ * Counts records, notes the first and the last one's time, resolves once
+ * `messages` came. The clock is read for those two only: read per record it
+ * took 4% of a Deno consumer's time.
+ */
 function counter(total: number) {
   let count = 0;
   let first = 0;
@@ -74,9 +78,11 @@ function counter(total: number) {
   return {
     all,
     seen(): void {
-      last = performance.now();
-      if (count++ === 0) first = last;
-      if (count === total) done();
+      if (count++ === 0) first = performance.now();
+      if (count === total) {
+        last = performance.now();
+        done();
+      }
     },
     result(client: string): Row {
       const seconds = (last - first) / 1000;
