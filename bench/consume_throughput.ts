@@ -147,6 +147,16 @@ function kcat(args: string[], input?: string, stdout: "ignore" | number = "ignor
 }
 
 /**
+ * kcat's `queued.min.messages`. With its librdkafka's default (100,000) a
+ * fetcher whose local queue passes that many records pauses for about a
+ * second: kcat's reads of the same topic then took 0.5, 1.1, 2.2 or 3.0 s
+ * (measured here with librdkafka 2.0.2, which has no `fetch.queue.backoff.ms`
+ * to shorten the pause; kshare sets that to 50 ms). With room for the whole
+ * topic they took 0.46–0.69 s: kcat's own speed, which kshare is held against.
+ */
+const KCAT_QUEUED = 10_000_000;
+
+/**
  * One `kcat -C` read of the whole topic: `-c` ends it at the last record (with
  * `-e` it waits for end-of-partition on all 64, up to a fetch wait each),
  * and its output goes to a file (through a pipe into this process it read
@@ -159,7 +169,7 @@ async function kcatRead(bootstrap: string, topic: string): Promise<Row> {
   const fd = openSync(path, "w");
   try {
     const started = performance.now();
-    await kcat(["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-c", String(messages), "-q"], "", fd);
+    await kcat(["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-c", String(messages), "-q", "-X", `queued.min.messages=${KCAT_QUEUED}`], "", fd);
     const seconds = (performance.now() - started) / 1000;
     let count = 0;
     for (const byte of readFileSync(path)) if (byte === 10) count++;
