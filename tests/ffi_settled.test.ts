@@ -100,3 +100,29 @@ test("onSettled is told for records refused at once, dropped while waiting for r
     await kafka.stop();
   }
 });
+
+test("onSettled is told for a record of produce() that fails in delivery, never for one of send() that does", async () => {
+  const kafka = await startEmbeddedBroker({ brokers: 1 });
+  try {
+    kafka.createTopic("lost", 1);
+    const counter = await counted(kafka, {}, { "message.timeout.ms": "300" });
+    const { producer, produce } = counter;
+    try {
+      await produce({ topic: "lost", value: encoder.encode("first") }); // connected, leader known
+      assert.equal(counter.settled, 1);
+      kafka.brokerDown(kafka.brokerIds[0]!);
+      // Both are taken by librdkafka, then fail with its delivery timeout: their reports carry the error.
+      let told!: (error: Error | undefined) => void;
+      const forgotten = new Promise<Error | undefined>((resolve) => (told = resolve));
+      producer.send!({ topic: "lost", value: encoder.encode("forgotten") }, (error) => told(error));
+      const awaited = produce({ topic: "lost", value: encoder.encode("awaited") });
+      assert.match(String((await forgotten)?.message), /timed out/i);
+      assert.notEqual((await awaited).outcome, "delivered");
+      assert.equal(counter.settled, 2, "told for the awaited record, not for the forgotten one");
+    } finally {
+      await producer.close(200);
+    }
+  } finally {
+    await kafka.stop();
+  }
+});

@@ -197,7 +197,8 @@ class FfiProducer implements ProducerClient {
       const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
       resolve(timestamp >= 0 ? { topic, partition, offset, timestamp } : { topic, partition, offset });
     }
-    this.#settled?.();
+    // A failed record of send() was told through its `done` above: it is not produce()'s.
+    if (resolve !== SENT) this.#settled?.();
   }
 
   /** A free slot for a record about to be handed to librdkafka. */
