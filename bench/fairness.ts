@@ -12,12 +12,19 @@
  * defaults apply (a 1 MiB stream is cut at 10,000 records). The flooding
  * clients run in a third process (this script again, with `--flood-at`).
  *
- *     node --import tsx bench/fairness.ts [--seconds 10] [--flood 4]
+ *     node --import tsx bench/fairness.ts [--seconds 10] [--flood 4] [--own-core]
  *     npx deno run -A bench/fairness.ts
  *     npx bun bench/fairness.ts
  *
+ * `--own-core` (Linux, `taskset` from util-linux) gives the gateway the last
+ * core to itself and keeps this process (the broker, the quiet tenant's
+ * client) and the flooding process on the others, as a deployment keeps the
+ * broker and the clients off the gateway's machine. Without it every process
+ * shares every core.
+ *
  * @module
  */
+import { execFileSync } from "node:child_process";
 import os from "node:os";
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -30,6 +37,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     flood: { type: "string", default: "4" },
     json: { type: "boolean", default: false },
+    "own-core": { type: "boolean", default: false },
     // Internal: this script as the flooding tenant's process, publishing to this URL until its stdin closes.
     "flood-at": { type: "string" },
   },
@@ -96,10 +104,12 @@ async function floodProcess(path: string, connections: number): Promise<void> {
 }
 
 const runtime = `${runtimeName()} ${runtimeVersion()}`;
+/** With --own-core: the gateway's core, and the others' (this process's threads, and those it starts later, the flood's). */
+const cores = values["own-core"] ? ownCore() : undefined;
 const broker = await startEmbeddedBroker({ brokers: 1 });
 broker.createTopic("orders", 3);
 const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(KAFKA_|GATEWAY_|PORT$|HOST$)/.test(k)));
-const gateway = await startServer(...runtimeCommand(runtimeName(), "gateway/main.ts", []), /listening on http:\/\//, {
+const gateway = await startServer(...pinned(runtimeCommand(runtimeName(), "gateway/main.ts", []), cores?.gateway), /listening on http:\/\//, {
   ...base,
   NO_COLOR: "1",
   PORT: "0",
@@ -137,7 +147,7 @@ async function flood(connections: number) {
   let flooding!: (line: string) => void;
   const started = new Promise<string>((resolve) => (flooding = resolve));
   let marked: ((counts: FloodCounts) => void) | undefined;
-  const [command, args] = runtimeCommand(runtimeName(), "bench/fairness.ts", ["--flood-at", path, "--flood", String(connections)]);
+  const [command, args] = pinned(runtimeCommand(runtimeName(), "bench/fairness.ts", ["--flood-at", path, "--flood", String(connections)]), cores?.others);
   let stdin: { write(text: string): void; end(): void } | undefined;
   const run = runChild(command, args, {
     onLine(line, child) {
@@ -165,6 +175,24 @@ async function flood(connections: number) {
   };
 }
 
+/**
+ * For --own-core: the last core for the gateway, the others for everything
+ * else, this process's threads moved there now (threads started later
+ * inherit it).
+ */
+function ownCore(): { gateway: string; others: string } {
+  const count = os.cpus().length;
+  if (process.platform !== "linux" || count < 2) throw new Error("--own-core needs Linux and at least two cores");
+  const others = count === 2 ? "0" : `0-${count - 2}`;
+  execFileSync("taskset", ["-a", "-p", "-c", others, String(process.pid)], { stdio: "ignore" });
+  return { gateway: String(count - 1), others };
+}
+
+/** `command` run on `cpus` (a taskset list), or as it is without. */
+function pinned([command, args]: [string, string[]], cpus: string | undefined): [string, string[]] {
+  return cpus === undefined ? [command, args] : ["taskset", ["-c", cpus, command, ...args]];
+}
+
 function summary(latencies: number[]) {
   const s = summarize(Float64Array.from(latencies), 0);
   return { n: s.ops, p50: s.p50Ms, p99: s.p99Ms, max: s.maxMs };
@@ -190,8 +218,10 @@ console.log(`# Fairness: quiet tenant's single publishes, alone and beside a flo
 
 - Command: \`${
   { deno: "npx deno run -A", bun: "npx bun", node: "node --import tsx" }[runtimeName()]
-} bench/fairness.ts --seconds ${seconds} --flood ${floodConnections}\`
-- Gateway on ${runtime}, its own process, gateway defaults; embedded broker (1 broker, topic orders with 3 partitions) in the bench's process.
+} bench/fairness.ts --seconds ${seconds} --flood ${floodConnections}${cores ? " --own-core" : ""}\`
+- Gateway on ${runtime}, its own process, gateway defaults; embedded broker (1 broker, topic orders with 3 partitions) in the bench's process${
+  cores ? `; the gateway alone on core ${cores.gateway}, the bench and the flood on ${cores.others} (--own-core)` : ""
+}.
 - Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}; load average before: ${
   os.loadavg().map((l) => l.toFixed(2)).join(", ")
 }.
@@ -224,5 +254,14 @@ if (values.json) {
     "flood records delivered beside the quiet tenant": beside.delivered,
     "flood records delivered alone": floodAlone,
   };
-  console.log(JSON.stringify({ runtime, ...phase("alone", a, alone.failed), ...phase("flooded", f, underFlood.failed), ...flood, "p99 ratio": ratio }));
+  console.log(
+    JSON.stringify({
+      runtime,
+      "own core": cores !== undefined,
+      ...phase("alone", a, alone.failed),
+      ...phase("flooded", f, underFlood.failed),
+      ...flood,
+      "p99 ratio": ratio,
+    }),
+  );
 }
