@@ -319,21 +319,15 @@ class RequestProducer implements BoundProducer {
 
   publish<S extends v.GenericSchema>(topic: Topic<S>, value: v.InferInput<S>, given?: PublishOptions): Promise<DeliveryReport> {
     const options = this.#withParent(given);
-    return this.#measure(topic.name, 1, () => {
-      // Until the producer is at hand (a first connect can take seconds, or fail), a value the topic's schema
-      // refuses is refused here, as the producer would refuse it: a bad record is told so whether or not
-      // Kafka can be reached, and connects nothing. Once it is at hand, the producer checks.
-      if (this.#ready === undefined) {
-        try {
-          validValue(topic, value);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-      }
-      return options?.timeoutMs === undefined
-        ? this.producer().then((producer) => producer.publish(topic, value, options))
-        : publishWithin(this.producer(), topic, value, options, options.timeoutMs);
-    });
+    return this.#measure(
+      topic.name,
+      1,
+      () =>
+        this.#refusedEarly(() => validValue(topic, value)) ??
+          (options?.timeoutMs === undefined
+            ? this.producer().then((producer) => producer.publish(topic, value, options))
+            : publishWithin(this.producer(), topic, value, options, options.timeoutMs)),
+    );
   }
 
   publishBatch<S extends v.GenericSchema>(
@@ -341,17 +335,28 @@ class RequestProducer implements BoundProducer {
     records: readonly PublishRecord<v.InferInput<S>>[],
   ): Promise<DeliveryReport[]> {
     const traced = this.#traced === undefined ? records : records.map((record) => this.#withParent(record)!);
-    return this.#measure(topic.name, records.length, () => {
-      // As in publish: refused records are told so before any producer is asked for.
-      if (this.#ready === undefined) {
-        try {
-          validValues(topic, records);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-      }
-      return this.producer().then((producer) => producer.publishBatch(topic, traced));
-    });
+    return this.#measure(
+      topic.name,
+      records.length,
+      () => this.#refusedEarly(() => validValues(topic, records)) ?? this.producer().then((producer) => producer.publishBatch(topic, traced)),
+    );
+  }
+
+  /**
+   * Until the producer is at hand (a first connect can take seconds, or
+   * fail), values the topic's schema refuses are refused here, as the
+   * producer would refuse them: a bad record is told so whether or not Kafka
+   * can be reached, and connects nothing. Once it is at hand, the producer
+   * checks. `check` throws the refusal; returned as a rejection, or undefined.
+   */
+  #refusedEarly(check: () => unknown): Promise<never> | undefined {
+    if (this.#ready !== undefined) return undefined;
+    try {
+      check();
+      return undefined;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async ping(timeoutMs?: number): Promise<void> {
