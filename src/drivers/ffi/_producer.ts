@@ -185,20 +185,20 @@ class FfiProducer implements ProducerClient {
     const topic = this.#topicNames[slot]!;
     this.#release(slot);
     const err = fields.getInt32(MESSAGE.err, true);
-    if (err !== 0) {
-      // A dead client's records are purged when it is closed: the fatal error is why.
-      const purged = err === ERR__PURGE_QUEUE || err === ERR__PURGE_INFLIGHT;
-      reject(purged && this.#fatal !== undefined ? this.#fatal : this.#client.error(err), topic);
-    } else if (resolve === SENT) {
-      return (reject as Done)(undefined, topic);
+    // A dead client's records are purged when it is closed: the fatal error is why.
+    const purged = err === ERR__PURGE_QUEUE || err === ERR__PURGE_INFLIGHT;
+    const error = err === 0 ? undefined : purged && this.#fatal !== undefined ? this.#fatal : this.#client.error(err);
+    // A record of send(): its `done` hears the outcome; it is none of produce()'s, which onSettled counts.
+    if (resolve === SENT) return (reject as Done)(error, topic);
+    if (error !== undefined) {
+      reject(error, topic);
     } else {
       const partition = fields.getInt32(MESSAGE.partition, true);
       const offset = getI64(fields, MESSAGE.offset);
       const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
       resolve(timestamp >= 0 ? { topic, partition, offset, timestamp } : { topic, partition, offset });
     }
-    // A failed record of send() was told through its `done` above: it is not produce()'s.
-    if (resolve !== SENT) this.#settled?.();
+    this.#settled?.();
   }
 
   /** A free slot for a record about to be handed to librdkafka. */
