@@ -45,6 +45,8 @@ export const HTTP_PATH = "/v3/clusters/kshare/topics/orders/records";
 export const HTTP_TOPIC = orders.name;
 /** One record, as REST Proxy v3 takes it. */
 export const HTTP_BODY: string = JSON.stringify({ value: { type: "JSON", data: { id: "o-1", customer: "c-1", total: 42 } } });
+/** The body as the `publish` and `naive` apps read it (they check nothing of it). */
+type HttpRecord = { value: { data: { id: string; customer: string; total: number } } };
 /** The request headers every app receives. */
 export const HTTP_HEADERS: Readonly<Record<string, string>> = {
   "Content-Type": "application/json",
@@ -96,13 +98,13 @@ export async function serveHttp(options: HttpScenario, probe: Probe): Promise<Ht
     });
   } else if (options.app === "publish") {
     app = new Hono().post(HTTP_PATH, async (c) => {
-      const record = await c.req.json<{ value: { data: { id: string; customer: string; total: number } } }>();
+      const record = await c.req.json<HttpRecord>();
       const report = await (await registry.producer(ctx)).publish(orders, record.value.data);
       return c.json({ topic_name: report.topic, partition_id: report.partition, offset: report.offset }, 200);
     });
   } else if (options.app === "naive") {
     app = new Hono().post(HTTP_PATH, async (c) => {
-      const record = await c.req.json<{ value: { data: { id: string; customer: string; total: number } } }>();
+      const record = await c.req.json<HttpRecord>();
       const perRequest = createRegistry({ driver, logger });
       let closed!: () => void;
       const open = new Promise<void>((resolve) => (closed = resolve));
