@@ -1,11 +1,18 @@
 /**
- * The FFI consumer: a group member whose messages, rebalances and errors all
- * arrive as events on one queue.
+ * The FFI consumer: a group member whose rebalances and errors arrive as
+ * events on the consumer queue, and its messages on a queue of their own,
+ * read in batches.
  *
  * `rd_kafka_poll_set_consumer` forwards the main queue (errors) to the
  * consumer queue, and `rd_kafka_conf_set_events(REBALANCE | ERROR)` turns
- * rebalances into events, so `poll()` reads a single queue: FETCH events
- * (one message each) are returned, the others are handled in between.
+ * rebalances into events. Each partition's fetch queue is forwarded to the
+ * message queue before the partition is assigned, so `poll()` takes the
+ * group's events first and then up to its `max` messages in one
+ * `rd_kafka_consume_batch_queue` call: one call per batch instead of four
+ * per message (poll, type, message, destroy of a FETCH event), which was
+ * most of the driver's time per message. A revocation is thus applied before
+ * any further message is taken; messages of its partitions still queued are
+ * then outdated, and librdkafka drops them (their next owner reads them).
  * Nothing is read ahead of `poll()`: a message stays in librdkafka until
  * `poll()` takes it, so pausing a partition needs no JavaScript-side purge
  * (librdkafka drops what it prefetched for a paused partition and resumes
@@ -30,7 +37,7 @@ import { ClosedError } from "../../errors.ts";
 import { ERR__ASSIGN_PARTITIONS, ERR__PARTITION_EOF, ERR__REVOKE_PARTITIONS, ERR__STATE, ERR__TIMED_OUT, ERR__UNKNOWN_PARTITION } from "../../_kafka_codes.ts";
 import { type Client, createClient } from "./_client.ts";
 import { readPartitionList, withPartitionList } from "./_partition_list.ts";
-import { getI64, getU64, SIZES } from "./_c_memory.ts";
+import { cString, getI64, getU64, SIZES } from "./_c_memory.ts";
 import type { Pointer } from "./_native_types.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
 import { Slabs } from "./_slabs.ts";
@@ -43,6 +50,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 10_000;
 /** While closing, re-check rd_kafka_consumer_closed at least this often. */
 const CLOSE_CHECK_MS = 500;
+/** Most messages taken by one rd_kafka_consume_batch_queue call (its size argument comes from SIZES). */
+const BATCH_MAX = 1024;
 
 /** Create a group member (not yet subscribed), resolving once a broker answered. */
 export async function createFfiConsumer(
@@ -83,6 +92,11 @@ class FfiConsumer implements ConsumerClient {
   readonly #client: Client;
   readonly #events: ConsumerEvents;
   readonly #queue: EventQueue;
+  /** Where every assigned partition's messages go (see {@link #forward}); ours, destroyed by close(). */
+  readonly #messages: Pointer;
+  /** The message pointers of one batch, written by rd_kafka_consume_batch_queue; only read right after it. */
+  readonly #batch = new Uint8Array(8 * BATCH_MAX);
+  readonly #batchView = new DataView(this.#batch.buffer);
   readonly #closeTimeoutMs: number;
   /** The poll (or close) in progress: they take turns on the queue. */
   #busy: Promise<unknown> = Promise.resolve();
@@ -118,8 +132,16 @@ class FfiConsumer implements ConsumerClient {
     const { c, rk } = client;
     const err = c.rd_kafka_poll_set_consumer(rk);
     if (err !== 0) throw client.error(err);
-    // rd_kafka_queue_get_consumer returns a new reference to the group queue.
-    this.#queue = openEventQueue(client.rdkafka, c.rd_kafka_queue_get_consumer(rk)!);
+    const messages = c.rd_kafka_queue_new(rk);
+    if (messages === null) throw new Error("rd_kafka_queue_new failed");
+    this.#messages = messages;
+    try {
+      // rd_kafka_queue_get_consumer returns a new reference to the group queue. A message wakes a waiting poll too.
+      this.#queue = openEventQueue(client.rdkafka, c.rd_kafka_queue_get_consumer(rk)!, [messages]);
+    } catch (error) {
+      c.rd_kafka_queue_destroy(messages); // destroying the client waits for every queue reference
+      throw error;
+    }
   }
 
   /** See {@link consumerGroupMetadata}. */
@@ -149,17 +171,42 @@ class FfiConsumer implements ConsumerClient {
     const out: IncomingMessage[] = [];
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      // The group's events first: a revocation is applied before another message is taken.
       while (out.length < max && !this.#closing) {
         const event = this.#queue.take();
         if (event === null) break;
         const revoking = this.#dispatch(event, out);
         if (revoking) await revoking;
       }
+      if (!this.#closing) this.#take(max - out.length, out);
       if (out.length > 0 || this.#closing) return out;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return out;
       const event = await this.#queue.next(remaining);
       if (event !== null) await this.#dispatch(event, out);
+    }
+  }
+
+  /** Append up to `max` queued messages to `out`, without waiting; each is freed once read. */
+  #take(max: number, out: IncomingMessage[]): void {
+    if (max <= 0) return;
+    const { c, native } = this.#client;
+    const view = this.#batchView;
+    const count = c.rd_kafka_consume_batch_queue(this.#messages, 0, this.#batch, SIZES[Math.min(max, BATCH_MAX)]!);
+    let i = 0;
+    try {
+      for (; i < count; i++) {
+        const message = native.pointerAt(getU64(view, i * 8))!;
+        try {
+          const incoming = this.#read(message);
+          if (incoming) out.push(incoming);
+        } finally {
+          c.rd_kafka_message_destroy(message);
+        }
+      }
+    } finally {
+      // Only if reading one threw: the rest are freed unread.
+      for (i++; i < count; i++) c.rd_kafka_message_destroy(native.pointerAt(getU64(view, i * 8)));
     }
   }
 
@@ -174,7 +221,8 @@ class FfiConsumer implements ConsumerClient {
     try {
       switch (c.rd_kafka_event_type(event)) {
         case EVENT_FETCH: {
-          // One message, owned by the event; rd_kafka_event_message_array hands out its pointer.
+          // A partition whose queue was not forwarded (see #forward). One message, owned by
+          // the event; rd_kafka_event_message_array hands out its pointer.
           const slot = this.#out.message;
           if (c.rd_kafka_event_message_array(event, slot.bytes, SIZES[1]!) !== 1) break;
           const message = native.pointerAt(getU64(slot.view, 0))!;
@@ -197,7 +245,7 @@ class FfiConsumer implements ConsumerClient {
 
   /**
    * Copy a fetched message out of librdkafka (`message` is owned by its
-   * event): one copy of the struct into a reused buffer, then its fields are
+   * event, or by the caller): one copy of the struct into a reused buffer, then its fields are
    * read from that copy, 64-bit fields and pointers as numbers (no BigInt).
    */
   #read(message: Pointer): IncomingMessage | null {
@@ -262,6 +310,7 @@ class FfiConsumer implements ConsumerClient {
         } catch (error) {
           this.#events.onError?.(error as Error);
         }
+        this.#forward(partitions);
         if (this.#cooperative()) this.#check(this.#client.takeError(c.rd_kafka_incremental_assign(rk, list)));
         else this.#check(this.#codeError(c.rd_kafka_assign(rk, list)));
       } else if (code === ERR__REVOKE_PARTITIONS) {
@@ -275,6 +324,30 @@ class FfiConsumer implements ConsumerClient {
       if (!this.#closing) this.#events.onError?.(error as Error);
     }
     return undefined;
+  }
+
+  /**
+   * Route the messages of `partitions` to the message queue. Done before they
+   * are assigned, so their fetchers never post to the consumer queue:
+   * librdkafka keeps a forward the application set when it starts a fetcher,
+   * and clears it when it stops one, so each assignment sets it again. (A
+   * stop cannot clear the forward set here: the group rejoins, and so
+   * assigns anew, only once its last unassignment's fetchers all stopped.)
+   * A partition whose queue cannot be had keeps librdkafka's route, the
+   * consumer queue, whose FETCH events `poll()` reads too.
+   */
+  #forward(partitions: readonly TopicPartition[]): void {
+    const { c, rk } = this.#client;
+    const names = new Map<string, Uint8Array>();
+    for (const { topic, partition } of partitions) {
+      let name = names.get(topic);
+      if (name === undefined) names.set(topic, name = cString(topic));
+      // A new reference to the partition's fetch queue: the forward keeps one of its own.
+      const queue = c.rd_kafka_queue_get_partition(rk, name, partition);
+      if (queue === null) continue;
+      c.rd_kafka_queue_forward(queue, this.#messages);
+      c.rd_kafka_queue_destroy(queue);
+    }
   }
 
   /** Unassign once the core's revocation settled (it may fail: the partitions are unassigned anyway). */
@@ -379,6 +452,8 @@ class FfiConsumer implements ConsumerClient {
       }
     }
     await this.#queue.close();
+    // A partition still assigned (leaving timed out) keeps a reference of its own until the client is destroyed.
+    c.rd_kafka_queue_destroy(this.#messages);
     const destroyed = this.#client.destroy(DESTROY_F_NO_CONSUMER_CLOSE);
     // Past the bound, rd_kafka_destroy can still wait for requests a broker holds (up to socket.timeout.ms):
     // on Deno it runs on a worker thread and frees the client when it returns; close() does not wait for it.

@@ -77,13 +77,17 @@ export interface EventQueue {
 
 /**
  * Wrap `queue` (a reference this function takes ownership of: it is
- * destroyed by `close()`).
+ * destroyed by `close()`). The `watched` queues (references the caller keeps
+ * and destroys after `close()`) wake a pending `next()` too, which then
+ * returns `null`: their caller reads them itself (e.g. the FFI consumer's
+ * message queue, read in batches).
  */
-export function openEventQueue(rdkafka: Librdkafka, queue: Pointer): EventQueue {
+export function openEventQueue(rdkafka: Librdkafka, queue: Pointer, watched: readonly Pointer[] = []): EventQueue {
   const { native } = rdkafka;
   const c = rdkafka.client();
-  if (native.wakePipe) return pipeQueue(c, queue, native.wakePipe);
-  if (native.capabilities.threadSafeCallbacks) return callbackQueue(native, c, queue);
+  const signalled = [queue, ...watched];
+  if (native.wakePipe) return pipeQueue(c, queue, signalled, native.wakePipe);
+  if (native.capabilities.threadSafeCallbacks) return callbackQueue(native, c, queue, signalled);
   throw new Error(`the ${native.name} FFI on this platform can neither watch a pipe nor take thread-safe callbacks`);
 }
 
@@ -152,23 +156,26 @@ function signalledQueue(c: Client, queue: Pointer, detach: () => void): EventQue
   };
 }
 
-/** Node and Deno: librdkafka writes to a pipe that the runtime (libuv) or kshare's poller (Deno) watches. */
-function pipeQueue(c: Client, queue: Pointer, wakePipe: NonNullable<NativeRuntime["wakePipe"]>): EventQueue {
+/**
+ * Node and Deno: librdkafka writes to a pipe that the runtime (libuv) or
+ * kshare's poller (Deno) watches; every queue in `signalled` writes to it.
+ */
+function pipeQueue(c: Client, queue: Pointer, signalled: readonly Pointer[], wakePipe: NonNullable<NativeRuntime["wakePipe"]>): EventQueue {
   // The pipe is ours: closed by q.close(), after librdkafka stopped writing to it.
   // (Its wake-ups run on a later event-loop turn, when q exists.)
   const pipe = wakePipe(() => q.signal());
   const q = signalledQueue(c, queue, () => {
     // Stop librdkafka writing before the pipe's fds are closed (and reused).
-    c.rd_kafka_queue_io_event_enable(queue, -1, null, 0);
+    for (const each of signalled) c.rd_kafka_queue_io_event_enable(each, -1, null, 0);
     pipe.close();
   });
   // librdkafka keeps a copy of the one-byte payload.
-  c.rd_kafka_queue_io_event_enable(queue, pipe.writeFd, new Uint8Array([1]), 1);
+  for (const each of signalled) c.rd_kafka_queue_io_event_enable(each, pipe.writeFd, new Uint8Array([1]), 1);
   return q;
 }
 
-/** Bun: librdkafka calls a threadsafe callback that returns at once. */
-function callbackQueue(native: NativeRuntime, c: Client, queue: Pointer): EventQueue {
+/** Bun: librdkafka calls a threadsafe callback that returns at once; every queue in `signalled` calls it. */
+function callbackQueue(native: NativeRuntime, c: Client, queue: Pointer, signalled: readonly Pointer[]): EventQueue {
   // void event_cb(rd_kafka_t *rk, void *qev_opaque): both arguments unused.
   // The trampoline is ours: released by q.close(), after librdkafka let go of it.
   // (It is only enabled below, when q exists.)
@@ -178,9 +185,9 @@ function callbackQueue(native: NativeRuntime, c: Client, queue: Pointer): EventQ
     // called under the queue lock that this call takes). Calls it already
     // queued to the JavaScript thread run before the timer below; only then
     // is the trampoline released.
-    c.rd_kafka_queue_cb_event_enable(queue, null, null);
+    for (const each of signalled) c.rd_kafka_queue_cb_event_enable(each, null, null);
     setTimeout(() => callback.close(), 0);
   });
-  c.rd_kafka_queue_cb_event_enable(queue, callback.pointer, null);
+  for (const each of signalled) c.rd_kafka_queue_cb_event_enable(each, callback.pointer, null);
   return q;
 }

@@ -78,6 +78,17 @@ export const CLIENT_SYMBOLS = {
   rd_kafka_queue_io_event_enable: { args: ["ptr", "i32", "buffer", "usize"], ret: "void" },
   // rd_kafka_resp_err_t rd_kafka_poll_set_consumer(rd_kafka_t *)
   rd_kafka_poll_set_consumer: { args: ["ptr"], ret: "i32" },
+  // rd_kafka_queue_t *rd_kafka_queue_get_partition(rd_kafka_t *, const char *topic, int32_t partition):
+  // new reference to the partition's fetch queue (made if missing), rd_kafka_queue_destroy; NULL if invalid
+  rd_kafka_queue_get_partition: { args: ["ptr", "buffer", "i32"], ret: "ptr" },
+  // void rd_kafka_queue_forward(rd_kafka_queue_t *src, rd_kafka_queue_t *dst): src's ops go to dst (both keep references)
+  rd_kafka_queue_forward: { args: ["ptr", "ptr"], ret: "void" },
+  // ssize_t rd_kafka_consume_batch_queue(rd_kafka_queue_t *, int timeout_ms, rd_kafka_message_t **msgs, size_t size):
+  // up to size messages, each owned by the caller (rd_kafka_message_destroy), or -1. Read as the result
+  // register's low 32 bits (the count is ≤ size, and -1 stays -1): a 64-bit result costs Deno a BigInt per call.
+  rd_kafka_consume_batch_queue: { args: ["ptr", "i32", "buffer", "usize"], ret: "i32" },
+  // void rd_kafka_message_destroy(rd_kafka_message_t *)
+  rd_kafka_message_destroy: { args: ["ptr"], ret: "void" },
 
   // rd_kafka_event_type_t rd_kafka_event_type(const rd_kafka_event_t *)
   rd_kafka_event_type: { args: ["ptr"], ret: "i32" },
