@@ -212,6 +212,29 @@ test("kcat-produced messages reach poll()", () =>
     }
   }));
 
+test("values of every size come out of poll() whole: inside a slab, at its limits and past it", () =>
+  withSetup(async (kafka, driver) => {
+    kafka.createTopic("sizes", 1);
+    // Lengths around the consumer's copy paths: 1024 and 1025 (the sizes made once), half a
+    // slab (4096: a buffer of its own), and a value of 70,000 bytes.
+    const lengths = [1, 1024, 1025, 4095, 4096, 8193, 70_000];
+    const valueOf = (length: number) => Array.from({ length }, (_, i) => String.fromCharCode(97 + ((i * 7 + length) % 26))).join("");
+    const produced = await kcat(
+      ["-b", kafka.bootstrapServers, "-P", "-t", "sizes", "-K", ":"],
+      lengths.map((length) => `k${length}:${valueOf(length)}`).join("\n") + "\n",
+    );
+    assert.equal(produced.code, 0, produced.stderr);
+    const consumer = await driver.createConsumer(consumerConfig(kafka, "sizes-readers"), consumerEvents());
+    try {
+      await consumer.subscribe(["sizes"]);
+      const received = await pollUntil(consumer, (r) => r.length >= lengths.length);
+      assert.deepEqual(received.map((m) => text(m.key)), lengths.map((length) => `k${length}`));
+      for (const [i, length] of lengths.entries()) assert.equal(text(received[i]!.value), valueOf(length), `the value of ${length} bytes`);
+    } finally {
+      await consumer.close();
+    }
+  }));
+
 test("pause stops delivery of a partition and resume continues it", () =>
   withSetup(async (kafka, driver) => {
     kafka.createTopic("work", 2);

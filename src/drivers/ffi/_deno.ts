@@ -11,6 +11,7 @@
  */
 import type { CallbackSpec, NativeCallback, NativeLibrary, NativeRuntime, NativeType, Pointer, SymbolTable } from "./_native_types.ts";
 import { LINUX_PIPE_FLAGS } from "./_libc.ts";
+import { SIZES } from "./_c_memory.ts";
 import { type PollerLibc, sharedPoller } from "./_deno_poller.ts";
 
 /** Deno's pointer value: an opaque object, or `null` for NULL. */
@@ -48,6 +49,7 @@ interface DenoFfi {
   };
   UnsafePointer: {
     value(pointer: DenoPointer): number | bigint;
+    offset(pointer: DenoPointer, offset: number): DenoPointer;
     create(value: bigint): DenoPointer;
     of(buffer: Uint8Array): DenoPointer;
   };
@@ -159,19 +161,52 @@ function pollerLibc(): PollerLibc {
   };
 }
 
+/** Copies `length` bytes from `pointer` to the start of `target` (a subarray's own start). */
+type Memcpy = (target: Uint8Array, pointer: DenoPointer, length: bigint) => void;
+
+/**
+ * libc's `memcpy`, bound as an FFI call; `null` where kshare knows no C
+ * library. `Deno.UnsafePointerView.copyInto` took about 110 ns more per copy
+ * than this call (Deno 2.9 here), and the consumer copies a struct and a
+ * value per message. The handle is never closed.
+ */
+function libcMemcpy(): Memcpy | null {
+  const libc = LIBC[Deno.build.os];
+  if (!libc) return null;
+  // void *memcpy(void *dest, const void *src, size_t n): its result (dest) is not read.
+  const { symbols } = Deno.dlopen(libc, { memcpy: { parameters: ["buffer", "pointer", "usize"], result: "void" } });
+  return symbols.memcpy as unknown as Memcpy;
+}
+
 function definition(spec: CallbackSpec): { parameters: string[]; result: string } {
   return { parameters: spec.args.map((t) => TYPES[t]), result: TYPES[spec.ret] };
 }
 
-function view(pointer: Pointer | null): DenoPointerView {
+function nonNull(pointer: Pointer | null): Pointer {
   if (pointer === null) throw new TypeError("read through a NULL pointer");
-  return new Deno.UnsafePointerView(pointer as unknown as DenoPointer);
+  return pointer;
+}
+
+function view(pointer: Pointer | null): DenoPointerView {
+  return new Deno.UnsafePointerView(nonNull(pointer) as unknown as DenoPointer);
 }
 
 /** The Deno shim. Deno pointers are `Deno.PointerObject`s and NULL is already `null`. */
 export function denoRuntime(): NativeRuntime {
   /** Made with the first pipe: its control pipe and libc handle stay for the life of the process. */
   let poller: NativeRuntime["wakePipe"];
+  /** Bound on the first copy. */
+  let memcpy: Memcpy | null | undefined;
+  /** Copy `target.length` bytes from `pointer` + `offset` into `target`. */
+  const copy = (pointer: Pointer, target: Uint8Array, offset: number): void => {
+    memcpy ??= libcMemcpy();
+    const from = pointer as unknown as DenoPointer;
+    if (memcpy === null) Deno.UnsafePointerView.copyInto(from, target, offset);
+    else {
+      const length = target.length;
+      memcpy(target, offset === 0 ? from : Deno.UnsafePointer.offset(from, offset), length < SIZES.length ? SIZES[length]! : BigInt(length));
+    }
+  };
   return {
     name: "deno",
     capabilities: { nonblockingCalls: true, threadSafeCallbacks: false },
@@ -236,12 +271,11 @@ export function denoRuntime(): NativeRuntime {
     },
     copyBytes(pointer, length, offset = 0) {
       const out = new Uint8Array(length);
-      if (length > 0) view(pointer).copyInto(out, offset);
+      if (length > 0) copy(nonNull(pointer), out, offset);
       return out;
     },
     copyInto(pointer, target, offset = 0) {
-      if (pointer === null) throw new TypeError("read through a NULL pointer");
-      Deno.UnsafePointerView.copyInto(pointer as unknown as DenoPointer, target, offset);
+      copy(nonNull(pointer), target, offset);
     },
 
     addressOf(pointer) {
