@@ -37,6 +37,12 @@ export function outWord(): Uint8Array {
   return new Uint8Array(8);
 }
 
+/** An {@link outWord} with a view to read it, for out-parameters read on hot paths (with {@link getU64}). */
+export function outParameter(): { readonly bytes: Uint8Array; readonly view: DataView } {
+  const bytes = outWord();
+  return { bytes, view: new DataView(bytes.buffer) };
+}
+
 /** The unsigned 64-bit value in an {@link outWord}, as a number (exact below 2^53). */
 export function readOutWord(word: Uint8Array): number {
   return getU64(new DataView(word.buffer, word.byteOffset, 8), 0);

@@ -1,18 +1,16 @@
 /**
  * The FFI consumer: a group member whose rebalances and errors arrive as
  * events on the consumer queue, and its messages on a queue of their own,
- * read in batches.
+ * read in batches (`_message_queue.ts`).
  *
  * `rd_kafka_poll_set_consumer` forwards the main queue (errors) to the
  * consumer queue, and `rd_kafka_conf_set_events(REBALANCE | ERROR)` turns
  * rebalances into events. Each partition's fetch queue is forwarded to the
  * message queue before the partition is assigned, so `poll()` takes the
- * group's events first and then up to its `max` messages in one
- * `rd_kafka_consume_batch_queue` call: one call per batch instead of four
- * per message (poll, type, message, destroy of a FETCH event), which was
- * most of the driver's time per message. A revocation is thus applied before
- * any further message is taken; messages of its partitions still queued are
- * then outdated, and librdkafka drops them (their next owner reads them).
+ * group's events first and then up to its `max` messages in one call. A
+ * revocation is thus applied before any further message is taken; messages
+ * of its partitions still queued are then outdated, and librdkafka drops
+ * them (their next owner reads them).
  * Nothing is read ahead of `poll()`: a message stays in librdkafka until
  * `poll()` takes it, so pausing a partition needs no JavaScript-side purge
  * (librdkafka drops what it prefetched for a paused partition and resumes
@@ -34,14 +32,15 @@
  */
 import type { ConsumerClient, ConsumerConfig, ConsumerEvents, IncomingMessage, TopicPartition, TopicPartitionOffset } from "../../driver.ts";
 import { ClosedError } from "../../errors.ts";
-import { ERR__ASSIGN_PARTITIONS, ERR__PARTITION_EOF, ERR__REVOKE_PARTITIONS, ERR__STATE, ERR__TIMED_OUT, ERR__UNKNOWN_PARTITION } from "../../_kafka_codes.ts";
+import { ERR__ASSIGN_PARTITIONS, ERR__REVOKE_PARTITIONS, ERR__STATE, ERR__TIMED_OUT, ERR__UNKNOWN_PARTITION } from "../../_kafka_codes.ts";
 import { type Client, createClient } from "./_client.ts";
 import { readPartitionList, withPartitionList } from "./_partition_list.ts";
-import { cString, getI64, getU64, SIZES } from "./_c_memory.ts";
+import { getU64, outParameter, SIZES } from "./_c_memory.ts";
+import { MessageQueue } from "./_message_queue.ts";
+import { MessageReader } from "./_message_reader.ts";
 import type { Pointer } from "./_native_types.ts";
 import { type EventQueue, openEventQueue } from "./_queue.ts";
-import { Slabs } from "./_slabs.ts";
-import { DESTROY_F_NO_CONSUMER_CLOSE, EVENT_ERROR, EVENT_FETCH, EVENT_REBALANCE, MESSAGE, OFFSET_SPEC_LATEST, RD_KAFKA_CONSUMER } from "./_symbols.ts";
+import { DESTROY_F_NO_CONSUMER_CLOSE, EVENT_ERROR, EVENT_FETCH, EVENT_REBALANCE, OFFSET_SPEC_LATEST, RD_KAFKA_CONSUMER } from "./_symbols.ts";
 import type { Librdkafka } from "./library.ts";
 
 /** How long a new consumer waits for a first broker answer. */
@@ -50,8 +49,6 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 10_000;
 /** While closing, re-check rd_kafka_consumer_closed at least this often. */
 const CLOSE_CHECK_MS = 500;
-/** Most messages taken by one rd_kafka_consume_batch_queue call (its size argument comes from SIZES). */
-const BATCH_MAX = 1024;
 
 /** Create a group member (not yet subscribed), resolving once a broker answered. */
 export async function createFfiConsumer(
@@ -92,54 +89,31 @@ class FfiConsumer implements ConsumerClient {
   readonly #client: Client;
   readonly #events: ConsumerEvents;
   readonly #queue: EventQueue;
-  /** Where every assigned partition's messages go (see {@link #forward}); ours, destroyed by close(). */
-  readonly #messages: Pointer;
-  /** The message pointers of one batch, written by rd_kafka_consume_batch_queue; only read right after it. */
-  readonly #batch = new Uint8Array(8 * BATCH_MAX);
-  readonly #batchView = new DataView(this.#batch.buffer);
+  /** Where every assigned partition's messages go (see {@link MessageQueue.forward}); destroyed by close(). */
+  readonly #messages: MessageQueue;
+  readonly #reader: MessageReader;
   readonly #closeTimeoutMs: number;
   /** The poll (or close) in progress: they take turns on the queue. */
   #busy: Promise<unknown> = Promise.resolve();
   #closing = false;
   #closed: Promise<void> | undefined;
-  /** Out-parameters (8 bytes each) of librdkafka calls, reused: only read right after the call. */
-  readonly #out = {
-    message: outParameter(),
-    headers: outParameter(),
-    name: outParameter(),
-    value: outParameter(),
-    size: outParameter(),
-  };
-  /**
-   * Topic names by the address of their `rd_kafka_topic_t`, so a message's
-   * topic costs a map lookup instead of a call and a string copy. A handle
-   * outlives every message of it and stays alive while one of its partitions
-   * is assigned; a handle for a newly assigned topic is made during the
-   * assignment. So an address can only be reused by another topic across a
-   * rebalance, and every rebalance event clears the map.
-   */
-  readonly #topics = new Map<number, string>();
-  /** The `rd_kafka_message_t` being read, copied: reused, only read inside {@link #read}. */
-  readonly #message = new Uint8Array(MESSAGE.size);
-  readonly #fields = new DataView(this.#message.buffer);
-  readonly #slabs: Slabs;
+  /** The out-parameter of rd_kafka_event_message_array (one message pointer), reused. */
+  readonly #eventMessage = outParameter();
 
   constructor(client: Client, events: ConsumerEvents, closeTimeoutMs: number) {
     this.#client = client;
     this.#events = events;
     this.#closeTimeoutMs = closeTimeoutMs;
-    this.#slabs = new Slabs(client.native);
+    this.#reader = new MessageReader(client, (error) => this.#events.onError?.(error));
     const { c, rk } = client;
     const err = c.rd_kafka_poll_set_consumer(rk);
     if (err !== 0) throw client.error(err);
-    const messages = c.rd_kafka_queue_new(rk);
-    if (messages === null) throw new Error("rd_kafka_queue_new failed");
-    this.#messages = messages;
+    this.#messages = new MessageQueue(client);
     try {
       // rd_kafka_queue_get_consumer returns a new reference to the group queue. A message wakes a waiting poll too.
-      this.#queue = openEventQueue(client.rdkafka, c.rd_kafka_queue_get_consumer(rk)!, [messages]);
+      this.#queue = openEventQueue(client.rdkafka, c.rd_kafka_queue_get_consumer(rk)!, [this.#messages.queue]);
     } catch (error) {
-      c.rd_kafka_queue_destroy(messages); // destroying the client waits for every queue reference
+      this.#messages.destroy(); // destroying the client waits for every queue reference
       throw error;
     }
   }
@@ -178,35 +152,12 @@ class FfiConsumer implements ConsumerClient {
         const revoking = this.#dispatch(event, out);
         if (revoking) await revoking;
       }
-      if (!this.#closing) this.#take(max - out.length, out);
+      if (!this.#closing) this.#messages.take(max - out.length, this.#reader, out);
       if (out.length > 0 || this.#closing) return out;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return out;
       const event = await this.#queue.next(remaining);
       if (event !== null) await this.#dispatch(event, out);
-    }
-  }
-
-  /** Append up to `max` queued messages to `out`, without waiting; each is freed once read. */
-  #take(max: number, out: IncomingMessage[]): void {
-    if (max <= 0) return;
-    const { c, native } = this.#client;
-    const view = this.#batchView;
-    const count = c.rd_kafka_consume_batch_queue(this.#messages, 0, this.#batch, SIZES[Math.min(max, BATCH_MAX)]!);
-    let i = 0;
-    try {
-      for (; i < count; i++) {
-        const message = native.pointerAt(getU64(view, i * 8))!;
-        try {
-          const incoming = this.#read(message);
-          if (incoming) out.push(incoming);
-        } finally {
-          c.rd_kafka_message_destroy(message);
-        }
-      }
-    } finally {
-      // Only if reading one threw: the rest are freed unread.
-      for (i++; i < count; i++) c.rd_kafka_message_destroy(native.pointerAt(getU64(view, i * 8)));
     }
   }
 
@@ -221,12 +172,12 @@ class FfiConsumer implements ConsumerClient {
     try {
       switch (c.rd_kafka_event_type(event)) {
         case EVENT_FETCH: {
-          // A partition whose queue was not forwarded (see #forward). One message, owned by
-          // the event; rd_kafka_event_message_array hands out its pointer.
-          const slot = this.#out.message;
+          // A partition whose queue was not forwarded (see MessageQueue.forward). One message,
+          // owned by the event; rd_kafka_event_message_array hands out its pointer.
+          const slot = this.#eventMessage;
           if (c.rd_kafka_event_message_array(event, slot.bytes, SIZES[1]!) !== 1) break;
           const message = native.pointerAt(getU64(slot.view, 0))!;
-          const incoming = this.#read(message);
+          const incoming = this.#reader.read(message);
           if (incoming && out) out.push(incoming);
           break;
         }
@@ -244,62 +195,12 @@ class FfiConsumer implements ConsumerClient {
   }
 
   /**
-   * Copy a fetched message out of librdkafka (`message` is owned by its
-   * event, or by the caller): one copy of the struct into a reused buffer, then its fields are
-   * read from that copy, 64-bit fields and pointers as numbers (no BigInt).
-   */
-  #read(message: Pointer): IncomingMessage | null {
-    const { c, native } = this.#client;
-    const fields = this.#fields;
-    native.copyInto(message, this.#message);
-    const err = fields.getInt32(MESSAGE.err, true);
-    if (err !== 0) {
-      if (err !== ERR__PARTITION_EOF) this.#events.onError?.(this.#client.error(err));
-      return null;
-    }
-    const rkt = getU64(fields, MESSAGE.rkt);
-    let topic = this.#topics.get(rkt);
-    if (topic === undefined) {
-      // The name belongs to the message's topic handle.
-      topic = native.readCString(rkt === 0 ? null : c.rd_kafka_topic_name(native.pointerAt(rkt))) ?? "";
-      if (rkt !== 0) this.#topics.set(rkt, topic);
-    }
-    const timestamp = Number(c.rd_kafka_message_timestamp(message, null));
-    return {
-      topic,
-      partition: fields.getInt32(MESSAGE.partition, true),
-      offset: getI64(fields, MESSAGE.offset),
-      key: this.#slabs.at(fields, MESSAGE.key, MESSAGE.keyLen),
-      value: this.#slabs.at(fields, MESSAGE.payload, MESSAGE.len),
-      headers: this.#headers(message),
-      timestamp: timestamp >= 0 ? timestamp : undefined,
-    };
-  }
-
-  /** The headers of `message`, copied (the header list belongs to the message). */
-  #headers(message: Pointer): ReadonlyArray<readonly [string, Uint8Array]> {
-    const { c, native } = this.#client;
-    const out = this.#out;
-    if (c.rd_kafka_message_headers(message, out.headers.bytes) !== 0) return NO_HEADERS; // ERR__NOENT: none
-    const headers: Array<readonly [string, Uint8Array]> = [];
-    const list = native.pointerAt(getU64(out.headers.view, 0))!;
-    for (let i = 0; c.rd_kafka_header_get_all(list, i, out.name.bytes, out.value.bytes, out.size.bytes) === 0; i++) {
-      const value = native.pointerAt(getU64(out.value.view, 0));
-      headers.push([
-        native.readCString(native.pointerAt(getU64(out.name.view, 0))) ?? "",
-        value === null ? new Uint8Array(0) : this.#slabs.copy(value, getU64(out.size.view, 0)),
-      ]);
-    }
-    return headers;
-  }
-
-  /**
    * Apply a rebalance; `list` belongs to the event, which the caller keeps
    * alive until the returned promise (a revocation's) settled. Never rejects.
    */
   #rebalance(code: number, list: Pointer | null): Promise<void> | undefined {
     const { c, rk, native } = this.#client;
-    this.#topics.clear();
+    this.#reader.forgetTopics();
     const partitions = readPartitionList(native, list);
     try {
       if (code === ERR__ASSIGN_PARTITIONS) {
@@ -310,7 +211,7 @@ class FfiConsumer implements ConsumerClient {
         } catch (error) {
           this.#events.onError?.(error as Error);
         }
-        this.#forward(partitions);
+        this.#messages.forward(partitions);
         if (this.#cooperative()) this.#check(this.#client.takeError(c.rd_kafka_incremental_assign(rk, list)));
         else this.#check(this.#codeError(c.rd_kafka_assign(rk, list)));
       } else if (code === ERR__REVOKE_PARTITIONS) {
@@ -324,30 +225,6 @@ class FfiConsumer implements ConsumerClient {
       if (!this.#closing) this.#events.onError?.(error as Error);
     }
     return undefined;
-  }
-
-  /**
-   * Route the messages of `partitions` to the message queue. Done before they
-   * are assigned, so their fetchers never post to the consumer queue:
-   * librdkafka keeps a forward the application set when it starts a fetcher,
-   * and clears it when it stops one, so each assignment sets it again. (A
-   * stop cannot clear the forward set here: the group rejoins, and so
-   * assigns anew, only once its last unassignment's fetchers all stopped.)
-   * A partition whose queue cannot be had keeps librdkafka's route, the
-   * consumer queue, whose FETCH events `poll()` reads too.
-   */
-  #forward(partitions: readonly TopicPartition[]): void {
-    const { c, rk } = this.#client;
-    const names = new Map<string, Uint8Array>();
-    for (const { topic, partition } of partitions) {
-      let name = names.get(topic);
-      if (name === undefined) names.set(topic, name = cString(topic));
-      // A new reference to the partition's fetch queue: the forward keeps one of its own.
-      const queue = c.rd_kafka_queue_get_partition(rk, name, partition);
-      if (queue === null) continue;
-      c.rd_kafka_queue_forward(queue, this.#messages);
-      c.rd_kafka_queue_destroy(queue);
-    }
   }
 
   /** Unassign once the core's revocation settled (it may fail: the partitions are unassigned anyway). */
@@ -452,8 +329,7 @@ class FfiConsumer implements ConsumerClient {
       }
     }
     await this.#queue.close();
-    // A partition still assigned (leaving timed out) keeps a reference of its own until the client is destroyed.
-    c.rd_kafka_queue_destroy(this.#messages);
+    this.#messages.destroy();
     const destroyed = this.#client.destroy(DESTROY_F_NO_CONSUMER_CLOSE);
     // Past the bound, rd_kafka_destroy can still wait for requests a broker holds (up to socket.timeout.ms):
     // on Deno it runs on a worker thread and frees the client when it returns; close() does not wait for it.
@@ -468,12 +344,3 @@ class FfiConsumer implements ConsumerClient {
     }
   }
 }
-
-/** An 8-byte out-parameter and a view to read it. */
-function outParameter(): { readonly bytes: Uint8Array; readonly view: DataView } {
-  const bytes = new Uint8Array(8);
-  return { bytes, view: new DataView(bytes.buffer) };
-}
-
-/** The headers of every message without any: one shared, frozen array. */
-const NO_HEADERS: ReadonlyArray<readonly [string, Uint8Array]> = Object.freeze([]);
